@@ -1,0 +1,101 @@
+/* kernels.h: the CUDA kernels of soma, as C-callable launch functions.
+ *
+ * Every launcher queues its kernel(s) on `stream` and returns
+ * cudaGetLastError(), so a bad launch configuration is reported at once (an
+ * error inside a running kernel shows up at the next synchronisation).
+ * Matrices are row-major float32 on the device; element counts and
+ * dimensions are int64_t; every function accepts any size from 1 up.
+ * The caller (src/cuda) has made the right device current. */
+#ifndef SOMA_KERNELS_H
+#define SOMA_KERNELS_H
+
+#include <stdint.h>
+#include <cuda_runtime_api.h> /* cudaStream_t, cudaError_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Size, in floats, of the scratch buffer that the reductions write one
+ * partial sum per block into; the caller owns it (one per device context,
+ * used in stream order). */
+#define SOMA_CUDA_MAX_PARTIALS 1024
+
+/* ---- elementwise.cu ------------------------------------------------------ */
+
+/* y = f(x) for activation `act` (a soma_activation), slope for leaky_relu. */
+cudaError_t soma_cuda_act_forward(int act, float param, const float *x, float *y, int64_t count,
+                                  cudaStream_t stream);
+/* dx = dy * f'(x) (y = f(x) given for sigmoid/tanh). */
+cudaError_t soma_cuda_act_backward(int act, float param, const float *x, const float *y,
+                                   const float *dy, float *dx, int64_t count,
+                                   cudaStream_t stream);
+/* y[i,j] = x[i,j] + bias[j] for an m x n x. */
+cudaError_t soma_cuda_bias_add(const float *x, const float *bias, float *y, int64_t m, int64_t n,
+                               cudaStream_t stream);
+/* y = alpha x */
+cudaError_t soma_cuda_scale(float alpha, const float *x, float *y, int64_t count,
+                            cudaStream_t stream);
+/* y = y + alpha x */
+cudaError_t soma_cuda_axpy(float alpha, const float *x, float *y, int64_t count,
+                           cudaStream_t stream);
+/* y = value */
+cudaError_t soma_cuda_fill(float value, float *y, int64_t count, cudaStream_t stream);
+
+/* ---- random.cu (Philox4x32-10, bit-identical with the CPU backend) ------- */
+
+cudaError_t soma_cuda_fill_uniform(uint64_t seed, uint64_t offset, float lo, float hi, float *y,
+                                   int64_t count, cudaStream_t stream);
+cudaError_t soma_cuda_fill_normal(uint64_t seed, uint64_t offset, float mean, float stddev,
+                                  float *y, int64_t count, cudaStream_t stream);
+
+/* ---- softmax.cu (row-wise over m x n) ------------------------------------ */
+
+/* log_output 0: y = softmax(x); 1: y = log_softmax(x). */
+cudaError_t soma_cuda_softmax(int log_output, const float *x, float *y, int64_t m, int64_t n,
+                              cudaStream_t stream);
+/* log_output 0: dx = y (dy - sum(dy y));  1: dx = dy - exp(y) sum(dy). */
+cudaError_t soma_cuda_softmax_backward(int log_output, const float *y, const float *dy, float *dx,
+                                       int64_t m, int64_t n, cudaStream_t stream);
+
+/* ---- loss.cu (losses write out[0]; gradients are of the mean loss) ------- */
+
+cudaError_t soma_cuda_mse_loss(const float *pred, const float *target, int64_t count,
+                               float *partials, float *out, cudaStream_t stream);
+cudaError_t soma_cuda_mse_backward(const float *pred, const float *target, float *dpred,
+                                   int64_t count, cudaStream_t stream);
+cudaError_t soma_cuda_bce_logits_loss(const float *logits, const float *target, int64_t count,
+                                      float *partials, float *out, cudaStream_t stream);
+cudaError_t soma_cuda_bce_logits_backward(const float *logits, const float *target,
+                                          float *dlogits, int64_t count, cudaStream_t stream);
+/* logits m x n, labels m x 1 (float-coded integers). */
+cudaError_t soma_cuda_softmax_xent_loss(const float *logits, const float *labels, int64_t m,
+                                        int64_t n, float *partials, float *out,
+                                        cudaStream_t stream);
+cudaError_t soma_cuda_softmax_xent_backward(const float *logits, const float *labels,
+                                            float *dlogits, int64_t m, int64_t n,
+                                            cudaStream_t stream);
+
+/* ---- reduce.cu ----------------------------------------------------------- */
+
+/* out[0] = sum of x[0..count) / divisor (1 for sum, count for mean). */
+cudaError_t soma_cuda_sum(const float *x, int64_t count, double divisor, float *partials,
+                          float *out, cudaStream_t stream);
+/* dbias[j] = sum_i dy[i,j] for an m x n dy. */
+cudaError_t soma_cuda_bias_grad(const float *dy, float *dbias, int64_t m, int64_t n,
+                                cudaStream_t stream);
+/* out[i] = the first j with x[i,j] maximal, as a float. */
+cudaError_t soma_cuda_row_argmax(const float *x, float *out, int64_t m, int64_t n,
+                                 cudaStream_t stream);
+/* out[0] = number of rows whose argmax equals labels[i]. */
+cudaError_t soma_cuda_correct_count(const float *x, const float *labels, int64_t m, int64_t n,
+                                    float *partials, float *out, cudaStream_t stream);
+/* out[0] = (sum of partials[0..count)) / divisor: the second pass of every
+ * two-pass reduction (count <= SOMA_CUDA_MAX_PARTIALS). */
+cudaError_t soma_cuda_finish_partials(const float *partials, int count, double divisor,
+                                      float *out, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,97 @@
+/* backend.h: the interface every backend implements, and the structs behind
+ * the public opaque handles.
+ *
+ * A backend is a table of functions (as in ggml-backend-impl.h): memory
+ * management and one kernel per op id. The op layer (ops.c) has already
+ * checked shapes, devices and NULLs when a kernel runs, so kernels only
+ * compute. Code above this layer never asks which backend it is using. */
+#ifndef SOMA_CORE_BACKEND_H
+#define SOMA_CORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/op_table.h"
+#include "soma/device.h"
+#include "soma/tensor.h"
+
+struct soma_tensor {
+    soma_device *device;
+    int64_t rows, cols;
+    float *data;          /* device memory: rows*cols floats, row stride cols */
+    void *allocation;     /* what backend->alloc returned; NULL for views */
+    const soma_tensor *view_of;
+};
+
+/* One op invocation, as a backend kernel receives it. */
+typedef struct soma_op_call {
+    soma_op_id op;
+    const soma_tensor *in[SOMA_MAX_IN];
+    soma_tensor *out[SOMA_MAX_OUT];
+    soma_op_params p;
+} soma_op_call;
+
+typedef soma_status (*soma_op_kernel)(void *ctx, const soma_op_call *call);
+
+/* A second implementation of an op that a backend offers besides its default
+ * (OpenBLAS or the blocked kernel for CPU GEMM, cuDNN for softmax). The tests
+ * and `soma check` compare every variant with the reference. */
+typedef struct soma_op_variant {
+    soma_op_id op;
+    const char *name;
+    soma_op_kernel kernel;
+} soma_op_variant;
+
+typedef struct soma_backend {
+    const char *name; /* "cpu", "cuda" */
+    soma_device_kind kind;
+
+    /* Number of devices this backend can open; 0 with *reason set when none. */
+    int (*device_count)(const char **reason);
+    /* Creates the context of device `ordinal` (streams, library handles) and
+     * writes a human description into desc. */
+    soma_status (*init)(int ordinal, void **ctx, char *desc, size_t desc_size);
+    void (*shutdown)(void *ctx);
+
+    soma_status (*alloc)(void *ctx, size_t bytes, void **ptr);
+    void (*free)(void *ctx, void *ptr);
+    /* Copies between host memory and this device's memory, and within the
+     * device. Both download and synchronize wait for queued work. */
+    soma_status (*upload)(void *ctx, void *dst, const void *host_src, size_t bytes);
+    soma_status (*download)(void *ctx, void *host_dst, const void *src, size_t bytes);
+    soma_status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
+    soma_status (*synchronize)(void *ctx);
+    /* Frees caches that outlive single calls (packing buffers, pools); may be NULL. */
+    void (*release_caches)(void);
+
+    soma_op_kernel kernel[SOMA_OP_COUNT]; /* NULL: not implemented here */
+    const soma_op_variant *variants;      /* ends with a {.name = NULL} entry; may be NULL */
+} soma_backend;
+
+/* The backends linked into this build. cuda is always a valid table: when
+ * soma is built without CUDA its device_count says so. */
+extern const soma_backend soma_cpu_backend;
+extern const soma_backend soma_cuda_backend;
+
+struct soma_device {
+    const soma_backend *backend;
+    void *ctx;
+    int ordinal;
+    int refcount;
+    char name[16];
+    char description[256];
+};
+
+/* Runs an op through the op layer: validates, then calls the device's kernel,
+ * or the variant of that name when variant is not NULL. */
+soma_status soma_op_run(const soma_op_call *call, const char *variant);
+
+/* Tensors with `guard` sentinel floats on each side of the data, for tests
+ * that catch out-of-bounds writes. soma_tensor_guards_intact downloads the
+ * guards and reports whether any changed. */
+#define SOMA_GUARD_BITS 0x7fc0beefu /* a quiet NaN no kernel computes */
+soma_status soma_tensor_create_guarded(soma_device *device, int64_t rows, int64_t cols,
+                                       int64_t guard, soma_tensor **out);
+soma_status soma_tensor_guards_intact(const soma_tensor *t, int64_t guard, int *intact);
+
+#endif

@@ -1,0 +1,123 @@
+/* device.c: opening devices by name, and their reference counts.
+ *
+ * Devices are process-wide: opening "cuda:0" twice gives the same handle.
+ * Every tensor holds a reference to its device too, so a device's context
+ * (streams, library handles) lives until the last close and the last tensor
+ * free, whichever comes later. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/device_internal.h"
+#include "core/error.h"
+#include "soma.h"
+
+#define MAX_CUDA_DEVICES 16
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static soma_device cpu_device = {.backend = &soma_cpu_backend, .name = "cpu"};
+static soma_device cuda_devices[MAX_CUDA_DEVICES];
+
+int soma_cuda_device_count(const char **reason) {
+    const char *why = NULL;
+    int n = soma_cuda_backend.device_count(&why);
+    if (reason) *reason = n > 0 ? "" : why;
+    return n;
+}
+
+/* Parses "cpu", "cuda", "cuda:N" and "auto" into a registry slot. */
+static soma_status lookup(const char *spec, soma_device **out) {
+    if (strcmp(spec, "cpu") == 0) {
+        *out = &cpu_device;
+        return SOMA_OK;
+    }
+    if (strcmp(spec, "auto") == 0) {
+        const char *reason;
+        return lookup(soma_cuda_device_count(&reason) > 0 ? "cuda:0" : "cpu", out);
+    }
+    long ordinal = 0;
+    if (strcmp(spec, "cuda") != 0) {
+        char *end = NULL;
+        if (strncmp(spec, "cuda:", 5) != 0 || spec[5] < '0' || spec[5] > '9' ||
+            (ordinal = strtol(spec + 5, &end, 10), *end != '\0'))
+            return soma_fail(SOMA_ERR_DEVICE,
+                             "soma_device_open: unknown device '%s' (expected cpu, cuda, cuda:N "
+                             "or auto)",
+                             spec);
+    }
+    const char *reason = NULL;
+    int count = soma_cuda_device_count(&reason);
+    if (count == 0)
+        return soma_fail(SOMA_ERR_DEVICE, "soma_device_open: cannot open '%s': %s", spec, reason);
+    if (ordinal >= count || ordinal >= MAX_CUDA_DEVICES)
+        return soma_fail(SOMA_ERR_DEVICE, "soma_device_open: cannot open '%s': %d CUDA device%s",
+                         spec, count, count == 1 ? "" : "s");
+    soma_device *dev = &cuda_devices[ordinal];
+    dev->backend = &soma_cuda_backend;
+    dev->ordinal = (int)ordinal;
+    snprintf(dev->name, sizeof dev->name, "cuda:%ld", ordinal);
+    *out = dev;
+    return SOMA_OK;
+}
+
+soma_status soma_device_retain(soma_device *dev) {
+    soma_status status = SOMA_OK;
+    pthread_mutex_lock(&registry_lock);
+    if (dev->refcount == 0) {
+        dev->description[0] = '\0';
+        status = dev->backend->init(dev->ordinal, &dev->ctx, dev->description,
+                                    sizeof dev->description);
+    }
+    if (status == SOMA_OK) dev->refcount++;
+    pthread_mutex_unlock(&registry_lock);
+    return status;
+}
+
+void soma_device_release(soma_device *dev) {
+    pthread_mutex_lock(&registry_lock);
+    if (dev->refcount > 0 && --dev->refcount == 0) {
+        dev->backend->shutdown(dev->ctx);
+        dev->ctx = NULL;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+soma_status soma_device_open(const char *spec, soma_device **out) {
+    if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_device_open: argument 'out' is NULL");
+    *out = NULL;
+    if (!spec) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_device_open: argument 'spec' is NULL");
+    soma_device *dev;
+    SOMA_TRY(lookup(spec, &dev));
+    SOMA_TRY(soma_device_retain(dev));
+    *out = dev;
+    return SOMA_OK;
+}
+
+void soma_device_close(soma_device *dev) {
+    if (dev) soma_device_release(dev);
+}
+
+const char *soma_device_name(const soma_device *dev) { return dev ? dev->name : "(null)"; }
+
+soma_device_kind soma_device_kind_of(const soma_device *dev) {
+    return dev ? dev->backend->kind : SOMA_DEVICE_CPU;
+}
+
+const char *soma_device_description(const soma_device *dev) {
+    return dev ? dev->description : "(null)";
+}
+
+soma_status soma_device_synchronize(soma_device *dev) {
+    if (!dev)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_device_synchronize: argument 'device' is NULL");
+    return dev->backend->synchronize(dev->ctx);
+}
+
+void soma_shutdown(void) {
+    const soma_backend *backends[] = {&soma_cpu_backend, &soma_cuda_backend};
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (backends[i]->release_caches) backends[i]->release_caches();
+}

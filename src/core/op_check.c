@@ -1,0 +1,262 @@
+/* op_check.c: the engine behind the op tests and `soma check` (op_check.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/op_check.h"
+#include "core/philox.h"
+
+#define GUARD 64 /* sentinel floats on each side of every tensor */
+
+static const soma_op_params *params_of(const soma_check_case *c) {
+    static const soma_op_params none;
+    const soma_op_desc *d = &soma_op_table[c->op];
+    return d->n_test_params ? &d->test_params[c->param_index] : &none;
+}
+
+void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float *values,
+                           int64_t count, int64_t label_classes) {
+    for (int64_t i = 0; i < count; i++) {
+        /* stream `index` keeps the inputs of one case independent */
+        float u = soma_philox_uniform(seed, 1000u + (uint64_t)index, (uint64_t)i, 0.0f, 1.0f);
+        switch (kind) {
+        case SOMA_IN_POSITIVE: values[i] = 0.5f + u; break;
+        case SOMA_IN_PROB: values[i] = u; break;
+        case SOMA_IN_LABELS: values[i] = floorf(u * (float)label_classes); break;
+        default: values[i] = soma_philox_normal(seed, 2000u + (uint64_t)index, (uint64_t)i, 0.0f, 1.0f);
+        }
+    }
+}
+
+double soma_nmse(const float *a, const double *b, int64_t count) {
+    double err = 0.0, norm = 0.0;
+    for (int64_t i = 0; i < count; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            if (isnan(a[i]) && isnan(b[i])) continue;
+            return INFINITY;
+        }
+        double d = (double)a[i] - b[i];
+        err += d * d;
+        norm += b[i] * b[i];
+    }
+    return norm > 0.0 ? err / norm : err;
+}
+
+/* One case's host data: inputs, the outputs' initial values, shapes. */
+typedef struct case_data {
+    const soma_op_desc *desc;
+    soma_op_params p;
+    soma_shape in_shape[SOMA_MAX_IN], out_shape[SOMA_MAX_OUT];
+    float *in[SOMA_MAX_IN], *out_init[SOMA_MAX_OUT];
+    int64_t out_total; /* elements of all outputs together */
+} case_data;
+
+static int64_t numel(soma_shape s) { return s.rows * s.cols; }
+
+static void case_data_free(case_data *cd) {
+    for (int i = 0; i < SOMA_MAX_IN; i++) free(cd->in[i]);
+    for (int o = 0; o < SOMA_MAX_OUT; o++) free(cd->out_init[o]);
+}
+
+/* A backward op's input that is the forward output y (activations, softmax)
+ * must be y = forward(x), not free noise: tanh' is computed from y. The
+ * forward reference makes it from the backward op's inputs that are forward
+ * inputs; a forward input the backward op does not take (softmax's x) is the
+ * random content of the y slot. */
+static soma_status make_forward_outputs(case_data *cd) {
+    const soma_op_desc *bwd = cd->desc, *fwd = &soma_op_table[bwd->grad_of];
+    int y_index = -1;
+    for (int i = 0; i < bwd->n_in; i++)
+        if (bwd->grad_src[i] == SOMA_FROM_FWD_OUT) y_index = i;
+    if (y_index < 0) return SOMA_OK;
+    int64_t per = numel(cd->in_shape[y_index]); /* every forward input has y's shape here */
+    double *wide = malloc((size_t)(per * (fwd->n_in + 1)) * sizeof *wide);
+    if (!wide) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "op_check: out of host memory");
+    soma_ref_call rc = {.op = bwd->grad_of, .p = cd->p};
+    for (int k = 0; k < fwd->n_in; k++) {
+        const float *source = cd->in[y_index];
+        for (int i = 0; i < bwd->n_in; i++)
+            if ((int)bwd->grad_src[i] == k) source = cd->in[i];
+        for (int64_t j = 0; j < per; j++) wide[k * per + j] = source[j];
+        rc.in[k] = wide + k * per;
+        rc.in_shape[k] = cd->in_shape[y_index];
+    }
+    rc.out[0] = wide + fwd->n_in * per;
+    rc.out_shape[0] = cd->in_shape[y_index];
+    fwd->reference(&rc);
+    for (int64_t j = 0; j < per; j++) cd->in[y_index][j] = (float)rc.out[0][j];
+    free(wide);
+    return SOMA_OK;
+}
+
+static soma_status case_data_make(const soma_check_case *c, case_data *cd) {
+    memset(cd, 0, sizeof *cd);
+    if ((int)c->op < 0 || c->op >= SOMA_OP_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "op_check: op id %d out of range", (int)c->op);
+    cd->desc = &soma_op_table[c->op];
+    cd->p = *params_of(c);
+    soma_op_test_shapes(c->op, &cd->p, c->m, c->n, c->k, cd->in_shape, cd->out_shape);
+    for (int i = 0; i < cd->desc->n_in; i++) {
+        cd->in[i] = malloc((size_t)numel(cd->in_shape[i]) * sizeof(float));
+        if (!cd->in[i]) goto oom;
+        soma_check_make_input(cd->desc->kind[i], c->seed, i, cd->in[i], numel(cd->in_shape[i]),
+                              cd->in_shape[0].cols);
+    }
+    if (cd->desc->grad_of >= 0 && make_forward_outputs(cd) != SOMA_OK) goto oom;
+    for (int o = 0; o < cd->desc->n_out; o++) {
+        cd->out_init[o] = malloc((size_t)numel(cd->out_shape[o]) * sizeof(float));
+        if (!cd->out_init[o]) goto oom;
+        /* label-kind outputs (active_columns' flags) are 0/1 */
+        soma_check_make_input(cd->desc->out_kind[o], c->seed, SOMA_MAX_IN + o, cd->out_init[o],
+                              numel(cd->out_shape[o]), 2);
+        cd->out_total += numel(cd->out_shape[o]);
+    }
+    return SOMA_OK;
+oom:
+    case_data_free(cd);
+    return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "op_check: out of host memory");
+}
+
+/* Uploads the inputs and initial outputs to guarded tensors on dev, runs the
+ * op, downloads the outputs one after another into out (out_total floats)
+ * and checks every guard. */
+static soma_status run_on_device(soma_device *dev, const case_data *cd, const char *variant,
+                                 float *out, int *guards_intact) {
+    soma_tensor *t[SOMA_MAX_IN + SOMA_MAX_OUT] = {NULL};
+    const int n_in = cd->desc->n_in, n_args = n_in + cd->desc->n_out;
+    soma_op_call call = {.op = (soma_op_id)(cd->desc - soma_op_table), .p = cd->p};
+    soma_status status = SOMA_OK;
+    *guards_intact = 1;
+    for (int a = 0; a < n_args && status == SOMA_OK; a++) {
+        soma_shape shape = a < n_in ? cd->in_shape[a] : cd->out_shape[a - n_in];
+        const float *init = a < n_in ? cd->in[a] : cd->out_init[a - n_in];
+        status = soma_tensor_create_guarded(dev, shape.rows, shape.cols, GUARD, &t[a]);
+        if (status == SOMA_OK) status = soma_tensor_upload(t[a], init, (size_t)numel(shape));
+        if (a < n_in)
+            call.in[a] = t[a];
+        else
+            call.out[a - n_in] = t[a];
+    }
+    if (status == SOMA_OK) status = soma_op_run(&call, variant);
+    float *cursor = out;
+    for (int o = 0; o < cd->desc->n_out && status == SOMA_OK; o++) {
+        status = soma_tensor_download(call.out[o], cursor, (size_t)numel(cd->out_shape[o]));
+        cursor += numel(cd->out_shape[o]);
+    }
+    for (int a = 0; a < n_args && status == SOMA_OK; a++) {
+        int intact = 0;
+        status = soma_tensor_guards_intact(t[a], GUARD, &intact);
+        *guards_intact &= intact;
+    }
+    for (int a = 0; a < n_args; a++) soma_tensor_free(t[a]);
+    return status;
+}
+
+/* The float64 reference's outputs, one after another (out_total values). */
+static soma_status run_reference(const case_data *cd, double *ref_out) {
+    int64_t n_in_total = 0;
+    for (int i = 0; i < cd->desc->n_in; i++) n_in_total += numel(cd->in_shape[i]);
+    double *ref_in = malloc((size_t)(n_in_total ? n_in_total : 1) * sizeof *ref_in);
+    if (!ref_in) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "op_check: out of host memory");
+    soma_ref_call rc = {.op = (int)(cd->desc - soma_op_table), .p = cd->p};
+    double *cursor = ref_in;
+    for (int i = 0; i < cd->desc->n_in; i++) {
+        for (int64_t j = 0; j < numel(cd->in_shape[i]); j++) cursor[j] = cd->in[i][j];
+        rc.in[i] = cursor;
+        rc.in_shape[i] = cd->in_shape[i];
+        cursor += numel(cd->in_shape[i]);
+    }
+    cursor = ref_out;
+    for (int o = 0; o < cd->desc->n_out; o++) {
+        for (int64_t j = 0; j < numel(cd->out_shape[o]); j++) cursor[j] = cd->out_init[o][j];
+        rc.out[o] = cursor;
+        rc.out_shape[o] = cd->out_shape[o];
+        cursor += numel(cd->out_shape[o]);
+    }
+    cd->desc->reference(&rc);
+    free(ref_in);
+    return SOMA_OK;
+}
+
+/* The worst NMSE over the outputs. */
+static double worst_nmse(const case_data *cd, const float *a, const double *b) {
+    double worst = 0.0;
+    for (int o = 0; o < cd->desc->n_out; o++) {
+        double e = soma_nmse(a, b, numel(cd->out_shape[o]));
+        worst = e > worst || isnan(e) ? e : worst;
+        a += numel(cd->out_shape[o]);
+        b += numel(cd->out_shape[o]);
+    }
+    return worst;
+}
+
+soma_status soma_check_against_reference(soma_device *dev, const soma_check_case *c,
+                                         soma_check_result *r) {
+    memset(r, 0, sizeof *r);
+    case_data cd;
+    SOMA_TRY(case_data_make(c, &cd));
+    float *out = malloc((size_t)cd.out_total * sizeof *out);
+    double *ref_out = malloc((size_t)cd.out_total * sizeof *ref_out);
+    soma_status status = SOMA_OK;
+    if (!out || !ref_out)
+        status = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "op_check: out of host memory");
+    if (status == SOMA_OK) status = run_on_device(dev, &cd, c->variant, out, &r->guards_intact);
+    if (status == SOMA_OK) status = run_reference(&cd, ref_out);
+    if (status == SOMA_OK) {
+        r->nmse = worst_nmse(&cd, out, ref_out);
+        r->limit = cd.desc->nmse_limit;
+        r->passed = r->guards_intact && r->nmse <= r->limit;
+    }
+    free(out);
+    free(ref_out);
+    case_data_free(&cd);
+    return status;
+}
+
+soma_status soma_check_against_device(soma_device *dev, soma_device *base, const soma_check_case *c,
+                                      soma_check_result *r) {
+    memset(r, 0, sizeof *r);
+    case_data cd;
+    SOMA_TRY(case_data_make(c, &cd));
+    int64_t n = cd.out_total;
+    float *out = malloc((size_t)n * sizeof *out), *base_out = malloc((size_t)n * sizeof *base_out);
+    double *base_wide = malloc((size_t)n * sizeof *base_wide);
+    soma_status status = SOMA_OK;
+    int base_guards = 0;
+    if (!out || !base_out || !base_wide)
+        status = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "op_check: out of host memory");
+    if (status == SOMA_OK) status = run_on_device(dev, &cd, c->variant, out, &r->guards_intact);
+    if (status == SOMA_OK) status = run_on_device(base, &cd, NULL, base_out, &base_guards);
+    if (status == SOMA_OK) {
+        r->guards_intact &= base_guards;
+        for (int64_t j = 0; j < n; j++) {
+            base_wide[j] = base_out[j];
+            r->bit_mismatches += memcmp(&out[j], &base_out[j], sizeof(float)) != 0;
+        }
+        r->nmse = worst_nmse(&cd, out, base_wide);
+        r->limit = cd.desc->bit_exact ? 0.0 : cd.desc->nmse_limit;
+        r->passed = r->guards_intact &&
+                    (cd.desc->bit_exact ? r->bit_mismatches == 0 : r->nmse <= r->limit);
+    }
+    free(out);
+    free(base_out);
+    free(base_wide);
+    case_data_free(&cd);
+    return status;
+}
+
+void soma_check_describe_params(const soma_check_case *c, char *buf, size_t size) {
+    const soma_op_params *p = params_of(c);
+    const soma_op_desc *d = &soma_op_table[c->op];
+    buf[0] = '\0';
+    if (c->op == SOMA_OP_GEMM)
+        snprintf(buf, size, "%c%c alpha=%g beta=%g", p->trans_a ? 'T' : 'N', p->trans_b ? 'T' : 'N',
+                 p->alpha, p->beta);
+    else if (c->op == SOMA_OP_FILL_UNIFORM || c->op == SOMA_OP_FILL_NORMAL)
+        snprintf(buf, size, "%g,%g seed=%llu", p->alpha, p->beta, (unsigned long long)p->seed);
+    else if (d->n_test_params && p->alpha != 0.0f)
+        snprintf(buf, size, "alpha=%g", p->alpha);
+}

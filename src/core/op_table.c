@@ -1,0 +1,302 @@
+/* op_table.c: the declaration of every op (see op_table.h).
+ *
+ * NMSE limits, sum((a-b)^2)/sum(b^2), hold between any backend and the
+ * float64 reference and between two backends. Float rounding alone gives
+ * about 1e-14 for one operation per element; 1e-11 leaves room for libm and
+ * CUDA's expf/erff/tanhf differing by a few ulps; GEMM and reductions add
+ * k or numel roundings per output, hence their looser limits. */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/op_table.h"
+#include "ref/reference.h"
+
+#define LIMIT_ELEMENTWISE 1e-11
+#define LIMIT_REDUCTION 1e-10
+#define LIMIT_GEMM 1e-9
+
+/* C = alpha op(A) op(B) + beta C; a is m x k (k x m transposed), b is k x n
+ * (n x k transposed) */
+static soma_status check_gemm(const soma_op_desc *d, const soma_shape in[], const soma_shape out[],
+                              const soma_op_params *p);
+
+static void gemm_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                             soma_shape in[], soma_shape out[]) {
+    in[0] = p->trans_a ? (soma_shape){k, m} : (soma_shape){m, k};
+    in[1] = p->trans_b ? (soma_shape){n, k} : (soma_shape){k, n};
+    out[0] = (soma_shape){m, n};
+}
+
+#define GEMM_PARAMS(ta, tb)                                                                    \
+    {.trans_a = ta, .trans_b = tb, .alpha = 1.0f, .beta = 0.0f},                               \
+        {.trans_a = ta, .trans_b = tb, .alpha = 0.7f, .beta = -0.3f}
+
+/* A forward activation and its backward, tested with `slope` as param. */
+#define ACTIVATION_OPS(ID, NAME, SLOPE)                                                        \
+    [SOMA_OP_##ID] = {.name = NAME,                                                            \
+                      .api = "soma_activation_forward",                                        \
+                      .n_in = 1, .n_out = 1,                                                   \
+                      .arg = {"x", "y"}, .shape = {"mn", "mn"},                                \
+                      .alias_mask = 1u,                                                        \
+                      .nmse_limit = LIMIT_ELEMENTWISE,                                         \
+                      .reference = soma_ref_activation,                                        \
+                      .grad_of = -1,                                                           \
+                      .n_test_params = 1, .test_params = {{.alpha = SLOPE}}},                  \
+    [SOMA_OP_##ID##_BACKWARD] = {.name = NAME "_backward",                                     \
+                                 .api = "soma_activation_backward",                            \
+                                 .n_in = 3, .n_out = 1,                                        \
+                                 .arg = {"x", "y", "dy", "dx"},                                \
+                                 .shape = {"mn", "mn", "mn", "mn"},                            \
+                                 .alias_mask = 4u,                                             \
+                                 .nmse_limit = LIMIT_ELEMENTWISE,                              \
+                                 .reference = soma_ref_activation_backward,                    \
+                                 .grad_of = SOMA_OP_##ID, .grad_wrt = 0,                       \
+                                 .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_OUT,            \
+                                              SOMA_FROM_DOUT},                                 \
+                                 .n_test_params = 1, .test_params = {{.alpha = SLOPE}}}
+
+const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
+    [SOMA_OP_GEMM] = {.name = "gemm", .api = "soma_gemm", .n_in = 2, .n_out = 1,
+                      .arg = {"a", "b", "c"},
+                      .check = check_gemm, .test_shapes = gemm_test_shapes,
+                      .reads_output = 1,
+                      .nmse_limit = LIMIT_GEMM, .reference = soma_ref_gemm, .grad_of = -1,
+                      .n_test_params = 8,
+                      .test_params = {GEMM_PARAMS(0, 0), GEMM_PARAMS(0, 1), GEMM_PARAMS(1, 0),
+                                      GEMM_PARAMS(1, 1)}},
+    [SOMA_OP_BIAS_ADD] = {.name = "bias_add", .api = "soma_bias_add", .n_in = 2, .n_out = 1,
+                          .arg = {"x", "bias", "y"}, .shape = {"mn", "1n", "mn"},
+                          .alias_mask = 1u,
+                          .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_bias_add,
+                          .grad_of = -1},
+    [SOMA_OP_BIAS_GRAD] = {.name = "bias_grad", .api = "soma_bias_grad", .n_in = 1, .n_out = 1,
+                           .arg = {"dy", "dbias"}, .shape = {"mn", "1n"},
+                           .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_bias_grad,
+                           .grad_of = SOMA_OP_BIAS_ADD, .grad_wrt = 1,
+                           .grad_src = {SOMA_FROM_DOUT}},
+
+    ACTIVATION_OPS(IDENTITY, "identity", 0.0f),
+    ACTIVATION_OPS(RELU, "relu", 0.0f),
+    ACTIVATION_OPS(LEAKY_RELU, "leaky_relu", 0.1f),
+    ACTIVATION_OPS(SIGMOID, "sigmoid", 0.0f),
+    ACTIVATION_OPS(TANH, "tanh", 0.0f),
+    ACTIVATION_OPS(GELU_ERF, "gelu_erf", 0.0f),
+    ACTIVATION_OPS(GELU_TANH, "gelu_tanh", 0.0f),
+    ACTIVATION_OPS(SILU, "silu", 0.0f),
+
+    [SOMA_OP_SOFTMAX] = {.name = "softmax", .api = "soma_softmax", .n_in = 1, .n_out = 1,
+                         .arg = {"x", "y"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
+                         .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_softmax,
+                         .grad_of = -1},
+    [SOMA_OP_SOFTMAX_BACKWARD] = {.name = "softmax_backward", .api = "soma_softmax_backward",
+                                  .n_in = 2, .n_out = 1,
+                                  .arg = {"y", "dy", "dx"}, .shape = {"mn", "mn", "mn"},
+                                  .alias_mask = 2u,
+                                  .nmse_limit = LIMIT_ELEMENTWISE,
+                                  .reference = soma_ref_softmax_backward,
+                                  .grad_of = SOMA_OP_SOFTMAX, .grad_wrt = 0,
+                                  .grad_src = {SOMA_FROM_FWD_OUT, SOMA_FROM_DOUT}},
+    [SOMA_OP_LOG_SOFTMAX] = {.name = "log_softmax", .api = "soma_log_softmax",
+                             .n_in = 1, .n_out = 1,
+                             .arg = {"x", "y"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
+                             .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_log_softmax,
+                             .grad_of = -1},
+    [SOMA_OP_LOG_SOFTMAX_BACKWARD] = {.name = "log_softmax_backward",
+                                      .api = "soma_log_softmax_backward",
+                                      .n_in = 2, .n_out = 1,
+                                      .arg = {"y", "dy", "dx"}, .shape = {"mn", "mn", "mn"},
+                                      .alias_mask = 2u,
+                                      .nmse_limit = LIMIT_ELEMENTWISE,
+                                      .reference = soma_ref_log_softmax_backward,
+                                      .grad_of = SOMA_OP_LOG_SOFTMAX, .grad_wrt = 0,
+                                      .grad_src = {SOMA_FROM_FWD_OUT, SOMA_FROM_DOUT}},
+
+    [SOMA_OP_MSE_LOSS] = {.name = "mse_loss", .api = "soma_mse_loss", .n_in = 2, .n_out = 1,
+                          .arg = {"pred", "target", "loss"}, .shape = {"mn", "mn", "11"},
+                          .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_mse_loss,
+                          .grad_of = -1},
+    [SOMA_OP_MSE_BACKWARD] = {.name = "mse_backward", .api = "soma_mse_backward",
+                              .n_in = 2, .n_out = 1,
+                              .arg = {"pred", "target", "dpred"}, .shape = {"mn", "mn", "mn"},
+                              .alias_mask = 1u,
+                              .nmse_limit = LIMIT_ELEMENTWISE,
+                              .reference = soma_ref_mse_backward,
+                              .grad_of = SOMA_OP_MSE_LOSS, .grad_wrt = 0,
+                              .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
+    [SOMA_OP_BCE_LOGITS_LOSS] = {.name = "bce_logits_loss", .api = "soma_bce_logits_loss",
+                                 .n_in = 2, .n_out = 1,
+                                 .arg = {"logits", "target", "loss"},
+                                 .shape = {"mn", "mn", "11"},
+                                 .kind = {SOMA_IN_NORMAL, SOMA_IN_PROB},
+                                 .nmse_limit = LIMIT_REDUCTION,
+                                 .reference = soma_ref_bce_logits_loss, .grad_of = -1},
+    [SOMA_OP_BCE_LOGITS_BACKWARD] = {.name = "bce_logits_backward",
+                                     .api = "soma_bce_logits_backward", .n_in = 2, .n_out = 1,
+                                     .arg = {"logits", "target", "dlogits"},
+                                     .shape = {"mn", "mn", "mn"},
+                                     .kind = {SOMA_IN_NORMAL, SOMA_IN_PROB},
+                                     .alias_mask = 1u,
+                                     .nmse_limit = LIMIT_ELEMENTWISE,
+                                     .reference = soma_ref_bce_logits_backward,
+                                     .grad_of = SOMA_OP_BCE_LOGITS_LOSS, .grad_wrt = 0,
+                                     .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
+    [SOMA_OP_SOFTMAX_XENT_LOSS] = {.name = "softmax_xent_loss", .api = "soma_softmax_xent_loss",
+                                   .n_in = 2, .n_out = 1,
+                                   .arg = {"logits", "labels", "loss"},
+                                   .shape = {"mn", "m1", "11"},
+                                   .kind = {SOMA_IN_NORMAL, SOMA_IN_LABELS},
+                                   .nmse_limit = LIMIT_REDUCTION,
+                                   .reference = soma_ref_softmax_xent_loss, .grad_of = -1},
+    [SOMA_OP_SOFTMAX_XENT_BACKWARD] = {.name = "softmax_xent_backward",
+                                       .api = "soma_softmax_xent_backward",
+                                       .n_in = 2, .n_out = 1,
+                                       .arg = {"logits", "labels", "dlogits"},
+                                       .shape = {"mn", "m1", "mn"},
+                                       .kind = {SOMA_IN_NORMAL, SOMA_IN_LABELS},
+                                       .alias_mask = 1u,
+                                       .nmse_limit = LIMIT_ELEMENTWISE,
+                                       .reference = soma_ref_softmax_xent_backward,
+                                       .grad_of = SOMA_OP_SOFTMAX_XENT_LOSS, .grad_wrt = 0,
+                                       .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
+
+    [SOMA_OP_SCALE] = {.name = "scale", .api = "soma_scale", .n_in = 1, .n_out = 1,
+                       .arg = {"x", "y"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
+                       .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_scale,
+                       .grad_of = -1, .n_test_params = 1, .test_params = {{.alpha = -1.7f}}},
+    [SOMA_OP_AXPY] = {.name = "axpy", .api = "soma_axpy", .n_in = 1, .n_out = 1,
+                      .arg = {"x", "y"}, .shape = {"mn", "mn"}, .reads_output = 1,
+                      .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_axpy,
+                      .grad_of = -1, .n_test_params = 1, .test_params = {{.alpha = 0.37f}}},
+    [SOMA_OP_SUM] = {.name = "sum", .api = "soma_sum", .n_in = 1, .n_out = 1,
+                     .arg = {"x", "out"}, .shape = {"mn", "11"}, .kind = {SOMA_IN_POSITIVE},
+                     .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_sum, .grad_of = -1},
+    [SOMA_OP_MEAN] = {.name = "mean", .api = "soma_mean", .n_in = 1, .n_out = 1,
+                      .arg = {"x", "out"}, .shape = {"mn", "11"}, .kind = {SOMA_IN_POSITIVE},
+                      .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_mean, .grad_of = -1},
+    [SOMA_OP_ROW_ARGMAX] = {.name = "row_argmax", .api = "soma_row_argmax",
+                            .n_in = 1, .n_out = 1,
+                            .arg = {"x", "out"}, .shape = {"mn", "m1"}, .bit_exact = 1,
+                            .reference = soma_ref_row_argmax, .grad_of = -1},
+    [SOMA_OP_CORRECT_COUNT] = {.name = "correct_count", .api = "soma_correct_count",
+                               .n_in = 2, .n_out = 1,
+                               .arg = {"x", "labels", "out"}, .shape = {"mn", "m1", "11"},
+                               .kind = {SOMA_IN_NORMAL, SOMA_IN_LABELS}, .bit_exact = 1,
+                               .reference = soma_ref_correct_count, .grad_of = -1},
+
+    [SOMA_OP_FILL] = {.name = "fill", .api = "soma_tensor_fill", .n_in = 0, .n_out = 1,
+                      .arg = {"t"}, .shape = {"mn"}, .bit_exact = 1,
+                      .reference = soma_ref_fill, .grad_of = -1,
+                      .n_test_params = 1, .test_params = {{.alpha = 2.5f}}},
+    [SOMA_OP_FILL_UNIFORM] = {.name = "fill_uniform", .api = "soma_tensor_fill_uniform",
+                              .n_in = 0, .n_out = 1, .arg = {"t"}, .shape = {"mn"},
+                              .bit_exact = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                              .reference = soma_ref_fill_uniform, .grad_of = -1,
+                              .n_test_params = 2,
+                              .test_params = {{.alpha = -2.0f, .beta = 3.0f, .seed = 42, .offset = 0},
+                                              {.alpha = 0.0f, .beta = 1.0f,
+                                               .seed = 0x123456789abcdefull, .offset = 77}}},
+    [SOMA_OP_FILL_NORMAL] = {.name = "fill_normal", .api = "soma_tensor_fill_normal",
+                             .n_in = 0, .n_out = 1, .arg = {"t"}, .shape = {"mn"},
+                             .bit_exact = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                             .reference = soma_ref_fill_normal, .grad_of = -1,
+                             .n_test_params = 2,
+                             .test_params = {{.alpha = 0.0f, .beta = 1.0f, .seed = 7, .offset = 1},
+                                             {.alpha = 0.5f, .beta = 2.0f,
+                                              .seed = 1234567890123ull, .offset = 3}}},
+
+    [SOMA_OP_DROPOUT] = {.name = "dropout", .api = "soma_dropout_forward", .n_in = 1, .n_out = 1,
+                         .arg = {"x", "y"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
+                         .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_dropout,
+                         .grad_of = -1, .n_test_params = 2,
+                         .test_params = {{.alpha = 0.3f, .seed = 5, .offset = 9},
+                                         {.alpha = 0.0f, .seed = 5, .offset = 9}}},
+    [SOMA_OP_DROPOUT_BACKWARD] = {.name = "dropout_backward", .api = "soma_dropout_backward",
+                                  .n_in = 1, .n_out = 1,
+                                  .arg = {"dy", "dx"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
+                                  .nmse_limit = LIMIT_ELEMENTWISE,
+                                  .reference = soma_ref_dropout,
+                                  .grad_of = SOMA_OP_DROPOUT, .grad_wrt = 0,
+                                  .grad_src = {SOMA_FROM_DOUT}, .n_test_params = 1,
+                                  .test_params = {{.alpha = 0.3f, .seed = 5, .offset = 9}}},
+    [SOMA_OP_SUM_SQUARES] = {.name = "sum_squares", .api = "soma_sum_squares",
+                             .n_in = 1, .n_out = 1, .arg = {"x", "out"}, .shape = {"mn", "11"},
+                             .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_sum_squares,
+                             .grad_of = -1},
+    [SOMA_OP_ACTIVE_COLUMNS] = {.name = "active_columns", .api = "soma_active_columns",
+                                .n_in = 1, .n_out = 1, .arg = {"x", "flags"},
+                                .shape = {"mn", "1n"}, .reads_output = 1,
+                                .out_kind = {SOMA_IN_LABELS}, .bit_exact = 1,
+                                .reference = soma_ref_active_columns, .grad_of = -1},
+    [SOMA_OP_SGD_UPDATE] = {.name = "sgd_update", .api = "soma_sgd_update", .n_in = 1, .n_out = 2,
+                            .arg = {"grad", "weight", "velocity"}, .shape = {"mn", "mn", "mn"},
+                            .reads_output = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                            .reference = soma_ref_sgd_update, .grad_of = -1, .n_test_params = 3,
+                            .test_params = {{.lr = 0.1f, .momentum = 0.9f},
+                                            {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f,
+                                             .nesterov = 1},
+                                            {.lr = 0.1f}}},
+    [SOMA_OP_ADAM_UPDATE] = {.name = "adam_update", .api = "soma_adam_update",
+                             .n_in = 1, .n_out = 3,
+                             .arg = {"grad", "weight", "m", "v"},
+                             .shape = {"mn", "mn", "mn", "mn"}, .reads_output = 1,
+                             .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_POSITIVE},
+                             .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_adam_update,
+                             .grad_of = -1, .n_test_params = 3,
+                             /* step 3: 1/(1-0.9^3) = 3.6900369, 1/(1-0.999^3) = 333.6669 */
+                             .test_params = {{.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f,
+                                              .eps = 1e-8f, .bias_correction1 = 3.6900369f,
+                                              .bias_correction2 = 333.6669f},
+                                             {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f,
+                                              .eps = 1e-8f, .weight_decay = 0.01f, .decoupled = 1,
+                                              .bias_correction1 = 3.6900369f,
+                                              .bias_correction2 = 333.6669f},
+                                             {.lr = 1e-2f, .beta1 = 0.8f, .beta2 = 0.99f,
+                                              .eps = 1e-6f, .weight_decay = 0.01f,
+                                              .bias_correction1 = 5.0f,
+                                              .bias_correction2 = 100.0f}}},
+};
+
+soma_op_id soma_op_find(const char *name) {
+    for (int op = 0; op < SOMA_OP_COUNT; op++)
+        if (name && strcmp(soma_op_table[op].name, name) == 0) return (soma_op_id)op;
+    return SOMA_OP_COUNT;
+}
+
+static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
+    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : 1;
+}
+
+void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                         soma_shape in[SOMA_MAX_IN], soma_shape out[SOMA_MAX_OUT]) {
+    const soma_op_desc *d = &soma_op_table[op];
+    if (d->test_shapes) {
+        d->test_shapes(p, m, n, k, in, out);
+        return;
+    }
+    for (int a = 0; a < d->n_in + d->n_out; a++) {
+        soma_shape s = {dim_of(d->shape[a][0], m, n, k), dim_of(d->shape[a][1], m, n, k)};
+        if (a < d->n_in)
+            in[a] = s;
+        else
+            out[a - d->n_in] = s;
+    }
+}
+
+static soma_status check_gemm(const soma_op_desc *d, const soma_shape in[], const soma_shape out[],
+                              const soma_op_params *p) {
+    int64_t am = p->trans_a ? in[0].cols : in[0].rows, ak = p->trans_a ? in[0].rows : in[0].cols;
+    int64_t bk = p->trans_b ? in[1].cols : in[1].rows, bn = p->trans_b ? in[1].rows : in[1].cols;
+    if (ak != bk)
+        return soma_fail(SOMA_ERR_SHAPE,
+                         "%s: op(a) is %lldx%lld (a %lldx%lld, trans_a=%d) but op(b) is "
+                         "%lldx%lld (b %lldx%lld, trans_b=%d): inner dimensions %lld and %lld differ",
+                         d->api, (long long)am, (long long)ak, (long long)in[0].rows,
+                         (long long)in[0].cols, p->trans_a, (long long)bk, (long long)bn,
+                         (long long)in[1].rows, (long long)in[1].cols, p->trans_b, (long long)ak,
+                         (long long)bk);
+    if (out[0].rows != am || out[0].cols != bn)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: 'c' is %lldx%lld but op(a) op(b) is %lldx%lld",
+                         d->api, (long long)out[0].rows, (long long)out[0].cols, (long long)am,
+                         (long long)bn);
+    return SOMA_OK;
+}

@@ -1,0 +1,155 @@
+/* op_table.h: the one declaration of every op.
+ *
+ * Each op is declared once in op_table.c: its name, arity, the shapes of its
+ * arguments, its float64 reference, the NMSE limit between backends, the
+ * forward op it is the gradient of, and the parameters it is tested with.
+ * Dispatch (ops.c), every backend's table, the tests and `soma check` all
+ * iterate this table, so adding an op is one line here, one entry there, and
+ * one kernel per backend. */
+#ifndef SOMA_CORE_OP_TABLE_H
+#define SOMA_CORE_OP_TABLE_H
+
+#include <stdint.h>
+#include "soma/ops.h"
+
+#define SOMA_MAX_IN 3
+#define SOMA_MAX_OUT 3
+#define SOMA_MAX_TEST_PARAMS 8
+
+typedef enum soma_op_id {
+    SOMA_OP_GEMM,
+    SOMA_OP_BIAS_ADD,
+    SOMA_OP_BIAS_GRAD,
+    /* one forward and one backward op per activation, in soma_activation order */
+    SOMA_OP_IDENTITY, SOMA_OP_IDENTITY_BACKWARD,
+    SOMA_OP_RELU, SOMA_OP_RELU_BACKWARD,
+    SOMA_OP_LEAKY_RELU, SOMA_OP_LEAKY_RELU_BACKWARD,
+    SOMA_OP_SIGMOID, SOMA_OP_SIGMOID_BACKWARD,
+    SOMA_OP_TANH, SOMA_OP_TANH_BACKWARD,
+    SOMA_OP_GELU_ERF, SOMA_OP_GELU_ERF_BACKWARD,
+    SOMA_OP_GELU_TANH, SOMA_OP_GELU_TANH_BACKWARD,
+    SOMA_OP_SILU, SOMA_OP_SILU_BACKWARD,
+    SOMA_OP_SOFTMAX,
+    SOMA_OP_SOFTMAX_BACKWARD,
+    SOMA_OP_LOG_SOFTMAX,
+    SOMA_OP_LOG_SOFTMAX_BACKWARD,
+    SOMA_OP_MSE_LOSS,
+    SOMA_OP_MSE_BACKWARD,
+    SOMA_OP_BCE_LOGITS_LOSS,
+    SOMA_OP_BCE_LOGITS_BACKWARD,
+    SOMA_OP_SOFTMAX_XENT_LOSS,
+    SOMA_OP_SOFTMAX_XENT_BACKWARD,
+    SOMA_OP_SCALE,
+    SOMA_OP_AXPY,
+    SOMA_OP_SUM,
+    SOMA_OP_MEAN,
+    SOMA_OP_ROW_ARGMAX,
+    SOMA_OP_CORRECT_COUNT,
+    SOMA_OP_FILL,
+    SOMA_OP_FILL_UNIFORM,
+    SOMA_OP_FILL_NORMAL,
+    SOMA_OP_DROPOUT,
+    SOMA_OP_DROPOUT_BACKWARD,
+    SOMA_OP_SUM_SQUARES,
+    SOMA_OP_ACTIVE_COLUMNS,
+    SOMA_OP_SGD_UPDATE,
+    SOMA_OP_ADAM_UPDATE,
+    SOMA_OP_COUNT
+} soma_op_id;
+
+/* The forward op of activation act is SOMA_OP_IDENTITY + 2*act, its backward
+ * the one after it. */
+#define SOMA_ACT_FORWARD_OP(act) ((soma_op_id)(SOMA_OP_IDENTITY + 2 * (int)(act)))
+#define SOMA_ACT_BACKWARD_OP(act) ((soma_op_id)(SOMA_OP_IDENTITY + 2 * (int)(act) + 1))
+
+typedef struct soma_shape {
+    int64_t rows, cols;
+} soma_shape;
+
+/* Every scalar an op may take; each op's comment in op_table.c says which it
+ * reads. */
+typedef struct soma_op_params {
+    int trans_a, trans_b;      /* gemm */
+    float alpha, beta;         /* gemm; scale, axpy: alpha; leaky_relu: alpha = slope;
+                                  fill: alpha; fill_uniform: [alpha, beta);
+                                  fill_normal: mean alpha, stddev beta */
+    uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout: Philox key and stream;
+                                  dropout: alpha = the drop probability p */
+    float lr, momentum, weight_decay; /* sgd_update, adam_update */
+    int nesterov;                     /* sgd_update */
+    float beta1, beta2, eps;          /* adam_update */
+    float bias_correction1;           /* adam_update: 1 / (1 - beta1^t) */
+    float bias_correction2;           /* adam_update: 1 / (1 - beta2^t) */
+    int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
+} soma_op_params;
+
+/* How the tests make an input. */
+typedef enum soma_input_kind {
+    SOMA_IN_NORMAL = 0, /* N(0,1) */
+    SOMA_IN_POSITIVE,   /* uniform in [0.5, 1.5): sums and means stay far from 0 */
+    SOMA_IN_PROB,       /* uniform in [0, 1): targets of binary cross-entropy */
+    SOMA_IN_LABELS,     /* integers in [0, cols of input 0) */
+} soma_input_kind;
+
+/* Where the backward op's input i comes from, given the forward call. */
+typedef enum soma_grad_source {
+    SOMA_FROM_FWD_IN0 = 0,
+    SOMA_FROM_FWD_IN1,
+    SOMA_FROM_FWD_OUT,  /* the forward output y */
+    SOMA_FROM_DOUT,     /* the upstream gradient dL/dy */
+} soma_grad_source;
+
+/* A reference computes in float64 on host arrays; outputs that the op reads
+ * (gemm with beta, axpy) arrive holding their initial values. */
+typedef struct soma_ref_call {
+    int op; /* soma_op_id */
+    const double *in[SOMA_MAX_IN];
+    soma_shape in_shape[SOMA_MAX_IN];
+    double *out[SOMA_MAX_OUT];
+    soma_shape out_shape[SOMA_MAX_OUT];
+    soma_op_params p;
+} soma_ref_call;
+typedef void (*soma_ref_fn)(const soma_ref_call *call);
+
+typedef struct soma_op_desc {
+    const char *name;      /* "relu_backward" */
+    const char *api;       /* the public function, for error messages */
+    int n_in, n_out;
+    const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
+    /* Argument shapes as two letters from {m, n, k, 1}: "mn", "1n", "m1", "11".
+     * The op layer checks every call against them (the letters are bound by
+     * the first argument that uses them); the tests build arguments from them.
+     * NULL for gemm, whose shapes depend on the transpositions. */
+    const char *shape[SOMA_MAX_IN + SOMA_MAX_OUT];
+    soma_input_kind kind[SOMA_MAX_IN];
+    soma_input_kind out_kind[SOMA_MAX_OUT]; /* initial values of outputs that are read */
+    /* Custom shape check and test shapes, for ops (gemm) that shape codes
+     * cannot describe; NULL otherwise. */
+    soma_status (*check)(const struct soma_op_desc *d, const soma_shape in[], const soma_shape out[],
+                         const soma_op_params *p);
+    void (*test_shapes)(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                        soma_shape in[], soma_shape out[]);
+    int reads_output;      /* the output's old value is an input (gemm beta, axpy) */
+    unsigned alias_mask;   /* bit i: the output may be the same tensor as input i */
+    int bit_exact;         /* backends must agree bit for bit (fills, argmax, counts) */
+    double nmse_limit;     /* backend vs backend and backend vs float64 reference */
+    soma_ref_fn reference;
+    /* backward ops: the forward op, which of its inputs this is the gradient
+     * for, and where each input comes from */
+    int grad_of;           /* -1 for forward ops (GEMM's gradients are GEMMs) */
+    int grad_wrt;
+    soma_grad_source grad_src[SOMA_MAX_IN];
+    int n_test_params;     /* 0 means one all-zero parameter set */
+    soma_op_params test_params[SOMA_MAX_TEST_PARAMS];
+} soma_op_desc;
+
+extern const soma_op_desc soma_op_table[SOMA_OP_COUNT];
+
+/* Looks an op up by name; SOMA_OP_COUNT when there is none. */
+soma_op_id soma_op_find(const char *name);
+
+/* The test shapes of op's arguments for dimensions m, n, k. */
+void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                         soma_shape in[SOMA_MAX_IN], soma_shape out[SOMA_MAX_OUT]);
+
+#endif

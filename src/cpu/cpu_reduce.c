@@ -1,0 +1,96 @@
+/* cpu_reduce.c: reductions: sums (in double), column sums, row argmax. */
+#include "cpu/cpu_internal.h"
+#include "cpu/cpu_parallel.h"
+
+static double sum_all(const soma_tensor *t) {
+    const float *x = t->data;
+    int64_t n = t->rows * t->cols;
+    double s = 0.0;
+    SOMA_PARALLEL_SUM(n, s)
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+CPU_KERNEL(soma_cpu_sum) {
+    (void)ctx;
+    call->out[0]->data[0] = (float)sum_all(call->in[0]);
+    return SOMA_OK;
+}
+
+CPU_KERNEL(soma_cpu_sum_squares) {
+    (void)ctx;
+    const float *x = call->in[0]->data;
+    int64_t n = call->in[0]->rows * call->in[0]->cols;
+    double s = 0.0;
+    SOMA_PARALLEL_SUM(n, s)
+    for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    call->out[0]->data[0] = (float)s;
+    return SOMA_OK;
+}
+
+CPU_KERNEL(soma_cpu_mean) {
+    (void)ctx;
+    const soma_tensor *x = call->in[0];
+    call->out[0]->data[0] = (float)(sum_all(x) / (double)(x->rows * x->cols));
+    return SOMA_OK;
+}
+
+/* dbias[j] = sum_i dy[i,j]: rows are added whole so the inner loop is a
+ * contiguous, vectorizable axpy; threads split the columns. */
+CPU_KERNEL(soma_cpu_bias_grad) {
+    (void)ctx;
+    const float *dy = call->in[0]->data;
+    float *db = call->out[0]->data;
+    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
+    const int64_t block = 256;
+    SOMA_PARALLEL_FOR(m * n)
+    for (int64_t j0 = 0; j0 < n; j0 += block) {
+        int64_t j1 = j0 + block < n ? j0 + block : n;
+        for (int64_t j = j0; j < j1; j++) db[j] = 0.0f;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = j0; j < j1; j++) db[j] += dy[i * n + j];
+    }
+    return SOMA_OK;
+}
+
+/* the first index of the row maximum */
+static int64_t row_argmax(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (x[j] > x[best]) best = j;
+    return best;
+}
+
+CPU_KERNEL(soma_cpu_row_argmax) {
+    (void)ctx;
+    const float *x = call->in[0]->data;
+    float *out = call->out[0]->data;
+    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
+    SOMA_PARALLEL_FOR(m * n)
+    for (int64_t i = 0; i < m; i++) out[i] = (float)row_argmax(x + i * n, n);
+    return SOMA_OK;
+}
+
+CPU_KERNEL(soma_cpu_correct_count) {
+    (void)ctx;
+    const float *x = call->in[0]->data, *labels = call->in[1]->data;
+    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
+    double count = 0.0;
+    SOMA_PARALLEL_SUM(m * n, count)
+    for (int64_t i = 0; i < m; i++) count += (float)row_argmax(x + i * n, n) == labels[i];
+    call->out[0]->data[0] = (float)count;
+    return SOMA_OK;
+}
+
+/* flags[j] = 1 if it was or some x[i,j] > 0 */
+CPU_KERNEL(soma_cpu_active_columns) {
+    (void)ctx;
+    const float *x = call->in[0]->data;
+    float *flags = call->out[0]->data;
+    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            if (x[i * n + j] > 0.0f) flags[j] = 1.0f;
+    for (int64_t j = 0; j < n; j++) flags[j] = flags[j] != 0.0f ? 1.0f : 0.0f;
+    return SOMA_OK;
+}

@@ -1,0 +1,307 @@
+/* cuda_backend.c: the CUDA backend: devices, contexts, memory, copies, and
+ * the kernel table that maps each op id to a launcher in kernels/.
+ *
+ * Every op is queued on the context's one stream; only download and
+ * synchronize wait. Kernels see tensors already validated by the op layer. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cuda/cuda_internal.h"
+#include "../../kernels/kernels.h" /* the launchers (kernels/ is not on the include path) */
+
+/* ---- devices ------------------------------------------------------------- */
+
+static int cuda_device_count(const char **reason) {
+    static _Thread_local char why[256];
+    int count = 0; /* cudaGetDeviceCount leaves it unwritten when it fails */
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(why, sizeof why, "no usable CUDA device (%s: %s)", cudaGetErrorName(err),
+                 cudaGetErrorString(err));
+        count = 0;
+    } else if (count == 0) {
+        snprintf(why, sizeof why, "no usable CUDA device (the driver reports none)");
+    }
+    if (count == 0 && reason) *reason = why;
+    return count;
+}
+
+static void cuda_shutdown(void *vctx) {
+    soma_cuda_ctx *ctx = vctx;
+    if (!ctx) return;
+    /* Teardown is best effort: errors here cannot be acted upon. */
+    if (cudaSetDevice(ctx->ordinal) == cudaSuccess && ctx->stream)
+        (void)cudaStreamSynchronize(ctx->stream);
+    soma_cuda_cudnn_destroy(ctx);
+    if (ctx->cublaslt) (void)cublasLtDestroy(ctx->cublaslt);
+    if (ctx->cublas) (void)cublasDestroy(ctx->cublas);
+    if (ctx->partials) (void)cudaFree(ctx->partials);
+    if (ctx->lt_workspace) (void)cudaFree(ctx->lt_workspace);
+    if (ctx->stream) (void)cudaStreamDestroy(ctx->stream);
+    (void)cudaGetLastError();
+    free(ctx);
+}
+
+/* Creates the stream, the library handles and the scratch buffers of ctx,
+ * each stored only once it exists, so cuda_shutdown can undo a partial init. */
+static soma_status create_resources(soma_cuda_ctx *ctx, char *desc, size_t desc_size) {
+#define INIT_CUDA(expr, what) SOMA_TRY(soma_cuda_check(ctx->ordinal, (expr), "init", (what)))
+#define INIT_CUBLAS(expr, what) SOMA_TRY(soma_cublas_check(ctx->ordinal, (expr), "init", (what)))
+    INIT_CUDA(cudaSetDevice(ctx->ordinal), "cudaSetDevice");
+    struct cudaDeviceProp prop;
+    INIT_CUDA(cudaGetDeviceProperties(&prop, ctx->ordinal), "cudaGetDeviceProperties");
+
+    cudaStream_t stream;
+    INIT_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+              "cudaStreamCreateWithFlags");
+    ctx->stream = stream;
+
+    cublasHandle_t cublas;
+    INIT_CUBLAS(cublasCreate(&cublas), "cublasCreate");
+    ctx->cublas = cublas;
+    INIT_CUBLAS(cublasSetStream(cublas, stream), "cublasSetStream");
+    /* CUBLAS_DEFAULT_MATH keeps cublasSgemm in true FP32 (no TF32 tensor
+     * cores, which need CUBLAS_TF32_TENSOR_OP_MATH; no BF16x9 emulation,
+     * which needs CUBLAS_FP32_EMULATED_BF16X9_MATH). Set explicitly so that a
+     * changed library default cannot change our numerics silently. */
+    INIT_CUBLAS(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+
+    cublasLtHandle_t lt;
+    INIT_CUBLAS(cublasLtCreate(&lt), "cublasLtCreate");
+    ctx->cublaslt = lt;
+
+    void *mem;
+    INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_LT_WORKSPACE_BYTES), "cudaMalloc (cuBLASLt workspace)");
+    ctx->lt_workspace = mem;
+    INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_MAX_PARTIALS * sizeof(float)),
+              "cudaMalloc (reduction scratch)");
+    ctx->partials = mem;
+#undef INIT_CUDA
+#undef INIT_CUBLAS
+
+    snprintf(desc, desc_size, "cuda:%d (%s, sm_%d%d, %.1f GiB)", ctx->ordinal, prop.name,
+             prop.major, prop.minor, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+    return SOMA_OK;
+}
+
+static soma_status cuda_init(int ordinal, void **out, char *desc, size_t desc_size) {
+    *out = NULL;
+    const char *reason = NULL;
+    int count = cuda_device_count(&reason);
+    if (count == 0) return soma_fail(SOMA_ERR_UNSUPPORTED, "cuda:%d: %s", ordinal, reason);
+    if (ordinal < 0 || ordinal >= count)
+        return soma_fail(SOMA_ERR_DEVICE, "cuda:%d: no such device (%d CUDA device%s present)",
+                         ordinal, count, count == 1 ? "" : "s");
+
+    soma_cuda_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "cuda:%d: cannot allocate the device context",
+                         ordinal);
+    ctx->ordinal = ordinal;
+    soma_status st = create_resources(ctx, desc, desc_size);
+    if (st != SOMA_OK) {
+        cuda_shutdown(ctx); /* sets no message, so create_resources' one stays */
+        return st;
+    }
+    *out = ctx;
+    return SOMA_OK;
+}
+
+/* ---- memory and copies --------------------------------------------------- */
+
+static soma_status cuda_alloc(void *vctx, size_t bytes, void **ptr) {
+    soma_cuda_ctx *ctx = vctx;
+    *ptr = NULL;
+    SOMA_TRY(soma_cuda_enter(ctx, "alloc"));
+    void *mem = NULL;
+    cudaError_t err = cudaMalloc(&mem, bytes);
+    if (err == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY,
+                         "cuda:%d: cudaMalloc of %zu bytes failed: out of device memory",
+                         ctx->ordinal, bytes);
+    }
+    SOMA_TRY(soma_cuda_check(ctx->ordinal, err, "alloc", "cudaMalloc"));
+    *ptr = mem;
+    return SOMA_OK;
+}
+
+static void cuda_free(void *vctx, void *ptr) {
+    soma_cuda_ctx *ctx = vctx;
+    if (!ptr || cudaSetDevice(ctx->ordinal) != cudaSuccess) return;
+    /* Kernels still queued on our non-blocking stream may use ptr; wait for
+     * them rather than rely on cudaFree's implicit synchronisation. */
+    (void)cudaStreamSynchronize(ctx->stream);
+    (void)cudaFree(ptr);
+    (void)cudaGetLastError();
+}
+
+/* The host buffer may be pageable and freed by the caller right after the
+ * call, so each host copy waits for its stream. */
+static soma_status cuda_upload(void *vctx, void *dst, const void *host_src, size_t bytes) {
+    soma_cuda_ctx *ctx = vctx;
+    SOMA_TRY(soma_cuda_enter(ctx, "upload"));
+    SOMA_TRY(soma_cuda_check(
+        ctx->ordinal, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx->stream),
+        "upload", "cudaMemcpyAsync"));
+    return soma_cuda_check(ctx->ordinal, cudaStreamSynchronize(ctx->stream), "upload",
+                           "cudaStreamSynchronize");
+}
+
+static soma_status cuda_download(void *vctx, void *host_dst, const void *src, size_t bytes) {
+    soma_cuda_ctx *ctx = vctx;
+    SOMA_TRY(soma_cuda_enter(ctx, "download"));
+    SOMA_TRY(soma_cuda_check(
+        ctx->ordinal, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream),
+        "download", "cudaMemcpyAsync"));
+    return soma_cuda_check(ctx->ordinal, cudaStreamSynchronize(ctx->stream), "download",
+                           "cudaStreamSynchronize");
+}
+
+static soma_status cuda_copy(void *vctx, void *dst, const void *src, size_t bytes) {
+    soma_cuda_ctx *ctx = vctx;
+    SOMA_TRY(soma_cuda_enter(ctx, "copy"));
+    return soma_cuda_check(
+        ctx->ordinal, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream),
+        "copy", "cudaMemcpyAsync");
+}
+
+static soma_status cuda_synchronize(void *vctx) {
+    soma_cuda_ctx *ctx = vctx;
+    SOMA_TRY(soma_cuda_enter(ctx, "synchronize"));
+    return soma_cuda_check(ctx->ordinal, cudaStreamSynchronize(ctx->stream), "synchronize",
+                           "cudaStreamSynchronize");
+}
+
+/* ---- kernels --------------------------------------------------------------
+ * Each makes the device current, calls its launcher (kernels/kernels.h) on
+ * the context's stream, and turns the launcher's cudaError_t into a status
+ * naming the op. Inputs and outputs are as the op table declares them. */
+
+#define CUDA_KERNEL(name, launch)                                                          \
+    static soma_status name(void *vctx, const soma_op_call *call) {                        \
+        soma_cuda_ctx *ctx = vctx;                                                         \
+        SOMA_TRY(soma_cuda_enter(ctx, soma_cuda_op_name(call)));                           \
+        return soma_cuda_check(ctx->ordinal, (launch), soma_cuda_op_name(call),            \
+                               "kernel launch");                                           \
+    }
+
+#define IN(i) (call->in[i]->data)
+#define OUT (call->out[0]->data)
+#define ROWS (call->in[0]->rows) /* of input 0 */
+#define COLS (call->in[0]->cols)
+#define NUMEL (call->in[0]->rows * call->in[0]->cols)
+#define OUT_NUMEL (call->out[0]->rows * call->out[0]->cols)
+#define STREAM (ctx->stream)
+
+/* activation ops: op = SOMA_OP_IDENTITY + 2 act (+1 for the backward) */
+static int act_of(const soma_op_call *call) { return ((int)call->op - SOMA_OP_IDENTITY) / 2; }
+static int is_log(const soma_op_call *call) {
+    return call->op == SOMA_OP_LOG_SOFTMAX || call->op == SOMA_OP_LOG_SOFTMAX_BACKWARD;
+}
+static double mean_divisor(const soma_op_call *call) {
+    return call->op == SOMA_OP_MEAN ? (double)NUMEL : 1.0;
+}
+
+/* x -> y = f(x); alpha = slope of leaky_relu */
+CUDA_KERNEL(k_act_forward,
+            soma_cuda_act_forward(act_of(call), call->p.alpha, IN(0), OUT, NUMEL, STREAM))
+/* (x, y, dy) -> dx = dy f'(x) */
+CUDA_KERNEL(k_act_backward, soma_cuda_act_backward(act_of(call), call->p.alpha, IN(0), IN(1),
+                                                   IN(2), OUT, NUMEL, STREAM))
+/* (x, bias) -> y */
+CUDA_KERNEL(k_bias_add, soma_cuda_bias_add(IN(0), IN(1), OUT, ROWS, COLS, STREAM))
+/* dy -> dbias */
+CUDA_KERNEL(k_bias_grad, soma_cuda_bias_grad(IN(0), OUT, ROWS, COLS, STREAM))
+/* x -> y, softmax or log_softmax */
+CUDA_KERNEL(k_softmax, soma_cuda_softmax(is_log(call), IN(0), OUT, ROWS, COLS, STREAM))
+/* (y, dy) -> dx */
+CUDA_KERNEL(k_softmax_backward,
+            soma_cuda_softmax_backward(is_log(call), IN(0), IN(1), OUT, ROWS, COLS, STREAM))
+/* (pred, target) -> 1x1 loss, and -> dpred */
+CUDA_KERNEL(k_mse_loss, soma_cuda_mse_loss(IN(0), IN(1), NUMEL, ctx->partials, OUT, STREAM))
+CUDA_KERNEL(k_mse_backward, soma_cuda_mse_backward(IN(0), IN(1), OUT, NUMEL, STREAM))
+/* (logits, target) -> 1x1 loss, and -> dlogits */
+CUDA_KERNEL(k_bce_loss,
+            soma_cuda_bce_logits_loss(IN(0), IN(1), NUMEL, ctx->partials, OUT, STREAM))
+CUDA_KERNEL(k_bce_backward, soma_cuda_bce_logits_backward(IN(0), IN(1), OUT, NUMEL, STREAM))
+/* (logits, labels) -> 1x1 loss, and -> dlogits */
+CUDA_KERNEL(k_xent_loss, soma_cuda_softmax_xent_loss(IN(0), IN(1), ROWS, COLS, ctx->partials,
+                                                     OUT, STREAM))
+CUDA_KERNEL(k_xent_backward,
+            soma_cuda_softmax_xent_backward(IN(0), IN(1), OUT, ROWS, COLS, STREAM))
+/* x -> y = alpha x;  x -> y += alpha x */
+CUDA_KERNEL(k_scale, soma_cuda_scale(call->p.alpha, IN(0), OUT, NUMEL, STREAM))
+CUDA_KERNEL(k_axpy, soma_cuda_axpy(call->p.alpha, IN(0), OUT, NUMEL, STREAM))
+/* x -> 1x1 sum or mean */
+CUDA_KERNEL(k_sum,
+            soma_cuda_sum(IN(0), NUMEL, mean_divisor(call), ctx->partials, OUT, STREAM))
+/* x -> m x 1 argmax;  (x, labels) -> 1x1 count */
+CUDA_KERNEL(k_row_argmax, soma_cuda_row_argmax(IN(0), OUT, ROWS, COLS, STREAM))
+CUDA_KERNEL(k_correct_count,
+            soma_cuda_correct_count(IN(0), IN(1), ROWS, COLS, ctx->partials, OUT, STREAM))
+/* () -> y = alpha; uniform on [alpha, beta); normal(mean alpha, stddev beta) */
+CUDA_KERNEL(k_fill, soma_cuda_fill(call->p.alpha, OUT, OUT_NUMEL, STREAM))
+CUDA_KERNEL(k_fill_uniform, soma_cuda_fill_uniform(call->p.seed, call->p.offset, call->p.alpha,
+                                                   call->p.beta, OUT, OUT_NUMEL, STREAM))
+CUDA_KERNEL(k_fill_normal, soma_cuda_fill_normal(call->p.seed, call->p.offset, call->p.alpha,
+                                                 call->p.beta, OUT, OUT_NUMEL, STREAM))
+
+/* ---- the table ----------------------------------------------------------- */
+
+const soma_backend soma_cuda_backend = {
+    .name = "cuda",
+    .kind = SOMA_DEVICE_CUDA,
+    .device_count = cuda_device_count,
+    .init = cuda_init,
+    .shutdown = cuda_shutdown,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .copy = cuda_copy,
+    .synchronize = cuda_synchronize,
+    .release_caches = NULL, /* every CUDA resource belongs to a context */
+    .kernel = {
+        [SOMA_OP_GEMM] = soma_cuda_gemm,
+        [SOMA_OP_BIAS_ADD] = k_bias_add,
+        [SOMA_OP_BIAS_GRAD] = k_bias_grad,
+        [SOMA_OP_IDENTITY] = k_act_forward,
+        [SOMA_OP_IDENTITY_BACKWARD] = k_act_backward,
+        [SOMA_OP_RELU] = k_act_forward,
+        [SOMA_OP_RELU_BACKWARD] = k_act_backward,
+        [SOMA_OP_LEAKY_RELU] = k_act_forward,
+        [SOMA_OP_LEAKY_RELU_BACKWARD] = k_act_backward,
+        [SOMA_OP_SIGMOID] = k_act_forward,
+        [SOMA_OP_SIGMOID_BACKWARD] = k_act_backward,
+        [SOMA_OP_TANH] = k_act_forward,
+        [SOMA_OP_TANH_BACKWARD] = k_act_backward,
+        [SOMA_OP_GELU_ERF] = k_act_forward,
+        [SOMA_OP_GELU_ERF_BACKWARD] = k_act_backward,
+        [SOMA_OP_GELU_TANH] = k_act_forward,
+        [SOMA_OP_GELU_TANH_BACKWARD] = k_act_backward,
+        [SOMA_OP_SILU] = k_act_forward,
+        [SOMA_OP_SILU_BACKWARD] = k_act_backward,
+        [SOMA_OP_SOFTMAX] = k_softmax,
+        [SOMA_OP_SOFTMAX_BACKWARD] = k_softmax_backward,
+        [SOMA_OP_LOG_SOFTMAX] = k_softmax,
+        [SOMA_OP_LOG_SOFTMAX_BACKWARD] = k_softmax_backward,
+        [SOMA_OP_MSE_LOSS] = k_mse_loss,
+        [SOMA_OP_MSE_BACKWARD] = k_mse_backward,
+        [SOMA_OP_BCE_LOGITS_LOSS] = k_bce_loss,
+        [SOMA_OP_BCE_LOGITS_BACKWARD] = k_bce_backward,
+        [SOMA_OP_SOFTMAX_XENT_LOSS] = k_xent_loss,
+        [SOMA_OP_SOFTMAX_XENT_BACKWARD] = k_xent_backward,
+        [SOMA_OP_SCALE] = k_scale,
+        [SOMA_OP_AXPY] = k_axpy,
+        [SOMA_OP_SUM] = k_sum,
+        [SOMA_OP_MEAN] = k_sum,
+        [SOMA_OP_ROW_ARGMAX] = k_row_argmax,
+        [SOMA_OP_CORRECT_COUNT] = k_correct_count,
+        [SOMA_OP_FILL] = k_fill,
+        [SOMA_OP_FILL_UNIFORM] = k_fill_uniform,
+        [SOMA_OP_FILL_NORMAL] = k_fill_normal,
+    },
+    .variants = soma_cuda_variants, /* cuda_cudnn.c or cudnn_absent.c */
+};

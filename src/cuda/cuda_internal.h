@@ -1,0 +1,86 @@
+/* cuda_internal.h: what the files of the CUDA backend share (private to
+ * src/cuda): the per-device context and the error-check helpers. */
+#ifndef SOMA_CUDA_INTERNAL_H
+#define SOMA_CUDA_INTERNAL_H
+
+#include <stddef.h>
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+
+/* cuBLASLt workspace, allocated once per device at init: 32 MiB is what
+ * NVIDIA recommends for Hopper (smaller GPUs need less). */
+#define SOMA_CUDA_LT_WORKSPACE_BYTES ((size_t)32 << 20)
+
+/* One per open device ordinal. Everything is queued on `stream`, in order,
+ * so the scratch buffers can be reused from one op to the next. A context is
+ * not meant to be driven from several host threads at once (nor are the
+ * cuBLAS/cuDNN handles in it). */
+typedef struct soma_cuda_ctx {
+    int ordinal;
+    cudaStream_t stream;            /* non-blocking: no implicit sync with stream 0 */
+    cublasHandle_t cublas;          /* bound to stream */
+    cublasLtHandle_t cublaslt;
+    void *lt_workspace;             /* SOMA_CUDA_LT_WORKSPACE_BYTES */
+    float *partials;                /* SOMA_CUDA_MAX_PARTIALS floats (kernels/kernels.h) */
+    void *cudnn;                    /* cudnnHandle_t, created on first use (cuda_cudnn.c) */
+} soma_cuda_ctx;
+
+/* Each returns SOMA_OK on success; otherwise it leaves the message
+ * "cuda:<ordinal> <where>: <what> failed: <library error name> (<its
+ * description>)" and returns SOMA_ERR_BACKEND. `where` is the op's name or
+ * the backend entry point ("upload"), `what` the library call. */
+static inline soma_status soma_cuda_check(int ordinal, cudaError_t err, const char *where,
+                                          const char *what) {
+    if (err == cudaSuccess) return SOMA_OK;
+    (void)cudaGetLastError(); /* reset a non-sticky error so the next launch check is clean */
+    return soma_fail(SOMA_ERR_BACKEND, "cuda:%d %s: %s failed: %s (%s)", ordinal, where, what,
+                     cudaGetErrorName(err), cudaGetErrorString(err));
+}
+
+static inline soma_status soma_cublas_check(int ordinal, cublasStatus_t st, const char *where,
+                                            const char *what) {
+    if (st == CUBLAS_STATUS_SUCCESS) return SOMA_OK;
+    return soma_fail(SOMA_ERR_BACKEND, "cuda:%d %s: %s failed: %s (%s)", ordinal, where, what,
+                     cublasGetStatusName(st), cublasGetStatusString(st));
+}
+
+/* Only where <cudnn.h> was included first (cuda_cudnn.c). */
+#ifdef CUDNN_MAJOR
+static inline soma_status soma_cudnn_check(int ordinal, cudnnStatus_t st, const char *where,
+                                           const char *what) {
+    if (st == CUDNN_STATUS_SUCCESS) return SOMA_OK;
+    return soma_fail(SOMA_ERR_BACKEND, "cuda:%d %s: %s failed: %s", ordinal, where, what,
+                     cudnnGetErrorString(st));
+}
+#endif
+
+/* Makes the context's GPU current for this host thread; every entry point
+ * calls it first, since several devices may be open at once. */
+static inline soma_status soma_cuda_enter(const soma_cuda_ctx *ctx, const char *where) {
+    return soma_cuda_check(ctx->ordinal, cudaSetDevice(ctx->ordinal), where, "cudaSetDevice");
+}
+
+/* The op's name ("relu_backward") for messages from kernels. */
+static inline const char *soma_cuda_op_name(const soma_op_call *call) {
+    return soma_op_table[call->op].name;
+}
+
+/* cuda_gemm.c: C = alpha op(A) op(B) + beta C with cublasSgemm (default)
+ * and with cublasLtMatmul (variant "cublaslt"). */
+soma_status soma_cuda_gemm(void *ctx, const soma_op_call *call);
+soma_status soma_cuda_gemm_lt(void *ctx, const soma_op_call *call);
+
+/* cuda_cudnn.c, or cudnn_absent.c when soma is built without cuDNN (CMake
+ * picks one): the backend's variant list, which holds "cublaslt" for GEMM
+ * and, with cuDNN, "cudnn" for softmax, log_softmax and their backward ops
+ * (ends with a {SOMA_OP_COUNT, NULL, NULL} entry); and the release of the
+ * context's cuDNN handle, if one was made. */
+extern const soma_op_variant soma_cuda_variants[];
+void soma_cuda_cudnn_destroy(soma_cuda_ctx *ctx);
+
+#endif

@@ -1,0 +1,329 @@
+/* reference.c: the float64 reference of every op (see reference.h).
+ * Each function is the textbook formula from soma/ops.h, computed in double
+ * with libm, independent of the float code the backends share. */
+#include <math.h>
+#include <stdint.h>
+
+#include "core/philox.h"
+#include "ref/reference.h"
+
+#define PI 3.14159265358979323846
+
+#define ROWS(c, i) ((c)->in_shape[i].rows)
+#define COLS(c, i) ((c)->in_shape[i].cols)
+#define NUMEL(c, i) (ROWS(c, i) * COLS(c, i))
+
+/* C = alpha op(A) op(B) + beta C */
+void soma_ref_gemm(const soma_ref_call *c) {
+    const double *a = c->in[0], *b = c->in[1];
+    double *out = c->out[0];
+    int64_t m = c->out_shape[0].rows, n = c->out_shape[0].cols;
+    int64_t k = c->p.trans_a ? ROWS(c, 0) : COLS(c, 0);
+    int64_t lda = COLS(c, 0), ldb = COLS(c, 1);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < k; l++) {
+                double av = c->p.trans_a ? a[l * lda + i] : a[i * lda + l];
+                double bv = c->p.trans_b ? b[j * ldb + l] : b[l * ldb + j];
+                acc += av * bv;
+            }
+            double old = c->p.beta == 0.0f ? 0.0 : c->p.beta * out[i * n + j];
+            out[i * n + j] = c->p.alpha * acc + old;
+        }
+}
+
+void soma_ref_bias_add(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c->out[0][i * n + j] = c->in[0][i * n + j] + c->in[1][j];
+}
+
+void soma_ref_bias_grad(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t j = 0; j < n; j++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < m; i++) s += c->in[0][i * n + j];
+        c->out[0][j] = s;
+    }
+}
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static soma_activation act_of(int op) {
+    return (soma_activation)((op - SOMA_OP_IDENTITY) / 2);
+}
+
+static double act_f(soma_activation act, double x, double slope) {
+    const double k = sqrt(2.0 / PI);
+    switch (act) {
+    case SOMA_ACT_RELU: return x > 0 ? x : 0;
+    case SOMA_ACT_LEAKY_RELU: return x > 0 ? x : slope * x;
+    case SOMA_ACT_SIGMOID: return sigmoid(x);
+    case SOMA_ACT_TANH: return tanh(x);
+    case SOMA_ACT_GELU_ERF: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case SOMA_ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
+    case SOMA_ACT_SILU: return x * sigmoid(x);
+    default: return x;
+    }
+}
+
+/* Derivatives from x alone (the float code uses y where cheaper). */
+static double act_df(soma_activation act, double x, double slope) {
+    const double k = sqrt(2.0 / PI);
+    switch (act) {
+    case SOMA_ACT_RELU: return x > 0 ? 1 : 0;
+    case SOMA_ACT_LEAKY_RELU: return x > 0 ? 1 : slope;
+    case SOMA_ACT_SIGMOID: return sigmoid(x) * (1.0 - sigmoid(x));
+    case SOMA_ACT_TANH: return 1.0 - tanh(x) * tanh(x);
+    case SOMA_ACT_GELU_ERF:
+        return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * PI);
+    case SOMA_ACT_GELU_TANH: {
+        double t = tanh(k * (x + 0.044715 * x * x * x));
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * 0.044715 * x * x);
+    }
+    case SOMA_ACT_SILU: return sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x)));
+    default: return 1;
+    }
+}
+
+void soma_ref_activation(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++)
+        c->out[0][i] = act_f(act_of(c->op), c->in[0][i], c->p.alpha);
+}
+
+/* inputs (x, y, dy): dx = dy f'(x) */
+void soma_ref_activation_backward(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++)
+        c->out[0][i] = c->in[2][i] * act_df(act_of(c->op), c->in[0][i], c->p.alpha);
+}
+
+static double row_max(const double *x, int64_t n) {
+    double mx = x[0];
+    for (int64_t j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
+/* log sum_j exp(x_j), stable */
+static double row_logsumexp(const double *x, int64_t n) {
+    double mx = row_max(x, n), s = 0.0;
+    for (int64_t j = 0; j < n; j++) s += exp(x[j] - mx);
+    return mx + log(s);
+}
+
+void soma_ref_softmax(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) {
+        double lse = row_logsumexp(c->in[0] + i * n, n);
+        for (int64_t j = 0; j < n; j++) c->out[0][i * n + j] = exp(c->in[0][i * n + j] - lse);
+    }
+}
+
+void soma_ref_log_softmax(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) {
+        double lse = row_logsumexp(c->in[0] + i * n, n);
+        for (int64_t j = 0; j < n; j++) c->out[0][i * n + j] = c->in[0][i * n + j] - lse;
+    }
+}
+
+/* inputs (y, dy): dx = y (dy - sum_k dy_k y_k) */
+void soma_ref_softmax_backward(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) {
+        const double *y = c->in[0] + i * n, *dy = c->in[1] + i * n;
+        double dot = 0.0;
+        for (int64_t j = 0; j < n; j++) dot += dy[j] * y[j];
+        for (int64_t j = 0; j < n; j++) c->out[0][i * n + j] = y[j] * (dy[j] - dot);
+    }
+}
+
+/* inputs (y, dy): dx = dy - exp(y) sum_k dy_k */
+void soma_ref_log_softmax_backward(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) {
+        const double *y = c->in[0] + i * n, *dy = c->in[1] + i * n;
+        double s = 0.0;
+        for (int64_t j = 0; j < n; j++) s += dy[j];
+        for (int64_t j = 0; j < n; j++) c->out[0][i * n + j] = dy[j] - exp(y[j]) * s;
+    }
+}
+
+void soma_ref_mse_loss(const soma_ref_call *c) {
+    double s = 0.0;
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
+        double d = c->in[0][i] - c->in[1][i];
+        s += d * d;
+    }
+    c->out[0][0] = s / (double)NUMEL(c, 0);
+}
+
+void soma_ref_mse_backward(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++)
+        c->out[0][i] = 2.0 * (c->in[0][i] - c->in[1][i]) / (double)NUMEL(c, 0);
+}
+
+/* -t log s(x) - (1-t) log(1 - s(x)), computed directly from the definition */
+void soma_ref_bce_logits_loss(const soma_ref_call *c) {
+    double s = 0.0;
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
+        double x = c->in[0][i], t = c->in[1][i];
+        s += -t * log(sigmoid(x)) - (1.0 - t) * log(sigmoid(-x));
+    }
+    c->out[0][0] = s / (double)NUMEL(c, 0);
+}
+
+void soma_ref_bce_logits_backward(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++)
+        c->out[0][i] = (sigmoid(c->in[0][i]) - c->in[1][i]) / (double)NUMEL(c, 0);
+}
+
+static int valid_label(double label, int64_t n) {
+    return label >= 0 && label < (double)n && label == floor(label);
+}
+
+void soma_ref_softmax_xent_loss(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    double s = 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        double label = c->in[1][i];
+        if (!valid_label(label, n)) {
+            s = NAN;
+            continue;
+        }
+        s += row_logsumexp(c->in[0] + i * n, n) - c->in[0][i * n + (int64_t)label];
+    }
+    c->out[0][0] = s / (double)m;
+}
+
+void soma_ref_softmax_xent_backward(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) {
+        double label = c->in[1][i];
+        double lse = row_logsumexp(c->in[0] + i * n, n);
+        for (int64_t j = 0; j < n; j++) {
+            double onehot = (double)j == label ? 1.0 : 0.0;
+            double g = (exp(c->in[0][i * n + j] - lse) - onehot) / (double)m;
+            c->out[0][i * n + j] = valid_label(label, n) ? g : NAN;
+        }
+    }
+}
+
+void soma_ref_scale(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) c->out[0][i] = c->p.alpha * c->in[0][i];
+}
+
+void soma_ref_axpy(const soma_ref_call *c) {
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) c->out[0][i] += c->p.alpha * c->in[0][i];
+}
+
+void soma_ref_sum(const soma_ref_call *c) {
+    double s = 0.0;
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) s += c->in[0][i];
+    c->out[0][0] = s;
+}
+
+void soma_ref_mean(const soma_ref_call *c) {
+    soma_ref_sum(c);
+    c->out[0][0] /= (double)NUMEL(c, 0);
+}
+
+static int64_t argmax(const double *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (x[j] > x[best]) best = j;
+    return best;
+}
+
+void soma_ref_row_argmax(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++) c->out[0][i] = (double)argmax(c->in[0] + i * n, n);
+}
+
+void soma_ref_correct_count(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0), count = 0;
+    for (int64_t i = 0; i < m; i++) count += (double)argmax(c->in[0] + i * n, n) == c->in[1][i];
+    c->out[0][0] = (double)count;
+}
+
+void soma_ref_fill(const soma_ref_call *c) {
+    for (int64_t i = 0; i < c->out_shape[0].rows * c->out_shape[0].cols; i++)
+        c->out[0][i] = c->p.alpha;
+}
+
+/* The reference draws the same Philox words (integer arithmetic is exact
+ * everywhere) and maps them to numbers in double with libm. */
+void soma_ref_fill_uniform(const soma_ref_call *c) {
+    for (int64_t i = 0; i < c->out_shape[0].rows * c->out_shape[0].cols; i++) {
+        soma_philox4 r = soma_philox_block(c->p.seed, c->p.offset, (uint64_t)i / 4);
+        double u = (double)(r.v[i % 4] >> 8) / 16777216.0;
+        c->out[0][i] = c->p.alpha + (c->p.beta - c->p.alpha) * u;
+    }
+}
+
+void soma_ref_fill_normal(const soma_ref_call *c) {
+    for (int64_t i = 0; i < c->out_shape[0].rows * c->out_shape[0].cols; i++) {
+        soma_philox4 r = soma_philox_block(c->p.seed, c->p.offset, (uint64_t)i / 4);
+        int pair = (int)(i % 4) & 2;
+        double u1 = ((double)(r.v[pair] >> 8) + 1.0) / 16777216.0;
+        double u2 = (double)(r.v[pair + 1] >> 8) / 16777216.0;
+        double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * PI * u2;
+        double z = (i % 2) ? radius * sin(angle) : radius * cos(angle);
+        c->out[0][i] = c->p.alpha + c->p.beta * z;
+    }
+}
+
+/* y = x / (1 - p) where the uniform u_i >= p, else 0 (u_i exact in double) */
+void soma_ref_dropout(const soma_ref_call *c) {
+    double p = c->p.alpha;
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
+        soma_philox4 r = soma_philox_block(c->p.seed, c->p.offset, (uint64_t)i / 4);
+        double u = (double)(r.v[i % 4] >> 8) / 16777216.0;
+        c->out[0][i] = u >= p ? c->in[0][i] / (1.0 - p) : 0.0;
+    }
+}
+
+void soma_ref_sum_squares(const soma_ref_call *c) {
+    double s = 0.0;
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) s += c->in[0][i] * c->in[0][i];
+    c->out[0][0] = s;
+}
+
+void soma_ref_active_columns(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t j = 0; j < n; j++) {
+        int active = c->out[0][j] != 0.0;
+        for (int64_t i = 0; i < m; i++) active |= c->in[0][i * n + j] > 0.0;
+        c->out[0][j] = active;
+    }
+}
+
+/* outputs (w, v) */
+void soma_ref_sgd_update(const soma_ref_call *c) {
+    const soma_op_params *p = &c->p;
+    double *w = c->out[0], *v = c->out[1];
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
+        double g = c->in[0][i] + (double)p->weight_decay * w[i];
+        v[i] = (double)p->momentum * v[i] + g;
+        double step = p->nesterov ? g + (double)p->momentum * v[i] : v[i];
+        w[i] -= (double)p->lr * step;
+    }
+}
+
+/* outputs (w, m, v) */
+void soma_ref_adam_update(const soma_ref_call *c) {
+    const soma_op_params *p = &c->p;
+    double *w = c->out[0], *m = c->out[1], *v = c->out[2];
+    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
+        double g = c->in[0][i];
+        if (p->decoupled)
+            w[i] -= (double)p->lr * (double)p->weight_decay * w[i];
+        else
+            g += (double)p->weight_decay * w[i];
+        m[i] = (double)p->beta1 * m[i] + (1.0 - (double)p->beta1) * g;
+        v[i] = (double)p->beta2 * v[i] + (1.0 - (double)p->beta2) * g * g;
+        double m_hat = m[i] * (double)p->bias_correction1;
+        double v_hat = v[i] * (double)p->bias_correction2;
+        w[i] -= (double)p->lr * m_hat / (sqrt(v_hat) + (double)p->eps);
+    }
+}

@@ -1,0 +1,286 @@
+/* test_grad.c: every backward op against central finite differences of its
+ * forward op, for the objective phi(x) = sum(G * forward(x)) with a random
+ * upstream gradient G (G = 1 for the scalar losses).
+ *   - float64: the reference backward against differences of the reference
+ *     forward (step 1e-6; agreement to NMSE 1e-8);
+ *   - float32: the CPU backend's backward against differences of the CPU
+ *     forward (step 4e-3; agreement to NMSE 1e-3, float noise over the step).
+ * Inputs that feed kinks (relu at 0) are kept 0.1 away from them.
+ * A dense layer y = act(x W + b), whose gradients are GEMMs, is checked too. */
+#include <math.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/op_check.h"
+#include "test_util.h"
+
+#define STEP64 1e-6
+#define LIMIT64 1e-8
+#define STEP32 4e-3
+#define LIMIT32 1e-3
+
+static const int64_t grad_shapes[][2] = {{1, 1}, {7, 13}, {5, 3}};
+
+static double nmse64(const double *a, const double *b, int64_t n) {
+    double err = 0.0, norm = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        err += (a[i] - b[i]) * (a[i] - b[i]);
+        norm += b[i] * b[i];
+    }
+    return norm > 0.0 ? err / norm : err;
+}
+
+typedef struct grad_problem {
+    const soma_op_desc *bwd, *fwd;
+    soma_op_id fwd_id;
+    soma_op_params p;
+    soma_shape in_shape[SOMA_MAX_IN], out_shapes[SOMA_MAX_OUT], out_shape;
+    double *x[SOMA_MAX_IN]; /* forward inputs */
+    double *g;              /* upstream gradient, out_shape */
+    int uses_dout;
+} grad_problem;
+
+static int64_t count(soma_shape s) { return s.rows * s.cols; }
+
+static void problem_make(grad_problem *gp, soma_op_id bwd, int64_t m, int64_t n) {
+    memset(gp, 0, sizeof *gp);
+    gp->bwd = &soma_op_table[bwd];
+    gp->fwd_id = (soma_op_id)gp->bwd->grad_of;
+    gp->fwd = &soma_op_table[gp->fwd_id];
+    if (gp->bwd->n_test_params) gp->p = gp->bwd->test_params[0];
+    soma_op_test_shapes(gp->fwd_id, &gp->p, m, n, 1, gp->in_shape, gp->out_shapes);
+    gp->out_shape = gp->out_shapes[0]; /* forward ops have one output */
+    for (int i = 0; i < gp->fwd->n_in; i++) {
+        int64_t c = count(gp->in_shape[i]);
+        float *tmp = malloc((size_t)c * sizeof *tmp);
+        gp->x[i] = malloc((size_t)c * sizeof(double));
+        soma_check_make_input(gp->fwd->kind[i], TEST_SEED, i, tmp, c, gp->in_shape[0].cols);
+        for (int64_t j = 0; j < c; j++) {
+            double v = tmp[j];
+            if (gp->fwd->kind[i] == SOMA_IN_NORMAL) v = v < 0 ? v - 0.1 : v + 0.1; /* off kinks */
+            gp->x[i][j] = (float)v; /* representable in float for the float32 pass */
+        }
+        free(tmp);
+    }
+    for (int i = 0; i < gp->bwd->n_in; i++) gp->uses_dout |= gp->bwd->grad_src[i] == SOMA_FROM_DOUT;
+    int64_t c = count(gp->out_shape);
+    float *tmp = malloc((size_t)c * sizeof *tmp);
+    gp->g = malloc((size_t)c * sizeof(double));
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 7, tmp, c, 0);
+    for (int64_t j = 0; j < c; j++) gp->g[j] = gp->uses_dout ? tmp[j] : 1.0;
+    free(tmp);
+}
+
+static void problem_free(grad_problem *gp) {
+    for (int i = 0; i < SOMA_MAX_IN; i++) free(gp->x[i]);
+    free(gp->g);
+}
+
+/* ---- float64: reference against reference -------------------------------- */
+
+static void ref_forward(const grad_problem *gp, double *y) {
+    soma_ref_call rc = {.op = gp->fwd_id, .p = gp->p, .out = {y}, .out_shape = {gp->out_shape}};
+    for (int i = 0; i < gp->fwd->n_in; i++) {
+        rc.in[i] = gp->x[i];
+        rc.in_shape[i] = gp->in_shape[i];
+    }
+    gp->fwd->reference(&rc);
+}
+
+static double ref_phi(const grad_problem *gp, double *y) {
+    ref_forward(gp, y);
+    double phi = 0.0;
+    for (int64_t j = 0; j < count(gp->out_shape); j++) phi += gp->g[j] * y[j];
+    return phi;
+}
+
+/* The backward ops, found in the op table; loop tests index this list. */
+static soma_op_id backward_ops[SOMA_OP_COUNT];
+static int n_backward_ops;
+
+START_TEST(reference_backward_matches_differences) {
+    soma_op_id op = backward_ops[_i];
+    for (int s = 0; s < 3; s++) {
+        grad_problem gp;
+        problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
+        int w = gp.bwd->grad_wrt;
+        int64_t nw = count(gp.in_shape[w]), ny = count(gp.out_shape);
+        double *y = malloc((size_t)ny * sizeof *y), *fd = malloc((size_t)nw * sizeof *fd);
+        double *analytic = malloc((size_t)nw * sizeof *analytic);
+        for (int64_t j = 0; j < nw; j++) {
+            double keep = gp.x[w][j];
+            gp.x[w][j] = keep + STEP64;
+            double up = ref_phi(&gp, y);
+            gp.x[w][j] = keep - STEP64;
+            double down = ref_phi(&gp, y);
+            gp.x[w][j] = keep;
+            fd[j] = (up - down) / (2 * STEP64);
+        }
+        ref_forward(&gp, y);
+        soma_ref_call rc = {.op = op, .p = gp.p, .out = {analytic}, .out_shape = {gp.in_shape[w]}};
+        for (int i = 0; i < gp.bwd->n_in; i++) {
+            soma_grad_source src = gp.bwd->grad_src[i];
+            rc.in[i] = src == SOMA_FROM_FWD_OUT ? y : src == SOMA_FROM_DOUT ? gp.g : gp.x[src];
+            rc.in_shape[i] = src >= SOMA_FROM_FWD_OUT ? gp.out_shape : gp.in_shape[src];
+        }
+        gp.bwd->reference(&rc);
+        double e = nmse64(analytic, fd, nw);
+        ck_assert_msg(e <= LIMIT64, "%s reference at %lldx%lld, seed %llu: NMSE %.3e vs differences",
+                      gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
+                      TEST_SEED, e);
+        free(y), free(fd), free(analytic);
+        problem_free(&gp);
+    }
+}
+END_TEST
+
+/* ---- float32: the CPU backend against itself ------------------------------ */
+
+static soma_tensor *upload64(soma_device *dev, soma_shape s, const double *v) {
+    soma_tensor *t = NULL;
+    float *tmp = malloc((size_t)count(s) * sizeof *tmp);
+    for (int64_t j = 0; j < count(s); j++) tmp[j] = (float)v[j];
+    ck_soma(soma_tensor_create(dev, s.rows, s.cols, &t));
+    ck_soma(soma_tensor_upload(t, tmp, (size_t)count(s)));
+    free(tmp);
+    return t;
+}
+
+static double cpu_phi(const grad_problem *gp, soma_tensor *const in[], soma_tensor *y, float *host_y) {
+    soma_op_call call = {.op = gp->fwd_id, .out = {y}, .p = gp->p};
+    for (int i = 0; i < gp->fwd->n_in; i++) call.in[i] = in[i];
+    ck_soma(soma_op_run(&call, NULL));
+    ck_soma(soma_tensor_download(y, host_y, (size_t)count(gp->out_shape)));
+    double phi = 0.0;
+    for (int64_t j = 0; j < count(gp->out_shape); j++) phi += gp->g[j] * host_y[j];
+    return phi;
+}
+
+START_TEST(cpu_backward_matches_differences) {
+    soma_op_id op = backward_ops[_i];
+    soma_device *cpu = test_open("cpu");
+    for (int s = 0; s < 3; s++) {
+        grad_problem gp;
+        problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
+        int w = gp.bwd->grad_wrt;
+        int64_t nw = count(gp.in_shape[w]), ny = count(gp.out_shape);
+        soma_tensor *in[SOMA_MAX_IN] = {NULL}, *y = NULL, *g = upload64(cpu, gp.out_shape, gp.g);
+        soma_tensor *dx = NULL;
+        for (int i = 0; i < gp.fwd->n_in; i++) in[i] = upload64(cpu, gp.in_shape[i], gp.x[i]);
+        ck_soma(soma_tensor_create(cpu, gp.out_shape.rows, gp.out_shape.cols, &y));
+        ck_soma(soma_tensor_create(cpu, gp.in_shape[w].rows, gp.in_shape[w].cols, &dx));
+        float *host_y = malloc((size_t)ny * sizeof *host_y), *host_dx = malloc((size_t)nw * sizeof *host_dx);
+        double *fd = malloc((size_t)nw * sizeof *fd), *analytic = malloc((size_t)nw * sizeof *analytic);
+        for (int64_t j = 0; j < nw; j++) {
+            double keep = gp.x[w][j];
+            gp.x[w][j] = keep + STEP32;
+            soma_tensor_free(in[w]);
+            in[w] = upload64(cpu, gp.in_shape[w], gp.x[w]);
+            double up = cpu_phi(&gp, in, y, host_y);
+            gp.x[w][j] = keep - STEP32;
+            soma_tensor_free(in[w]);
+            in[w] = upload64(cpu, gp.in_shape[w], gp.x[w]);
+            double down = cpu_phi(&gp, in, y, host_y);
+            gp.x[w][j] = keep;
+            soma_tensor_free(in[w]);
+            in[w] = upload64(cpu, gp.in_shape[w], gp.x[w]);
+            fd[j] = (up - down) / (2 * STEP32);
+        }
+        cpu_phi(&gp, in, y, host_y); /* y = forward(x) for backward ops that take it */
+        soma_op_call call = {.op = op, .out = {dx}, .p = gp.p};
+        for (int i = 0; i < gp.bwd->n_in; i++) {
+            soma_grad_source src = gp.bwd->grad_src[i];
+            call.in[i] = src == SOMA_FROM_FWD_OUT ? y : src == SOMA_FROM_DOUT ? g : in[src];
+        }
+        ck_soma(soma_op_run(&call, NULL));
+        ck_soma(soma_tensor_download(dx, host_dx, (size_t)nw));
+        for (int64_t j = 0; j < nw; j++) analytic[j] = host_dx[j];
+        double e = nmse64(analytic, fd, nw);
+        ck_assert_msg(e <= LIMIT32, "%s on cpu at %lldx%lld, seed %llu: NMSE %.3e vs differences",
+                      gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
+                      TEST_SEED, e);
+        for (int i = 0; i < SOMA_MAX_IN; i++) soma_tensor_free(in[i]);
+        soma_tensor_free(y), soma_tensor_free(g), soma_tensor_free(dx);
+        free(host_y), free(host_dx), free(fd), free(analytic);
+        problem_free(&gp);
+    }
+    soma_device_close(cpu);
+}
+END_TEST
+
+/* ---- a dense layer: y = tanh(x W + b), phi = sum(G * y) --------------------
+ * dZ = G * tanh'(Z), dW = x^T dZ, db = colsum(dZ), dx = dZ W^T: every GEMM
+ * transposition the training loop uses. */
+START_TEST(dense_layer_gradients_match_differences) {
+    enum { M = 7, K = 5, N = 3 };
+    soma_device *cpu = test_open("cpu");
+    float x[M * K], w[K * N], b[N], g[M * N];
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 0, x, M * K, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 1, w, K * N, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 2, b, N, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 3, g, M * N, 0);
+    soma_tensor *tx, *tw, *tb, *tg, *z, *y, *dz, *dw, *db, *dx;
+    soma_tensor **all[] = {&tx, &tw, &tb, &tg, &z, &y, &dz, &dw, &db, &dx};
+    const int64_t dims[][2] = {{M, K}, {K, N}, {1, N}, {M, N}, {M, N}, {M, N}, {M, N}, {K, N}, {1, N}, {M, K}};
+    for (int i = 0; i < 10; i++) ck_soma(soma_tensor_create(cpu, dims[i][0], dims[i][1], all[i]));
+    float *params[] = {x, w, b};
+    soma_tensor *grads[] = {dx, dw, db};
+    const int sizes[] = {M * K, K * N, N};
+    ck_soma(soma_tensor_upload(tg, g, M * N));
+    for (int which = 0; which < 3; which++) {
+        for (int j = 0; j < sizes[which]; j++) {
+            double phi[2];
+            float keep = params[which][j];
+            for (int side = 0; side < 2; side++) {
+                params[which][j] = keep + (side ? -1.0f : 1.0f) * (float)STEP32;
+                ck_soma(soma_tensor_upload(tx, x, M * K));
+                ck_soma(soma_tensor_upload(tw, w, K * N));
+                ck_soma(soma_tensor_upload(tb, b, N));
+                ck_soma(soma_gemm(0, 0, 1.0f, tx, tw, 0.0f, z));
+                ck_soma(soma_bias_add(z, tb, z));
+                ck_soma(soma_activation_forward(SOMA_ACT_TANH, 0.0f, z, y));
+                float out[M * N];
+                ck_soma(soma_tensor_download(y, out, M * N));
+                phi[side] = 0.0;
+                for (int t = 0; t < M * N; t++) phi[side] += (double)g[t] * out[t];
+            }
+            params[which][j] = keep;
+            double fd = (phi[0] - phi[1]) / (2 * STEP32);
+            ck_soma(soma_tensor_upload(tx, x, M * K));
+            ck_soma(soma_tensor_upload(tw, w, K * N));
+            ck_soma(soma_tensor_upload(tb, b, N));
+            ck_soma(soma_gemm(0, 0, 1.0f, tx, tw, 0.0f, z));
+            ck_soma(soma_bias_add(z, tb, z));
+            ck_soma(soma_activation_forward(SOMA_ACT_TANH, 0.0f, z, y));
+            ck_soma(soma_activation_backward(SOMA_ACT_TANH, 0.0f, z, y, tg, dz));
+            ck_soma(soma_gemm(1, 0, 1.0f, tx, dz, 0.0f, dw));
+            ck_soma(soma_bias_grad(dz, db));
+            ck_soma(soma_gemm(0, 1, 1.0f, dz, tw, 0.0f, dx));
+            float analytic[M * K];
+            ck_soma(soma_tensor_download(grads[which], analytic, (size_t)sizes[which]));
+            ck_assert_msg(fabs(analytic[j] - fd) <= 2e-3 * (1.0 + fabs(fd)),
+                          "dense layer d%s[%d], seed %llu: backward %g, differences %g",
+                          which == 0 ? "x" : which == 1 ? "W" : "b", j, TEST_SEED, analytic[j], fd);
+        }
+    }
+    for (int i = 0; i < 10; i++) soma_tensor_free(*all[i]);
+    soma_device_close(cpu);
+}
+END_TEST
+
+int main(void) {
+    for (int op = 0; op < SOMA_OP_COUNT; op++)
+        if (soma_op_table[op].grad_of >= 0) backward_ops[n_backward_ops++] = (soma_op_id)op;
+    printf("test_grad: seed %llu, %d backward ops\n", TEST_SEED, n_backward_ops);
+    Suite *s = suite_create("grad");
+    TCase *ref = tcase_create("reference");
+    tcase_add_loop_test(ref, reference_backward_matches_differences, 0, n_backward_ops);
+    suite_add_tcase(s, ref);
+    TCase *cpu = tcase_create("cpu");
+    tcase_set_timeout(cpu, 60);
+    tcase_add_loop_test(cpu, cpu_backward_matches_differences, 0, n_backward_ops);
+    tcase_add_test(cpu, dense_layer_gradients_match_differences);
+    suite_add_tcase(s, cpu);
+    Suite *suites[] = {s};
+    return test_run(suites, 1, CK_FORK);
+}

@@ -1,0 +1,156 @@
+/* test_ops.c: every op on the CPU against its float64 reference, for every
+ * kernel variant, parameter set and awkward shape (1x1, 7x13, 129x257,
+ * 1024x1024), through the same engine as `soma check`; plus the behaviour
+ * the table cannot express (stability at huge logits, in-place calls). */
+#include <math.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/op_check.h"
+#include "test_util.h"
+
+static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}};
+
+/* Loop test: _i is the op id. */
+START_TEST(op_matches_reference) {
+    soma_device *cpu = test_open("cpu");
+    const soma_op_desc *d = &soma_op_table[_i];
+    const char *variants[8] = {NULL};
+    int n_variants = 1;
+    for (int v = 0; soma_cpu_backend.variants[v].name; v++)
+        if (soma_cpu_backend.variants[v].op == (soma_op_id)_i)
+            variants[n_variants++] = soma_cpu_backend.variants[v].name;
+    int n_params = d->n_test_params ? d->n_test_params : 1;
+    for (int v = 0; v < n_variants; v++)
+        for (int p = 0; p < n_params; p++)
+            for (int s = 0; s < 4; s++) {
+                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = shapes[s][0],
+                                     .n = shapes[s][1], .k = shapes[s][2], .seed = TEST_SEED,
+                                     .variant = variants[v]};
+                soma_check_result r;
+                char params[64];
+                soma_check_describe_params(&c, params, sizeof params);
+                ck_soma(soma_check_against_reference(cpu, &c, &r));
+                ck_assert_msg(r.passed,
+                              "%s [%s] %s %lldx%lld (k=%lld) seed %llu: NMSE %.3e > limit %.1e, "
+                              "guards %s",
+                              d->name, variants[v] ? variants[v] : "default", params,
+                              (long long)c.m, (long long)c.n, (long long)c.k,
+                              (unsigned long long)c.seed, r.nmse, r.limit,
+                              r.guards_intact ? "intact" : "OVERWRITTEN");
+            }
+    soma_device_close(cpu);
+}
+END_TEST
+
+/* Upload, run, download in one go for the small direct tests below. */
+static soma_tensor *tensor_from(soma_device *dev, int64_t rows, int64_t cols, const float *values) {
+    soma_tensor *t = NULL;
+    ck_soma(soma_tensor_create(dev, rows, cols, &t));
+    ck_soma(soma_tensor_upload(t, values, (size_t)(rows * cols)));
+    return t;
+}
+
+START_TEST(softmax_is_stable_at_huge_logits) {
+    soma_device *cpu = test_open("cpu");
+    const float x[6] = {1000.0f, 1001.0f, 1002.0f, -1000.0f, -1001.0f, -1002.0f};
+    const float labels[2] = {2.0f, 0.0f};
+    soma_tensor *tx = tensor_from(cpu, 2, 3, x), *tl = tensor_from(cpu, 2, 1, labels);
+    soma_tensor *y = NULL, *loss = NULL, *grad = NULL;
+    ck_soma(soma_tensor_create(cpu, 2, 3, &y));
+    ck_soma(soma_tensor_create(cpu, 1, 1, &loss));
+    ck_soma(soma_tensor_create(cpu, 2, 3, &grad));
+    float out[6], l;
+    ck_soma(soma_softmax(tx, y));
+    ck_soma(soma_tensor_download(y, out, 6));
+    /* softmax(0,1,2) = (0.0900306, 0.2447285, 0.6652410), shift-invariant */
+    ck_assert_float_eq_tol(out[2], 0.6652410f, 1e-6f);
+    ck_assert_float_eq_tol(out[3], 0.6652410f, 1e-6f);
+    ck_soma(soma_log_softmax(tx, y));
+    ck_soma(soma_tensor_download(y, out, 6));
+    ck_assert_float_eq_tol(out[0], -2.4076059f, 1e-5f);
+    ck_soma(soma_softmax_xent_loss(tx, tl, loss));
+    ck_soma(soma_tensor_download(loss, &l, 1));
+    ck_assert_float_eq_tol(l, 0.4076059f, 1e-5f); /* both rows: -log 0.6652410 */
+    ck_soma(soma_softmax_xent_backward(tx, tl, grad));
+    ck_soma(soma_tensor_download(grad, out, 6));
+    for (int i = 0; i < 6; i++) ck_assert_msg(isfinite(out[i]), "gradient %d is %g", i, out[i]);
+    ck_assert_float_eq_tol(out[2], (0.6652410f - 1.0f) / 2.0f, 1e-6f);
+    soma_tensor_free(tx), soma_tensor_free(tl), soma_tensor_free(y);
+    soma_tensor_free(loss), soma_tensor_free(grad);
+    soma_device_close(cpu);
+}
+END_TEST
+
+START_TEST(bad_label_gives_nan_not_a_crash) {
+    soma_device *cpu = test_open("cpu");
+    const float x[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    const float labels[2] = {1.0f, 7.0f}; /* 7 is out of [0, 2) */
+    soma_tensor *tx = tensor_from(cpu, 2, 2, x), *tl = tensor_from(cpu, 2, 1, labels);
+    soma_tensor *loss = NULL, *count = NULL;
+    ck_soma(soma_tensor_create(cpu, 1, 1, &loss));
+    ck_soma(soma_tensor_create(cpu, 1, 1, &count));
+    float l, n;
+    ck_soma(soma_softmax_xent_loss(tx, tl, loss));
+    ck_soma(soma_tensor_download(loss, &l, 1));
+    ck_assert_msg(isnan(l), "loss with label 7 of 2 classes is %g, want NaN", l);
+    ck_soma(soma_correct_count(tx, tl, count));
+    ck_soma(soma_tensor_download(count, &n, 1));
+    ck_assert_float_eq(n, 1.0f);
+    soma_tensor_free(tx), soma_tensor_free(tl), soma_tensor_free(loss), soma_tensor_free(count);
+    soma_device_close(cpu);
+}
+END_TEST
+
+START_TEST(in_place_equals_out_of_place) {
+    soma_device *cpu = test_open("cpu");
+    float x[7 * 13], a[7 * 13], b[7 * 13];
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 0, x, 7 * 13, 0);
+    for (int act = 0; act < SOMA_ACT_COUNT; act++) {
+        soma_tensor *t = tensor_from(cpu, 7, 13, x), *y = NULL;
+        ck_soma(soma_tensor_create(cpu, 7, 13, &y));
+        ck_soma(soma_activation_forward((soma_activation)act, 0.1f, t, y));
+        ck_soma(soma_activation_forward((soma_activation)act, 0.1f, t, t));
+        ck_soma(soma_tensor_download(y, a, 7 * 13));
+        ck_soma(soma_tensor_download(t, b, 7 * 13));
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "%s in place differs", soma_activation_name(act));
+        soma_tensor_free(t), soma_tensor_free(y);
+    }
+    soma_device_close(cpu);
+}
+END_TEST
+
+START_TEST(row_views_share_memory) {
+    soma_device *cpu = test_open("cpu");
+    float x[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, out[12];
+    soma_tensor *t = tensor_from(cpu, 4, 3, x), *v = NULL;
+    ck_soma(soma_tensor_view_rows(t, 1, 2, &v));
+    ck_assert_int_eq(soma_tensor_rows(v), 2);
+    ck_soma(soma_tensor_fill(v, -1.0f));
+    ck_soma(soma_tensor_download(t, out, 12));
+    for (int i = 0; i < 12; i++) ck_assert_float_eq(out[i], i >= 3 && i < 9 ? -1.0f : x[i]);
+    soma_tensor_free(v), soma_tensor_free(t);
+    soma_device_close(cpu);
+}
+END_TEST
+
+static Suite *ops_suite(void) {
+    Suite *s = suite_create("cpu_ops");
+    TCase *table = tcase_create("op_table");
+    tcase_set_timeout(table, 120);
+    tcase_add_loop_test(table, op_matches_reference, 0, SOMA_OP_COUNT);
+    suite_add_tcase(s, table);
+    TCase *direct = tcase_create("direct");
+    tcase_add_test(direct, softmax_is_stable_at_huge_logits);
+    tcase_add_test(direct, bad_label_gives_nan_not_a_crash);
+    tcase_add_test(direct, in_place_equals_out_of_place);
+    tcase_add_test(direct, row_views_share_memory);
+    suite_add_tcase(s, direct);
+    return s;
+}
+
+int main(void) {
+    printf("test_ops: seed %llu\n", TEST_SEED);
+    Suite *suites[] = {ops_suite()};
+    return test_run(suites, 1, CK_FORK);
+}

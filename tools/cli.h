@@ -1,0 +1,8 @@
+/* cli.h: the soma command's subcommands. Each returns the process exit code:
+ * 0 success, 1 a failed check or run, 2 bad usage. */
+#ifndef SOMA_TOOLS_CLI_H
+#define SOMA_TOOLS_CLI_H
+
+int soma_cmd_check(int argc, char **argv);
+
+#endif

@@ -1,0 +1,47 @@
+/* soma.c: the command-line tool's entry point: picks the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "soma.h"
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"check", soma_cmd_check, "compare every op on every device with the reference"},
+};
+
+static void usage(FILE *to) {
+    fprintf(to, "usage: soma <command> [options]   (soma <command> --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(to, "\n  --version  print the version\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("soma %s\n", SOMA_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int code = commands[i].run(argc - 1, argv + 1);
+            soma_shutdown();
+            return code;
+        }
+    fprintf(stderr, "soma: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
