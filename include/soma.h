@@ -12,6 +12,11 @@
 #include "soma/device.h"
 #include "soma/tensor.h"
 #include "soma/ops.h"
+#include "soma/data.h"
+#include "soma/model.h"
+#include "soma/optim.h"
+#include "soma/train.h"
+#include "soma/checkpoint.h"
 
 #ifdef __cplusplus
 extern "C" {

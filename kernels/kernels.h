@@ -48,6 +48,10 @@ cudaError_t soma_cuda_fill_uniform(uint64_t seed, uint64_t offset, float lo, flo
                                    int64_t count, cudaStream_t stream);
 cudaError_t soma_cuda_fill_normal(uint64_t seed, uint64_t offset, float mean, float stddev,
                                   float *y, int64_t count, cudaStream_t stream);
+/* y = x * [u >= p] / (1 - p), u the uniform [0, 1) fill of {seed, offset};
+ * forward and backward alike (y may alias x). */
+cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p, const float *x, float *y,
+                              int64_t count, cudaStream_t stream);
 
 /* ---- softmax.cu (row-wise over m x n) ------------------------------------ */
 
@@ -81,9 +85,15 @@ cudaError_t soma_cuda_softmax_xent_backward(const float *logits, const float *la
 /* out[0] = sum of x[0..count) / divisor (1 for sum, count for mean). */
 cudaError_t soma_cuda_sum(const float *x, int64_t count, double divisor, float *partials,
                           float *out, cudaStream_t stream);
+/* out[0] = sum of x[i]^2 over x[0..count). */
+cudaError_t soma_cuda_sum_squares(const float *x, int64_t count, float *partials, float *out,
+                                  cudaStream_t stream);
 /* dbias[j] = sum_i dy[i,j] for an m x n dy. */
 cudaError_t soma_cuda_bias_grad(const float *dy, float *dbias, int64_t m, int64_t n,
                                 cudaStream_t stream);
+/* flags[j] = (flags[j] != 0 || x[i,j] > 0 for some i) ? 1 : 0 for an m x n x. */
+cudaError_t soma_cuda_active_columns(const float *x, float *flags, int64_t m, int64_t n,
+                                     cudaStream_t stream);
 /* out[i] = the first j with x[i,j] maximal, as a float. */
 cudaError_t soma_cuda_row_argmax(const float *x, float *out, int64_t m, int64_t n,
                                  cudaStream_t stream);
@@ -94,6 +104,19 @@ cudaError_t soma_cuda_correct_count(const float *x, const float *labels, int64_t
  * two-pass reduction (count <= SOMA_CUDA_MAX_PARTIALS). */
 cudaError_t soma_cuda_finish_partials(const float *partials, int count, double divisor,
                                       float *out, cudaStream_t stream);
+
+/* ---- optim.cu (in place on the outputs; none aliases another) ---------- */
+
+/* g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v) */
+cudaError_t soma_cuda_sgd_update(float lr, float momentum, float weight_decay, int nesterov,
+                                 const float *g, float *w, float *v, int64_t count,
+                                 cudaStream_t stream);
+/* g' = g + wd w unless decoupled (then w -= lr wd w);  m = b1 m + (1-b1) g';
+ * v = b2 v + (1-b2) g'^2;  w -= lr (m bc1) / (sqrt(v bc2) + eps), bc = 1/(1-b^t) */
+cudaError_t soma_cuda_adam_update(float lr, float beta1, float beta2, float eps,
+                                  float weight_decay, int decoupled, float bias_correction1,
+                                  float bias_correction2, const float *g, float *w, float *m,
+                                  float *v, int64_t count, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

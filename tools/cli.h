@@ -4,5 +4,9 @@
 #define SOMA_TOOLS_CLI_H
 
 int soma_cmd_check(int argc, char **argv);
+int soma_cmd_train(int argc, char **argv);
+int soma_cmd_eval(int argc, char **argv);
+int soma_cmd_predict(int argc, char **argv);
+int soma_cmd_summary(int argc, char **argv);
 
 #endif

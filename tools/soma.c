@@ -12,6 +12,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"train", soma_cmd_train, "train an MLP and save it"},
+    {"eval", soma_cmd_eval, "loss and accuracy of a saved model on data"},
+    {"predict", soma_cmd_predict, "one prediction per row of data"},
+    {"summary", soma_cmd_summary, "layers and parameters of a saved model"},
     {"check", soma_cmd_check, "compare every op on every device with the reference"},
 };
 

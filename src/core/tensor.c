@@ -1,5 +1,6 @@
 /* tensor.c: creating, viewing, freeing and copying tensors. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,11 +37,13 @@ static soma_status create(const char *api, soma_device *device, int64_t rows, in
     size_t bytes = (size_t)(rows * cols + 2 * guard) * sizeof(float);
     status = device->backend->alloc(device->ctx, bytes, &t->allocation);
     if (status != SOMA_OK) {
+        char why[512]; /* soma_fail formats into the buffer soma_last_error reads */
+        snprintf(why, sizeof why, "%s", soma_last_error());
         soma_device_release(device);
         free(t);
         return soma_fail(status, "%s: cannot allocate %lldx%lld floats (%.1f MiB) on %s: %s", api,
                          (long long)rows, (long long)cols, (double)bytes / (1 << 20),
-                         device->name, soma_last_error());
+                         device->name, why);
     }
     t->device = device;
     t->rows = rows;

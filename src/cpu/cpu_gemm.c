@@ -37,12 +37,12 @@
 #include <omp.h>
 #endif
 
-#define MR_MAX 14
+#define MR_MAX 8
 #define NR_MAX 32
-#define KC_BLOCK 384
+#define KC_BLOCK 512
 #define A_RS (KC_BLOCK + 16) /* row stride of row-wise A slivers; the pad staggers cache sets */
-#define MC_ROWS 168          /* rows per A block (rounded down to a multiple of MR) */
-#define NC_BLOCK 4096
+#define MC_ROWS 192          /* rows per A block (rounded down to a multiple of MR) */
+#define NC_BLOCK 2048
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define PARALLEL_MIN_MACS (64.0 * 64.0 * 64.0)
 
@@ -55,8 +55,8 @@ typedef struct {
     const float *a, *b;
     float *c;
     int64_t kc, nc, mc_slivers;
-    float *bpack, *apack; /* shared B panel; one A block per thread */
-    size_t a_floats;      /* size of each thread's A block */
+    float *bpack, *apack; /* two shared B panels; one A block per thread */
+    size_t b_floats, a_floats; /* size of each B panel and A block */
 } gemm_job;
 
 static int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
@@ -105,6 +105,10 @@ ALWAYS_INLINE void ukernel(const int MR, const int NR, const int RS, const int C
         __builtin_prefetch(c + i * ldc, 1, 3);
         __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
     }
+#ifdef __clang__
+    /* Unrolling k by 2 stops clang from shuffling acc through the stack. */
+    _Pragma("clang loop unroll_count(2)")
+#endif
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * NR;
 #ifdef __clang__
@@ -201,8 +205,15 @@ ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t p0, int64_t j
         for (int j = 0; j < NR; j++) dst[p * NR + j] = j < w ? src[j * ldb + p] : 0.0f;
 }
 
-/* One thread's share of the product; called by every thread of the team. */
-ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, const int use_fma)
+#define UK_PARAMS int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, \
+                  int64_t ldc, float alpha, float beta, int mr, int nr
+#define UK_ARGS kc, a, b, c, ldc, alpha, beta, mr, nr
+typedef void (*ukernel_fn)(UK_PARAMS);
+
+/* One thread's share of the product; called by every thread of the team.
+ * uk_rows/uk_cols take A slivers packed row by row / MR values per k step. */
+ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, ukernel_fn uk_rows,
+                               ukernel_fn uk_cols)
 {
     int tid = 0, team = 1;
 #ifdef _OPENMP
@@ -216,6 +227,7 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, co
     /* This thread's row slivers, cut into L2-sized A blocks. */
     const int64_t r0 = part(row_slivers, tm, tid / tn), r1 = part(row_slivers, tm, tid / tn + 1);
     const int64_t blk = balanced_block(r1 - r0, g->mc_slivers, 1);
+    unsigned step = 0;
 
     for (int64_t jc = 0; jc < n; jc += nc) {
         const int64_t ncur = min64(nc, n - jc), slivers = ceil_div(ncur, NR);
@@ -223,10 +235,13 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, co
         for (int64_t pc = 0; pc < k; pc += kc) {
             const int64_t kcur = min64(kc, k - pc);
             const float beta = pc == 0 ? g->beta : 1.0f;
+            /* Alternate B panels: while anyone may still read the previous
+             * one, packing goes to the other, so one barrier per step does. */
+            float *const bpack = g->bpack + (size_t)(++step & 1) * g->b_floats;
 
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < slivers; s++)
-                pack_b(g, NR, pc, jc + s * NR, kcur, g->bpack + s * kcur * NR);
+                pack_b(g, NR, pc, jc + s * NR, kcur, bpack + s * kcur * NR);
 
             for (int64_t rb = r0; rb < r1 && s0 < s1; rb += blk) {
                 const int64_t re = min64(r1, rb + blk);
@@ -235,36 +250,36 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, co
                 for (int64_t s = s0; s < s1; s++) {
                     const int64_t j = jc + s * NR;
                     const int nr = (int)min64(NR, n - j);
-                    const float *bs = g->bpack + s * kcur * NR;
+                    const float *bs = bpack + s * kcur * NR;
                     for (int64_t r = rb; r < re; r++) {
                         const float *as = apack + (r - rb) * a_sliver;
                         float *ct = g->c + r * MR * ldc + j;
                         const int mr = (int)min64(MR, m - r * MR);
-                        if (g->trans_a)
-                            ukernel(MR, NR, 1, MR, use_fma, kcur, as, bs, ct, ldc, g->alpha, beta, mr, nr);
-                        else
-                            ukernel(MR, NR, A_RS, 1, use_fma, kcur, as, bs, ct, ldc, g->alpha, beta, mr, nr);
+                        (g->trans_a ? uk_cols : uk_rows)(kcur, as, bs, ct, ldc, g->alpha, beta, mr, nr);
                     }
                 }
             }
-            /* The next k step repacks B, which others may still be reading. */
-#pragma omp barrier
         }
     }
 }
 
-static void gemm_thread_generic(const gemm_job *g) { gemm_thread(g, 6, 8, 0); }
+/* Per instruction set: the micro-kernels (kept out of line so that their
+ * register allocation sees nothing but the k loop) and the thread body. */
+#define DEFINE_ISA(name, target, MR, NR, use_fma)                                                 \
+    target __attribute__((noinline)) static void name##_rows(UK_PARAMS)                           \
+    {                                                                                             \
+        ukernel(MR, NR, A_RS, 1, use_fma, UK_ARGS);                                               \
+    }                                                                                             \
+    target __attribute__((noinline)) static void name##_cols(UK_PARAMS)                           \
+    {                                                                                             \
+        ukernel(MR, NR, 1, MR, use_fma, UK_ARGS);                                                 \
+    }                                                                                             \
+    target static void name##_thread(const gemm_job *g) { gemm_thread(g, MR, NR, name##_rows, name##_cols); }
 
+DEFINE_ISA(generic, , 6, 8, 0)
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void gemm_thread_avx2(const gemm_job *g)
-{
-    gemm_thread(g, 6, 16, 1);
-}
-
-__attribute__((target("avx512f,avx2,fma"))) static void gemm_thread_avx512(const gemm_job *g)
-{
-    gemm_thread(g, 14, 32, 1);
-}
+DEFINE_ISA(avx2, __attribute__((target("avx2,fma"))), 6, 16, 1)
+DEFINE_ISA(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 1)
 #endif
 
 typedef struct {
@@ -277,11 +292,11 @@ static gemm_arch select_arch(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
-        return (gemm_arch){14, 32, gemm_thread_avx512};
+        return (gemm_arch){8, 32, avx512_thread};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (gemm_arch){6, 16, gemm_thread_avx2};
+        return (gemm_arch){6, 16, avx2_thread};
 #endif
-    return (gemm_arch){6, 8, gemm_thread_generic};
+    return (gemm_arch){6, 8, generic_thread};
 }
 
 /* Grow-only packing memory of the calling thread, shared out to its team. */
@@ -344,12 +359,12 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     if ((double)m * (double)n * (double)k >= PARALLEL_MIN_MACS)
         nt = omp_get_max_threads();
 #endif
-    const size_t b_floats = (size_t)round_up(g.kc * g.nc, 16); /* keeps A blocks 64-byte aligned */
+    g.b_floats = (size_t)round_up(g.kc * g.nc, 16); /* 16 floats: keeps blocks 64-byte aligned */
     g.a_floats = (size_t)round_up(g.mc_slivers * arch.mr * A_RS, 16);
-    if (ws_reserve(b_floats + (size_t)nt * g.a_floats) != SOMA_OK)
+    if (ws_reserve(2 * g.b_floats + (size_t)nt * g.a_floats) != SOMA_OK)
         return SOMA_ERR_OUT_OF_MEMORY;
     g.bpack = tl_ws.buf;
-    g.apack = tl_ws.buf + b_floats;
+    g.apack = tl_ws.buf + 2 * g.b_floats;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     arch.run(&g);

@@ -189,6 +189,7 @@ static soma_status cuda_synchronize(void *vctx) {
 
 #define IN(i) (call->in[i]->data)
 #define OUT (call->out[0]->data)
+#define OUT_AT(o) (call->out[o]->data) /* output o, for ops with several */
 #define ROWS (call->in[0]->rows) /* of input 0 */
 #define COLS (call->in[0]->cols)
 #define NUMEL (call->in[0]->rows * call->in[0]->cols)
@@ -237,6 +238,10 @@ CUDA_KERNEL(k_axpy, soma_cuda_axpy(call->p.alpha, IN(0), OUT, NUMEL, STREAM))
 /* x -> 1x1 sum or mean */
 CUDA_KERNEL(k_sum,
             soma_cuda_sum(IN(0), NUMEL, mean_divisor(call), ctx->partials, OUT, STREAM))
+/* x -> 1x1 sum of squares */
+CUDA_KERNEL(k_sum_squares, soma_cuda_sum_squares(IN(0), NUMEL, ctx->partials, OUT, STREAM))
+/* x -> flags (1 x n) |= [some x[i,j] > 0], read and written */
+CUDA_KERNEL(k_active_columns, soma_cuda_active_columns(IN(0), OUT, ROWS, COLS, STREAM))
 /* x -> m x 1 argmax;  (x, labels) -> 1x1 count */
 CUDA_KERNEL(k_row_argmax, soma_cuda_row_argmax(IN(0), OUT, ROWS, COLS, STREAM))
 CUDA_KERNEL(k_correct_count,
@@ -247,6 +252,19 @@ CUDA_KERNEL(k_fill_uniform, soma_cuda_fill_uniform(call->p.seed, call->p.offset,
                                                    call->p.beta, OUT, OUT_NUMEL, STREAM))
 CUDA_KERNEL(k_fill_normal, soma_cuda_fill_normal(call->p.seed, call->p.offset, call->p.alpha,
                                                  call->p.beta, OUT, OUT_NUMEL, STREAM))
+/* x -> y = x mask / (1 - p), alpha = p; dy -> dx the same (one kernel) */
+CUDA_KERNEL(k_dropout, soma_cuda_dropout(call->p.seed, call->p.offset, call->p.alpha, IN(0), OUT,
+                                         NUMEL, STREAM))
+/* grad -> (weight, velocity), both updated in place */
+CUDA_KERNEL(k_sgd_update,
+            soma_cuda_sgd_update(call->p.lr, call->p.momentum, call->p.weight_decay,
+                                 call->p.nesterov, IN(0), OUT_AT(0), OUT_AT(1), NUMEL, STREAM))
+/* grad -> (weight, m, v), all updated in place */
+CUDA_KERNEL(k_adam_update,
+            soma_cuda_adam_update(call->p.lr, call->p.beta1, call->p.beta2, call->p.eps,
+                                  call->p.weight_decay, call->p.decoupled,
+                                  call->p.bias_correction1, call->p.bias_correction2, IN(0),
+                                  OUT_AT(0), OUT_AT(1), OUT_AT(2), NUMEL, STREAM))
 
 /* ---- the table ----------------------------------------------------------- */
 
@@ -302,6 +320,12 @@ const soma_backend soma_cuda_backend = {
         [SOMA_OP_FILL] = k_fill,
         [SOMA_OP_FILL_UNIFORM] = k_fill_uniform,
         [SOMA_OP_FILL_NORMAL] = k_fill_normal,
+        [SOMA_OP_DROPOUT] = k_dropout,
+        [SOMA_OP_DROPOUT_BACKWARD] = k_dropout,
+        [SOMA_OP_SUM_SQUARES] = k_sum_squares,
+        [SOMA_OP_ACTIVE_COLUMNS] = k_active_columns,
+        [SOMA_OP_SGD_UPDATE] = k_sgd_update,
+        [SOMA_OP_ADAM_UPDATE] = k_adam_update,
     },
     .variants = soma_cuda_variants, /* cuda_cudnn.c or cudnn_absent.c */
 };

@@ -1,0 +1,365 @@
+/* mlp.c: the multilayer perceptron: layers, initialization, forward and
+ * backward passes, all through the tensor API (device-blind).
+ *
+ * Per layer l with input x_l (rows x in):
+ *   z = x_l W^T + b,   a = act(z),   h = dropout(a)  (training; else h = a)
+ * Backward, from dh:
+ *   da = dropout'(dh),  dz = da * act'(z),
+ *   dW = dz^T x_l,  db = colsum(dz),  dx_l = dz W. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "soma/model.h"
+
+#define MAX_WORKSPACES 4 /* batch, last partial batch, evaluation batch and its remainder */
+
+typedef struct layer {
+    soma_layer_spec spec;
+    int64_t in, out;
+    soma_tensor *w, *b, *dw, *db;
+    soma_tensor *alive; /* 1 x out: ever positive pre-activation (ReLU layers) */
+} layer;
+
+/* Work tensors for one batch size. a aliases z for identity layers and h
+ * aliases a where there is no dropout, so no pass copies for nothing. */
+typedef struct workspace {
+    int64_t rows;
+    soma_tensor *z[SOMA_MAX_LAYERS], *a[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
+    soma_tensor *g[SOMA_MAX_LAYERS]; /* gradient flowing back through layer l's outputs */
+    unsigned long long last_used;
+} workspace;
+
+struct soma_mlp {
+    soma_device *device;
+    int64_t inputs;
+    int n_layers;
+    layer layers[SOMA_MAX_LAYERS];
+    workspace ws[MAX_WORKSPACES];
+    workspace *current;  /* of the last forward */
+    soma_rng dropout_rng; /* of the last training forward, for backward's masks */
+    unsigned long long clock;
+};
+
+static const char *const init_names[SOMA_INIT_COUNT] = {
+    "auto", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"};
+
+const char *soma_init_name(soma_init init) {
+    return (int)init >= 0 && init < SOMA_INIT_COUNT ? init_names[init] : NULL;
+}
+
+soma_status soma_init_parse(const char *name, soma_init *out) {
+    for (int i = 0; name && out && i < SOMA_INIT_COUNT; i++)
+        if (strcmp(name, init_names[i]) == 0) {
+            *out = (soma_init)i;
+            return SOMA_OK;
+        }
+    return soma_fail(SOMA_ERR_INVALID_ARG,
+                     "soma_init_parse: unknown initialization '%s' (expected auto, xavier_uniform, "
+                     "xavier_normal, he_uniform or he_normal)",
+                     name ? name : "(null)");
+}
+
+static void workspace_free(workspace *ws) {
+    for (int l = 0; l < SOMA_MAX_LAYERS; l++) {
+        if (ws->h[l] != ws->a[l]) soma_tensor_free(ws->h[l]);
+        if (ws->a[l] != ws->z[l]) soma_tensor_free(ws->a[l]);
+        soma_tensor_free(ws->z[l]);
+        soma_tensor_free(ws->g[l]);
+    }
+    memset(ws, 0, sizeof *ws);
+}
+
+void soma_mlp_free(soma_mlp *m) {
+    if (!m) return;
+    for (int w = 0; w < MAX_WORKSPACES; w++) workspace_free(&m->ws[w]);
+    for (int l = 0; l < m->n_layers; l++) {
+        layer *L = &m->layers[l];
+        soma_tensor *ts[] = {L->w, L->b, L->dw, L->db, L->alive};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) soma_tensor_free(ts[i]);
+    }
+    soma_device_close(m->device);
+    free(m);
+}
+
+static soma_status check_specs(int64_t inputs, const soma_layer_spec *layers, int n_layers) {
+    const char *api = "soma_mlp_create";
+    if (inputs < 1) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: inputs = %lld must be >= 1", api, (long long)inputs);
+    if (n_layers < 1 || n_layers > SOMA_MAX_LAYERS)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: %d layers (must be 1..%d)", api, n_layers, SOMA_MAX_LAYERS);
+    if (!layers) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'layers' is NULL", api);
+    for (int l = 0; l < n_layers; l++) {
+        if (layers[l].units < 1)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d has %lld units", api, l, (long long)layers[l].units);
+        if ((int)layers[l].act < 0 || layers[l].act >= SOMA_ACT_COUNT)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d: activation %d is not a soma_activation",
+                             api, l, (int)layers[l].act);
+        if (!(layers[l].dropout >= 0.0f && layers[l].dropout < 1.0f))
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d: dropout %g is not in [0, 1)", api, l,
+                             layers[l].dropout);
+        if (l == n_layers - 1 && layers[l].dropout > 0.0f)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: the output layer cannot have dropout", api);
+    }
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
+                            int n_layers, soma_mlp **out) {
+    if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'out' is NULL");
+    *out = NULL;
+    if (!device) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'device' is NULL");
+    SOMA_TRY(check_specs(inputs, layers, n_layers));
+    soma_mlp *m = calloc(1, sizeof *m);
+    if (!m) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_create: out of host memory");
+    soma_status st = soma_device_open(soma_device_name(device), &m->device);
+    if (st != SOMA_OK) {
+        free(m);
+        return st;
+    }
+    m->inputs = inputs;
+    m->n_layers = n_layers;
+    int64_t in = inputs;
+    for (int l = 0; l < n_layers && st == SOMA_OK; l++) {
+        layer *L = &m->layers[l];
+        L->spec = layers[l];
+        if (L->spec.act == SOMA_ACT_LEAKY_RELU && L->spec.act_param == 0.0f) L->spec.act_param = 0.01f;
+        L->in = in;
+        L->out = layers[l].units;
+        if (st == SOMA_OK) st = soma_tensor_create(device, L->out, L->in, &L->w);
+        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->b);
+        if (st == SOMA_OK) st = soma_tensor_create(device, L->out, L->in, &L->dw);
+        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->db);
+        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->alive);
+        if (st == SOMA_OK) st = soma_tensor_fill(L->alive, 0.0f);
+        in = L->out;
+    }
+    if (st == SOMA_OK) st = soma_mlp_init(m, SOMA_INIT_AUTO, 1);
+    if (st != SOMA_OK) {
+        soma_mlp_free(m);
+        return st;
+    }
+    *out = m;
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, int n_sizes,
+                                   soma_activation hidden, soma_mlp **out) {
+    if (!sizes || n_sizes < 2 || n_sizes > SOMA_MAX_LAYERS + 1) {
+        if (out) *out = NULL;
+        return soma_fail(SOMA_ERR_INVALID_ARG,
+                         "soma_mlp_create_simple: need 2 to %d sizes (inputs, ..., outputs), got %d",
+                         SOMA_MAX_LAYERS + 1, sizes ? n_sizes : 0);
+    }
+    soma_layer_spec specs[SOMA_MAX_LAYERS];
+    for (int l = 0; l + 1 < n_sizes; l++)
+        specs[l] = (soma_layer_spec){.units = sizes[l + 1],
+                                     .act = l + 2 < n_sizes ? hidden : SOMA_ACT_IDENTITY};
+    return soma_mlp_create(device, sizes[0], specs, n_sizes - 1, out);
+}
+
+static int relu_family(soma_activation act) {
+    return act == SOMA_ACT_RELU || act == SOMA_ACT_LEAKY_RELU || act == SOMA_ACT_GELU_ERF ||
+           act == SOMA_ACT_GELU_TANH || act == SOMA_ACT_SILU;
+}
+
+soma_status soma_mlp_init(soma_mlp *m, soma_init init, uint64_t seed) {
+    if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_init: argument 'm' is NULL");
+    if ((int)init < 0 || init >= SOMA_INIT_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_init: init %d is not a soma_init", (int)init);
+    soma_rng rng = soma_rng_make(seed);
+    for (int l = 0; l < m->n_layers; l++) {
+        layer *L = &m->layers[l];
+        soma_init kind = init;
+        if (kind == SOMA_INIT_AUTO)
+            kind = relu_family(L->spec.act) ? SOMA_INIT_HE_UNIFORM : SOMA_INIT_XAVIER_UNIFORM;
+        double fan_in = (double)L->in, fan_out = (double)L->out;
+        double var = kind == SOMA_INIT_HE_UNIFORM || kind == SOMA_INIT_HE_NORMAL ? 2.0 / fan_in
+                                                                                 : 2.0 / (fan_in + fan_out);
+        rng.offset = (uint64_t)l; /* layer l's weights depend on (seed, l) only */
+        if (kind == SOMA_INIT_XAVIER_NORMAL || kind == SOMA_INIT_HE_NORMAL) {
+            SOMA_TRY(soma_tensor_fill_normal(L->w, &rng, 0.0f, (float)sqrt(var)));
+        } else {
+            float a = (float)sqrt(3.0 * var); /* U(-a, a) has variance a^2 / 3 */
+            SOMA_TRY(soma_tensor_fill_uniform(L->w, &rng, -a, a));
+        }
+        SOMA_TRY(soma_tensor_fill(L->b, 0.0f));
+    }
+    return SOMA_OK;
+}
+
+int soma_mlp_layer_count(const soma_mlp *m) { return m ? m->n_layers : 0; }
+int64_t soma_mlp_inputs(const soma_mlp *m) { return m ? m->inputs : 0; }
+int64_t soma_mlp_outputs(const soma_mlp *m) { return m ? m->layers[m->n_layers - 1].out : 0; }
+soma_device *soma_mlp_device(const soma_mlp *m) { return m ? m->device : NULL; }
+
+soma_layer_spec soma_mlp_layer(const soma_mlp *m, int l) {
+    soma_layer_spec none = {0};
+    return m && l >= 0 && l < m->n_layers ? m->layers[l].spec : none;
+}
+
+int64_t soma_mlp_parameter_count(const soma_mlp *m) {
+    int64_t total = 0;
+    for (int l = 0; m && l < m->n_layers; l++) total += (m->layers[l].in + 1) * m->layers[l].out;
+    return total;
+}
+
+#define LAYER_TENSOR(fn, field)                                                                 \
+    soma_tensor *fn(soma_mlp *m, int l) {                                                      \
+        return m && l >= 0 && l < m->n_layers ? m->layers[l].field : NULL;                     \
+    }
+LAYER_TENSOR(soma_mlp_weight, w)
+LAYER_TENSOR(soma_mlp_bias, b)
+LAYER_TENSOR(soma_mlp_weight_grad, dw)
+LAYER_TENSOR(soma_mlp_bias_grad, db)
+
+void soma_mlp_print_summary(const soma_mlp *m, FILE *to) {
+    fprintf(to, "%-6s %-14s %-12s %-10s %-8s %12s\n", "layer", "weight", "activation", "dropout",
+            "output", "parameters");
+    for (int l = 0; l < m->n_layers; l++) {
+        const layer *L = &m->layers[l];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%lldx%lld", (long long)L->out, (long long)L->in);
+        fprintf(to, "%-6d %-14s %-12s %-10.2f %-8lld %12lld\n", l, shape,
+                soma_activation_name(L->spec.act), (double)L->spec.dropout, (long long)L->out,
+                (long long)((L->in + 1) * L->out));
+    }
+    fprintf(to, "total parameters: %lld\n", (long long)soma_mlp_parameter_count(m));
+}
+
+/* The workspace for `rows`, created on first use (evicting the least
+ * recently used one when all are taken). */
+static soma_status workspace_for(soma_mlp *m, int64_t rows, workspace **out) {
+    workspace *pick = NULL;
+    for (int w = 0; w < MAX_WORKSPACES && !pick; w++)
+        if (m->ws[w].rows == rows) pick = &m->ws[w];
+    if (!pick) {
+        pick = &m->ws[0];
+        for (int w = 1; w < MAX_WORKSPACES; w++)
+            if (m->ws[w].last_used < pick->last_used) pick = &m->ws[w];
+        workspace_free(pick);
+        pick->rows = rows;
+        soma_status st = SOMA_OK;
+        for (int l = 0; l < m->n_layers && st == SOMA_OK; l++) {
+            const layer *L = &m->layers[l];
+            st = soma_tensor_create(m->device, rows, L->out, &pick->z[l]);
+            if (st == SOMA_OK) st = soma_tensor_create(m->device, rows, L->out, &pick->g[l]);
+            pick->a[l] = pick->z[l];
+            if (st == SOMA_OK && L->spec.act != SOMA_ACT_IDENTITY)
+                st = soma_tensor_create(m->device, rows, L->out, &pick->a[l]);
+            pick->h[l] = pick->a[l];
+            if (st == SOMA_OK && L->spec.dropout > 0.0f)
+                st = soma_tensor_create(m->device, rows, L->out, &pick->h[l]);
+        }
+        if (st != SOMA_OK) {
+            workspace_free(pick);
+            return st;
+        }
+    }
+    pick->last_used = ++m->clock;
+    *out = pick;
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
+                             const soma_tensor **output) {
+    const char *api = "soma_mlp_forward";
+    if (!m || !x || !output)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument '%s' is NULL", api, !m ? "m" : !x ? "x" : "output");
+    if (soma_tensor_cols(x) != m->inputs)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: 'x' is %lldx%lld but the model takes %lld inputs", api,
+                         (long long)soma_tensor_rows(x), (long long)soma_tensor_cols(x), (long long)m->inputs);
+    workspace *ws;
+    SOMA_TRY(workspace_for(m, soma_tensor_rows(x), &ws));
+    const soma_tensor *input = x;
+    for (int l = 0; l < m->n_layers; l++) {
+        layer *L = &m->layers[l];
+        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, ws->z[l]));
+        SOMA_TRY(soma_bias_add(ws->z[l], L->b, ws->z[l]));
+        if (training && L->spec.act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(ws->z[l], L->alive));
+        if (ws->a[l] != ws->z[l])
+            SOMA_TRY(soma_activation_forward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l]));
+        if (ws->h[l] != ws->a[l]) {
+            if (training) {
+                soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
+                SOMA_TRY(soma_dropout_forward(L->spec.dropout, r, ws->a[l], ws->h[l]));
+            } else {
+                SOMA_TRY(soma_tensor_copy(ws->h[l], ws->a[l]));
+            }
+        }
+        input = ws->h[l];
+    }
+    m->current = ws;
+    m->dropout_rng = dropout_rng;
+    *output = input;
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tensor *doutput) {
+    const char *api = "soma_mlp_backward";
+    if (!m || !x || !doutput)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument '%s' is NULL", api,
+                         !m ? "m" : !x ? "x" : "doutput");
+    workspace *ws = m->current;
+    if (!ws || ws->rows != soma_tensor_rows(x))
+        return soma_fail(SOMA_ERR_INVALID_ARG,
+                         "%s: no training forward pass with %lld rows precedes this backward pass",
+                         api, (long long)soma_tensor_rows(x));
+    const soma_tensor *dh = doutput;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        layer *L = &m->layers[l];
+        const soma_tensor *da = dh;
+        if (ws->h[l] != ws->a[l]) {
+            soma_rng r = {m->dropout_rng.seed, m->dropout_rng.offset + (uint64_t)l};
+            SOMA_TRY(soma_dropout_backward(L->spec.dropout, r, dh, ws->g[l]));
+            da = ws->g[l];
+        }
+        /* dz = da * act'(z), into g[l] (in place when da is already there) */
+        SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l], da,
+                                          ws->g[l]));
+        const soma_tensor *input = l > 0 ? ws->h[l - 1] : x;
+        SOMA_TRY(soma_gemm(1, 0, 1.0f, ws->g[l], input, 0.0f, L->dw));
+        SOMA_TRY(soma_bias_grad(ws->g[l], L->db));
+        if (l > 0) {
+            SOMA_TRY(soma_gemm(0, 0, 1.0f, ws->g[l], L->w, 0.0f, ws->g[l - 1]));
+            dh = ws->g[l - 1];
+        }
+    }
+    return SOMA_OK;
+}
+
+/* Called once per epoch, so the host buffer is allocated here, not kept. */
+soma_status soma_mlp_dead_fraction(soma_mlp *m, int l, double *fraction) {
+    if (!m || !fraction || l < 0 || l >= m->n_layers)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_dead_fraction: no layer %d, or NULL argument", l);
+    layer *L = &m->layers[l];
+    *fraction = 0.0;
+    if (L->spec.act != SOMA_ACT_RELU) return SOMA_OK;
+    float *flags = malloc((size_t)L->out * sizeof *flags);
+    if (!flags) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_dead_fraction: out of host memory");
+    soma_status st = soma_tensor_download(L->alive, flags, (size_t)L->out);
+    int64_t dead = 0;
+    for (int64_t j = 0; st == SOMA_OK && j < L->out; j++) dead += flags[j] == 0.0f;
+    free(flags);
+    *fraction = (double)dead / (double)L->out;
+    return st;
+}
+
+soma_status soma_mlp_reset_dead_tracking(soma_mlp *m) {
+    if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_reset_dead_tracking: argument 'm' is NULL");
+    for (int l = 0; l < m->n_layers; l++) SOMA_TRY(soma_tensor_fill(m->layers[l].alive, 0.0f));
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src) {
+    if (!dst || !src)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_copy_parameters: argument '%s' is NULL",
+                         dst ? "src" : "dst");
+    if (dst->n_layers != src->n_layers || dst->inputs != src->inputs)
+        return soma_fail(SOMA_ERR_SHAPE, "soma_mlp_copy_parameters: the models differ in architecture");
+    for (int l = 0; l < dst->n_layers; l++) {
+        SOMA_TRY(soma_tensor_copy(dst->layers[l].w, src->layers[l].w));
+        SOMA_TRY(soma_tensor_copy(dst->layers[l].b, src->layers[l].b));
+    }
+    return SOMA_OK;
+}

@@ -1,0 +1,96 @@
+/* feeder.c: mini-batches from host datasets to device tensors (feeder.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "train/feeder.h"
+
+static int is_class(float v, int64_t classes) {
+    return v >= 0.0f && v < (float)classes && v == floorf(v);
+}
+
+/* Whether the targets are class indices the loss must expand to one-hot. */
+static int wants_one_hot(const soma_dataset *ds, soma_loss loss, int64_t outputs) {
+    return loss != SOMA_LOSS_XENT && soma_dataset_targets(ds) == 1 && outputs > 1;
+}
+
+soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_loss loss, int64_t outputs) {
+    int64_t rows = soma_dataset_rows(ds), cols = soma_dataset_targets(ds);
+    const float *t = soma_dataset_target_data_const(ds);
+    if (loss == SOMA_LOSS_XENT || wants_one_hot(ds, loss, outputs)) {
+        if (cols != 1)
+            return soma_fail(SOMA_ERR_SHAPE, "%s: cross-entropy needs one target column of class indices, the data has %lld",
+                             api, (long long)cols);
+        for (int64_t i = 0; i < rows; i++)
+            if (!is_class(t[i], outputs))
+                return soma_fail(SOMA_ERR_INVALID_ARG,
+                                 "%s: the target of row %lld is %g, not a class index in [0, %lld) "
+                                 "for a model with %lld outputs",
+                                 api, (long long)i, t[i], (long long)outputs, (long long)outputs);
+        return SOMA_OK;
+    }
+    if (cols != outputs)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: the data has %lld target columns but the model has %lld outputs",
+                         api, (long long)cols, (long long)outputs);
+    if (loss == SOMA_LOSS_BCE)
+        for (int64_t i = 0; i < rows * cols; i++)
+            if (!(t[i] >= 0.0f && t[i] <= 1.0f))
+                return soma_fail(SOMA_ERR_INVALID_ARG, "%s: binary cross-entropy target %g at row %lld is not in [0, 1]",
+                                 api, t[i], (long long)(i / cols));
+    return SOMA_OK;
+}
+
+void soma_feeder_free(soma_feeder *f) {
+    soma_tensor_free(f->x_part);
+    soma_tensor_free(f->y_part);
+    soma_tensor_free(f->x);
+    soma_tensor_free(f->y);
+    free(f->x_host);
+    free(f->y_host);
+    memset(f, 0, sizeof *f);
+}
+
+soma_status soma_feeder_init(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
+                             soma_loss loss, int64_t outputs) {
+    memset(f, 0, sizeof *f);
+    int64_t rows = soma_dataset_rows(ds);
+    f->ds = ds;
+    f->batch = batch < rows ? batch : rows;
+    f->features = soma_dataset_features(ds);
+    f->one_hot = wants_one_hot(ds, loss, outputs);
+    f->target_cols = loss == SOMA_LOSS_XENT ? 1 : outputs;
+    f->x_host = malloc((size_t)(f->batch * f->features) * sizeof(float));
+    f->y_host = malloc((size_t)(f->batch * f->target_cols) * sizeof(float));
+    soma_status st = SOMA_OK;
+    if (!f->x_host || !f->y_host) st = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "feeder: out of host memory");
+    if (st == SOMA_OK) st = soma_tensor_create(dev, f->batch, f->features, &f->x);
+    if (st == SOMA_OK) st = soma_tensor_create(dev, f->batch, f->target_cols, &f->y);
+    int64_t part = rows % f->batch;
+    if (st == SOMA_OK && part) st = soma_tensor_view_rows(f->x, 0, part, &f->x_part);
+    if (st == SOMA_OK && part) st = soma_tensor_view_rows(f->y, 0, part, &f->y_part);
+    if (st != SOMA_OK) soma_feeder_free(f);
+    return st;
+}
+
+soma_status soma_feeder_load(soma_feeder *f, const int64_t *order, int64_t first, int64_t count,
+                             soma_tensor **x, soma_tensor **y) {
+    const float *features = soma_dataset_feature_data_const(f->ds);
+    const float *targets = soma_dataset_target_data_const(f->ds);
+    int64_t in_cols = soma_dataset_targets(f->ds);
+    for (int64_t r = 0; r < count; r++) {
+        int64_t row = order ? order[first + r] : first + r;
+        memcpy(f->x_host + r * f->features, features + row * f->features, (size_t)f->features * sizeof(float));
+        float *dst = f->y_host + r * f->target_cols;
+        if (f->one_hot) {
+            memset(dst, 0, (size_t)f->target_cols * sizeof(float));
+            dst[(int64_t)targets[row]] = 1.0f;
+        } else {
+            memcpy(dst, targets + row * in_cols, (size_t)in_cols * sizeof(float));
+        }
+    }
+    *x = count == f->batch ? f->x : f->x_part;
+    *y = count == f->batch ? f->y : f->y_part;
+    SOMA_TRY(soma_tensor_upload(*x, f->x_host, (size_t)(count * f->features)));
+    return soma_tensor_upload(*y, f->y_host, (size_t)(count * f->target_cols));
+}

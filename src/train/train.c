@@ -1,0 +1,285 @@
+/* train.c: the training loop, evaluation and prediction (soma/train.h).
+ *
+ * One step: gather a shuffled batch, forward (training mode), loss and its
+ * gradient with respect to the outputs, backward, optimizer update. Losses
+ * are summed on the device (loss_sum += rows * batch_loss) and read once per
+ * epoch, so a step never waits for the device. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/philox.h"
+#include "train/feeder.h"
+
+#define EVAL_BATCH 1024
+#define DROPOUT_SALT 0xd1b54a32d192ed03ull /* dropout masks and shuffles use different keys */
+
+typedef soma_status (*loss_op)(const soma_tensor *, const soma_tensor *, soma_tensor *);
+
+static const struct {
+    const char *name;
+    loss_op forward, backward;
+} losses[SOMA_LOSS_COUNT] = {
+    [SOMA_LOSS_XENT] = {"xent", soma_softmax_xent_loss, soma_softmax_xent_backward},
+    [SOMA_LOSS_MSE] = {"mse", soma_mse_loss, soma_mse_backward},
+    [SOMA_LOSS_BCE] = {"bce", soma_bce_logits_loss, soma_bce_logits_backward},
+};
+
+const char *soma_loss_name(soma_loss loss) {
+    return (int)loss >= 0 && loss < SOMA_LOSS_COUNT ? losses[loss].name : NULL;
+}
+
+soma_status soma_loss_parse(const char *name, soma_loss *out) {
+    for (int i = 0; name && out && i < SOMA_LOSS_COUNT; i++)
+        if (strcmp(losses[i].name, name) == 0) {
+            *out = (soma_loss)i;
+            return SOMA_OK;
+        }
+    return soma_fail(SOMA_ERR_INVALID_ARG, "unknown loss '%s' (expected xent, mse or bce)",
+                     name ? name : "(null)");
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Correct predictions among `rows` outputs: argmax against the class for
+ * class targets, the sign of the logit against t > 0.5 for one BCE output. */
+static int64_t count_correct(const float *out, int64_t rows, int64_t outputs, const float *targets,
+                             int64_t target_cols, soma_loss loss) {
+    int64_t correct = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *o = out + i * outputs;
+        if (outputs == 1) {
+            correct += (loss == SOMA_LOSS_BCE ? o[0] > 0.0f : o[0] > 0.5f) == (targets[i * target_cols] > 0.5f);
+            continue;
+        }
+        int64_t best = 0;
+        for (int64_t j = 1; j < outputs; j++)
+            if (o[j] > o[best]) best = j;
+        correct += (float)best == targets[i * target_cols];
+    }
+    return correct;
+}
+
+/* Runs the model over ds in inference mode; any of the outputs may be NULL. */
+static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss loss, double *mean_loss,
+                                 double *accuracy, float *predictions) {
+    soma_device *dev = soma_mlp_device(m);
+    int64_t rows = soma_dataset_rows(ds), outputs = soma_mlp_outputs(m);
+    int64_t classes = soma_dataset_classes(ds);
+    int has_accuracy = classes > 0 && (outputs > 1 || loss == SOMA_LOSS_BCE);
+    soma_feeder f;
+    SOMA_TRY(soma_feeder_init(&f, dev, ds, EVAL_BATCH, loss, outputs));
+    soma_tensor *batch_loss = NULL, *loss_sum = NULL;
+    float *host_out = malloc((size_t)(f.batch * outputs) * sizeof *host_out);
+    soma_status st = host_out ? SOMA_OK : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_evaluate: out of host memory");
+    if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &batch_loss);
+    if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &loss_sum);
+    if (st == SOMA_OK) st = soma_tensor_fill(loss_sum, 0.0f);
+    int64_t correct = 0;
+    soma_rng unused = {0, 0};
+    for (int64_t first = 0; first < rows && st == SOMA_OK; first += f.batch) {
+        int64_t count = rows - first < f.batch ? rows - first : f.batch;
+        soma_tensor *x, *y;
+        const soma_tensor *out;
+        st = soma_feeder_load(&f, NULL, first, count, &x, &y);
+        if (st == SOMA_OK) st = soma_mlp_forward(m, x, 0, unused, &out);
+        if (st == SOMA_OK && mean_loss) st = losses[loss].forward(out, y, batch_loss);
+        if (st == SOMA_OK && mean_loss) st = soma_axpy((float)count, batch_loss, loss_sum);
+        if (st == SOMA_OK && (accuracy || predictions))
+            st = soma_tensor_download(out, host_out, (size_t)(count * outputs));
+        if (st == SOMA_OK && predictions)
+            memcpy(predictions + first * outputs, host_out, (size_t)(count * outputs) * sizeof(float));
+        if (st == SOMA_OK && accuracy && has_accuracy)
+            correct += count_correct(host_out, count, outputs, soma_dataset_target_data_const(ds) +
+                                     first * soma_dataset_targets(ds), soma_dataset_targets(ds), loss);
+    }
+    float sum = 0.0f;
+    if (st == SOMA_OK && mean_loss) st = soma_tensor_download(loss_sum, &sum, 1);
+    if (st == SOMA_OK && mean_loss) *mean_loss = (double)sum / (double)rows;
+    if (st == SOMA_OK && accuracy) *accuracy = has_accuracy ? (double)correct / (double)rows : NAN;
+    free(host_out);
+    soma_tensor_free(batch_loss);
+    soma_tensor_free(loss_sum);
+    soma_feeder_free(&f);
+    return st;
+}
+
+soma_status soma_evaluate(soma_mlp *m, const soma_dataset *ds, soma_loss loss, double *mean_loss,
+                          double *accuracy) {
+    if (!m || !ds) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_evaluate: argument '%s' is NULL", m ? "ds" : "model");
+    if ((int)loss < 0 || loss >= SOMA_LOSS_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_evaluate: loss %d is not a soma_loss", (int)loss);
+    if (soma_dataset_features(ds) != soma_mlp_inputs(m))
+        return soma_fail(SOMA_ERR_SHAPE, "soma_evaluate: the data has %lld features but the model takes %lld inputs",
+                         (long long)soma_dataset_features(ds), (long long)soma_mlp_inputs(m));
+    SOMA_TRY(soma_check_targets("soma_evaluate", ds, loss, soma_mlp_outputs(m)));
+    return run_inference(m, ds, loss, mean_loss, accuracy, NULL);
+}
+
+soma_status soma_predict(soma_mlp *m, const soma_dataset *ds, float *out) {
+    if (!m || !ds || !out)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_predict: argument '%s' is NULL", !m ? "model" : !ds ? "ds" : "out");
+    if (soma_dataset_features(ds) != soma_mlp_inputs(m))
+        return soma_fail(SOMA_ERR_SHAPE, "soma_predict: the data has %lld features but the model takes %lld inputs",
+                         (long long)soma_dataset_features(ds), (long long)soma_mlp_inputs(m));
+    /* the targets are not used: they only have to fit the feeder's buffers */
+    soma_loss any = soma_dataset_targets(ds) == soma_mlp_outputs(m) ? SOMA_LOSS_MSE : SOMA_LOSS_XENT;
+    return run_inference(m, ds, any, NULL, NULL, out);
+}
+
+/* The permutation of epoch e: Fisher-Yates driven by Philox words, so it
+ * depends only on (seed, e) and a resumed run shuffles as the original. */
+static void shuffle_order(int64_t *order, int64_t n, uint64_t seed, int epoch, int no_shuffle) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    if (no_shuffle) return;
+    for (int64_t i = n - 1; i > 0; i--) {
+        soma_philox4 r = soma_philox_block(seed, (uint64_t)epoch, (uint64_t)i);
+        uint64_t word = ((uint64_t)r.v[0] << 32) | r.v[1];
+        int64_t j = (int64_t)(word % (uint64_t)(i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
+                                    const soma_dataset *val, const soma_train_config *c,
+                                    soma_train_state *state) {
+    const char *api = "soma_train";
+    if (!m || !o || !train || !c || !state)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument '%s' is NULL", api,
+                         !m ? "model" : !o ? "optimizer" : !train ? "train" : !c ? "config" : "state");
+    if ((int)c->loss < 0 || c->loss >= SOMA_LOSS_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: loss %d is not a soma_loss", api, (int)c->loss);
+    if (c->batch < 1) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: batch size %lld must be >= 1", api, (long long)c->batch);
+    if (c->epochs < 0) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: epochs %d must be >= 0", api, c->epochs);
+    const soma_dataset *sets[2] = {train, val};
+    for (int s = 0; s < 2; s++) {
+        if (!sets[s]) continue;
+        if (soma_dataset_features(sets[s]) != soma_mlp_inputs(m))
+            return soma_fail(SOMA_ERR_SHAPE, "%s: the %s data has %lld features but the model takes %lld inputs",
+                             api, s ? "validation" : "training", (long long)soma_dataset_features(sets[s]),
+                             (long long)soma_mlp_inputs(m));
+        SOMA_TRY(soma_check_targets(api, sets[s], c->loss, soma_mlp_outputs(m)));
+    }
+    return SOMA_OK;
+}
+
+/* What one run holds besides the model: made before the first step, freed
+ * after the last. */
+typedef struct run {
+    soma_feeder feed;
+    int64_t *order;
+    soma_tensor *batch_loss, *loss_sum, *grad, *grad_part;
+    soma_mlp *best; /* the best weights so far, with early stopping */
+} run;
+
+static void run_free(run *r) {
+    soma_feeder_free(&r->feed);
+    free(r->order);
+    soma_tensor *ts[] = {r->batch_loss, r->loss_sum, r->grad_part, r->grad};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) soma_tensor_free(ts[i]);
+    soma_mlp_free(r->best);
+}
+
+static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, const soma_dataset *val,
+                            const soma_train_config *c) {
+    memset(r, 0, sizeof *r);
+    soma_device *dev = soma_mlp_device(m);
+    int64_t rows = soma_dataset_rows(train), outputs = soma_mlp_outputs(m);
+    SOMA_TRY(soma_feeder_init(&r->feed, dev, train, c->batch, c->loss, outputs));
+    r->order = malloc((size_t)rows * sizeof *r->order);
+    if (!r->order) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
+    SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->batch_loss));
+    SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->loss_sum));
+    SOMA_TRY(soma_tensor_create(dev, r->feed.batch, outputs, &r->grad));
+    if (rows % r->feed.batch) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, rows % r->feed.batch, &r->grad_part));
+    if (c->patience > 0 && val) {
+        soma_layer_spec specs[SOMA_MAX_LAYERS];
+        for (int l = 0; l < soma_mlp_layer_count(m); l++) specs[l] = soma_mlp_layer(m, l);
+        SOMA_TRY(soma_mlp_create(dev, soma_mlp_inputs(m), specs, soma_mlp_layer_count(m), &r->best));
+        SOMA_TRY(soma_mlp_copy_parameters(r->best, m));
+    }
+    return SOMA_OK;
+}
+
+/* One epoch of steps; the summed loss stays on the device. */
+static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
+                               const soma_train_config *c, run *r, int epoch) {
+    int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
+    int64_t batches = (rows + batch - 1) / batch;
+    shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
+    SOMA_TRY(soma_tensor_fill(r->loss_sum, 0.0f));
+    SOMA_TRY(soma_mlp_reset_dead_tracking(m));
+    for (int64_t b = 0; b < batches; b++) {
+        int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
+        soma_tensor *x, *y, *grad = count == batch ? r->grad : r->grad_part;
+        const soma_tensor *out;
+        soma_rng dropout_rng = {c->seed ^ DROPOUT_SALT, (uint64_t)soma_optimizer_steps(o) * SOMA_MAX_LAYERS};
+        SOMA_TRY(soma_feeder_load(&r->feed, r->order, b * batch, count, &x, &y));
+        SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
+        SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
+        SOMA_TRY(soma_axpy((float)count, r->batch_loss, r->loss_sum));
+        SOMA_TRY(losses[c->loss].backward(out, y, grad));
+        SOMA_TRY(soma_mlp_backward(m, x, grad));
+        SOMA_TRY(soma_optimizer_step(o));
+        if (c->on_batch) c->on_batch(b + 1, batches, c->user);
+    }
+    return SOMA_OK;
+}
+
+soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
+                       const soma_dataset *val, const soma_train_config *c, soma_train_state *state) {
+    SOMA_TRY(check_train_args(m, o, train, val, c, state));
+    run r;
+    soma_status st = run_init(&r, m, train, val, c);
+    if (state->epochs_done == 0) state->best_val_loss = INFINITY;
+    int since_best = 0;
+    for (int epoch = state->epochs_done + 1; epoch <= c->epochs && st == SOMA_OK; epoch++) {
+        double start = now_seconds();
+        soma_epoch_report rep = {.epoch = epoch, .epochs = c->epochs, .val_loss = NAN,
+                                 .val_accuracy = NAN, .samples = soma_dataset_rows(train),
+                                 .n_layers = soma_mlp_layer_count(m)};
+        st = train_epoch(m, o, train, c, &r, epoch);
+        float sum = 0.0f;
+        if (st == SOMA_OK) st = soma_tensor_download(r.loss_sum, &sum, 1);
+        rep.train_loss = (double)sum / (double)soma_dataset_rows(train);
+        if (st == SOMA_OK && !isfinite(rep.train_loss))
+            st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: the training loss of epoch %d is %g (try a smaller learning rate)",
+                           epoch, rep.train_loss);
+        for (int l = 0; l < rep.n_layers && st == SOMA_OK; l++) {
+            st = soma_mlp_dead_fraction(m, l, &rep.dead_relu[l]);
+            if (soma_mlp_layer(m, l).act != SOMA_ACT_RELU) rep.dead_relu[l] = NAN;
+        }
+        if (st == SOMA_OK && val) st = run_inference(m, val, c->loss, &rep.val_loss, &rep.val_accuracy, NULL);
+        if (st != SOMA_OK) break;
+        rep.lr = soma_schedule_lr(soma_optimizer_config(o), soma_optimizer_steps(o) - 1);
+        rep.seconds = now_seconds() - start;
+        state->epochs_done = epoch;
+        if (val && rep.val_loss < state->best_val_loss) {
+            state->best_val_loss = rep.val_loss;
+            state->best_epoch = epoch;
+            rep.best = 1;
+            since_best = 0;
+            if (r.best) st = soma_mlp_copy_parameters(r.best, m);
+        } else {
+            since_best++;
+        }
+        int stop = c->on_epoch ? c->on_epoch(&rep, c->user) : 0;
+        if (r.best && since_best >= c->patience) {
+            state->stopped_early = epoch < c->epochs;
+            stop = 1;
+        }
+        if (stop) break;
+    }
+    if (st == SOMA_OK && r.best && state->best_epoch > 0) st = soma_mlp_copy_parameters(m, r.best);
+    run_free(&r);
+    return st;
+}

@@ -1,0 +1,74 @@
+/* options.c: see options.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+void options_usage(const char *synopsis, const option *options, int n, int to_stdout) {
+    FILE *to = to_stdout ? stdout : stderr;
+    fprintf(to, "usage: %s\n", synopsis);
+    for (int i = 0; i < n; i++) {
+        const char *arg = options[i].type == OPT_FLAG ? "" : options[i].type == OPT_STRING ? " S" : " N";
+        char left[40];
+        snprintf(left, sizeof left, "%s%s", options[i].name, arg);
+        fprintf(to, "  %-22s %s\n", left, options[i].help);
+    }
+}
+
+static int parse_value(const char *command, const option *o, const char *text) {
+    char *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case OPT_STRING: *(const char **)o->value = text; return 0;
+    case OPT_INT: *(int64_t *)o->value = strtoll(text, &end, 10); break;
+    case OPT_U64:
+        if (text[0] == '-') end = (char *)text;
+        else *(uint64_t *)o->value = strtoull(text, &end, 10);
+        break;
+    case OPT_FLOAT: {
+        double v = strtod(text, &end);
+        if (end != text && !*end && !isfinite(v)) end = (char *)text;
+        *(double *)o->value = v;
+        break;
+    }
+    default: return 0;
+    }
+    if (end == text || *end || errno == ERANGE) {
+        fprintf(stderr, "soma %s: %s needs a%s number, got '%s'\n", command, o->name,
+                o->type == OPT_FLOAT ? "" : "n integer", text);
+        return 2;
+    }
+    return 0;
+}
+
+int options_parse(const char *command, const char *synopsis, int argc, char **argv,
+                  const option *options, int n) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            options_usage(synopsis, options, n, 1);
+            return -1;
+        }
+        const option *o = NULL;
+        for (int k = 0; k < n && !o; k++)
+            if (strcmp(argv[i], options[k].name) == 0) o = &options[k];
+        if (!o) {
+            fprintf(stderr, "soma %s: unknown option '%s' (soma %s --help lists them)\n", command,
+                    argv[i], command);
+            return 2;
+        }
+        if (o->type == OPT_FLAG) {
+            *(int *)o->value = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "soma %s: %s needs a value\n", command, o->name);
+            return 2;
+        }
+        int code = parse_value(command, o, argv[++i]);
+        if (code) return code;
+    }
+    return 0;
+}
