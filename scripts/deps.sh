@@ -2,7 +2,7 @@
 # deps.sh: make sure the system packages soma builds with are present.
 # Installs what is missing with apt-get when run as root on Debian/Ubuntu;
 # otherwise names the packages and stops. Needed: a C compiler, make, CMake
-# >= 3.24, pkg-config, Check (tests). Optional: OpenBLAS (CPU GEMM fast path),
+# >= 3.24, pkg-config, Check and python3 (tests). Optional: OpenBLAS (CPU GEMM fast path),
 # a CUDA toolkit (GPU backend; never installed here: use NVIDIA's packages).
 set -euo pipefail
 
@@ -14,6 +14,7 @@ if ! command -v cmake >/dev/null 2>&1; then
   missing+=(cmake)
 fi
 pkg-config --exists check 2>/dev/null || missing+=(check)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)   # the independent checkpoint reader in the tests
 if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ] &&
    [ ! -e /usr/include/openblas/cblas.h ]; then
   missing+=(libopenblas-dev)

@@ -39,12 +39,11 @@
 
 #define MR_MAX 8
 #define NR_MAX 32
-#define KC_BLOCK 512
-#define A_RS (KC_BLOCK + 16) /* row stride of row-wise A slivers; the pad staggers cache sets */
-#define MC_ROWS 192          /* rows per A block (rounded down to a multiple of MR) */
+#define KC_MAX 1024
+#define A_RS (KC_MAX + 16) /* row stride of row-wise A slivers; the pad staggers cache sets */
 #define NC_BLOCK 2048
-/* Below this many multiply-adds a parallel region costs more than it saves. */
-#define PARALLEL_MIN_MACS (64.0 * 64.0 * 64.0)
+/* A thread given fewer multiply-adds than this costs more to start than it saves. */
+#define MACS_PER_THREAD (64.0 * 64.0 * 64.0)
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -146,63 +145,73 @@ ALWAYS_INLINE void ukernel(const int MR, const int NR, const int RS, const int C
     }
 }
 
-/* Packs rows [i0, i0+MR) x columns [p0, p0+kc) of op(A) into one sliver, in
- * the layout the source already has: row by row (stride A_RS) for A stored
- * m x k, MR values per k step for A stored k x m. Rows past m become zeros. */
-ALWAYS_INLINE void pack_a(const gemm_job *g, const int MR, int64_t i0, int64_t p0, int64_t kc,
-                          float *restrict dst)
+/* dst[0:N] = src[0:w] followed by zeros (w <= N). Written as memcpy so that
+ * the common w == N case expands inline; a plain loop gets turned into a
+ * library call per sliver row. */
+ALWAYS_INLINE void copy_pad(float *restrict dst, const float *restrict src, int w, const int N)
 {
-    const int h = (int)min64(MR, g->m - i0);
+    if (w == N) {
+        memcpy(dst, src, (size_t)N * sizeof(float));
+    } else {
+        memcpy(dst, src, (size_t)w * sizeof(float));
+        memset(dst + w, 0, (size_t)(N - w) * sizeof(float));
+    }
+}
+
+/* Packs row slivers [r0, r1) x columns [p0, p0+kc) of op(A) into slivers of
+ * MR * A_RS floats, each in the layout its source already has: row by row
+ * (stride A_RS) for A stored m x k; MR values per k step for A stored k x m,
+ * filled source row by source row so that reads stay sequential. Rows past m
+ * become zeros. */
+ALWAYS_INLINE void pack_a(const gemm_job *g, const int MR, int64_t r0, int64_t r1, int64_t p0,
+                          int64_t kc, float *restrict dst)
+{
+    const int64_t m = g->m, lda = g->lda;
     if (!g->trans_a) {
-        for (int i = 0; i < MR; i++, dst += A_RS) {
-            if (i < h)
-                memcpy(dst, g->a + (i0 + i) * g->lda + p0, (size_t)kc * sizeof(float));
+        for (int64_t i = r0 * MR; i < r1 * MR; i++, dst += A_RS) {
+            if (i < m)
+                memcpy(dst, g->a + i * lda + p0, (size_t)kc * sizeof(float));
             else
                 memset(dst, 0, (size_t)kc * sizeof(float));
         }
         return;
     }
-    const float *src = g->a + p0 * g->lda + i0;
-    for (int64_t p = 0; p < kc; p++, src += g->lda, dst += MR) {
-        if (h == MR) {
-            for (int i = 0; i < MR; i++) dst[i] = src[i];
-        } else {
-            for (int i = 0; i < h; i++) dst[i] = src[i];
-            for (int i = h; i < MR; i++) dst[i] = 0.0f;
-        }
+    for (int64_t p = 0; p < kc; p++) {
+        const float *src = g->a + (p0 + p) * lda;
+        for (int64_t r = r0; r < r1; r++)
+            copy_pad(dst + (r - r0) * MR * A_RS + p * MR, src + r * MR, (int)min64(MR, m - r * MR), MR);
     }
 }
 
-/* Packs rows [p0, p0+kc) x columns [j0, j0+NR) of op(B) into a kc x NR sliver;
- * columns past n become zeros. */
-ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t p0, int64_t j0, int64_t kc,
-                          float *restrict dst)
+/* Packs column slivers [s0, s1) of the panel starting at column jc, rows
+ * [p0, p0+kc) of op(B), as kc x NR slivers; columns past n become zeros. */
+ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s1, int64_t jc,
+                          int64_t p0, int64_t kc, float *restrict dst)
 {
-    const int w = (int)min64(NR, g->n - j0);
-    const int64_t ldb = g->ldb;
-    int64_t p = 0;
-    if (!g->trans_b) {
-        const float *src = g->b + p0 * ldb + j0;
-        for (; p < kc; p++, src += ldb, dst += NR) {
-            if (w == NR) {
-                for (int j = 0; j < NR; j++) dst[j] = src[j];
-            } else {
-                for (int j = 0; j < w; j++) dst[j] = src[j];
-                for (int j = w; j < NR; j++) dst[j] = 0.0f;
-            }
+    const int64_t n = g->n, ldb = g->ldb;
+    if (!g->trans_b) { /* source row by source row: sequential reads, few pages */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = g->b + (p0 + p) * ldb + jc;
+            for (int64_t s = s0; s < s1; s++)
+                copy_pad(dst + s * kc * NR + p * NR, src + s * NR, (int)min64(NR, n - jc - s * NR), NR);
         }
         return;
     }
     /* B stored n x k: transpose in 4 x 4 tiles, which compilers turn into
-     * shuffles; element-wise it runs several times slower. */
-    const float *src = g->b + j0 * ldb + p0;
-    if (w == NR)
-        for (; p + 4 <= kc; p += 4)
-            for (int jt = 0; jt < NR; jt += 4)
-                for (int q = 0; q < 4; q++)
-                    for (int j = jt; j < jt + 4; j++) dst[(p + q) * NR + j] = src[j * ldb + p + q];
-    for (; p < kc; p++)
-        for (int j = 0; j < NR; j++) dst[p * NR + j] = j < w ? src[j * ldb + p] : 0.0f;
+     * shuffles; element by element it runs several times slower. */
+    for (int64_t s = s0; s < s1; s++) {
+        const float *src = g->b + (jc + s * NR) * ldb + p0;
+        float *d = dst + s * kc * NR;
+        const int w = (int)min64(NR, n - jc - s * NR);
+        int64_t p = 0;
+        if (w == NR)
+            for (; p + 4 <= kc; p += 4)
+                for (int jt = 0; jt < NR; jt += 4)
+                    for (int q = 0; q < 4; q++)
+                        for (int j = jt; j < jt + 4; j++) d[(p + q) * NR + j] = src[j * ldb + p + q];
+        for (; p < kc; p++)
+            for (int j = 0; j < NR; j++) d[p * NR + j] = j < w ? src[j * ldb + p] : 0.0f;
+    }
 }
 
 #define UK_PARAMS int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, \
@@ -239,14 +248,11 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
              * one, packing goes to the other, so one barrier per step does. */
             float *const bpack = g->bpack + (size_t)(++step & 1) * g->b_floats;
 
-#pragma omp for schedule(static)
-            for (int64_t s = 0; s < slivers; s++)
-                pack_b(g, NR, pc, jc + s * NR, kcur, bpack + s * kcur * NR);
-
+            pack_b(g, NR, part(slivers, team, tid), part(slivers, team, tid + 1), jc, pc, kcur, bpack);
+#pragma omp barrier
             for (int64_t rb = r0; rb < r1 && s0 < s1; rb += blk) {
                 const int64_t re = min64(r1, rb + blk);
-                for (int64_t r = rb; r < re; r++)
-                    pack_a(g, MR, r * MR, pc, kcur, apack + (r - rb) * a_sliver);
+                pack_a(g, MR, rb, re, pc, kcur, apack);
                 for (int64_t s = s0; s < s1; s++) {
                     const int64_t j = jc + s * NR;
                     const int nr = (int)min64(NR, n - j);
@@ -283,7 +289,7 @@ DEFINE_ISA(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 1)
 #endif
 
 typedef struct {
-    int mr, nr;
+    int mr, nr, kc, mc; /* register tile; k and m block sizes */
     void (*run)(const gemm_job *);
 } gemm_arch;
 
@@ -292,11 +298,11 @@ static gemm_arch select_arch(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
-        return (gemm_arch){8, 32, avx512_thread};
+        return (gemm_arch){8, 32, 1024, 192, avx512_thread};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (gemm_arch){6, 16, avx2_thread};
+        return (gemm_arch){6, 16, 256, 96, avx2_thread};
 #endif
-    return (gemm_arch){6, 8, generic_thread};
+    return (gemm_arch){6, 8, 256, 96, generic_thread};
 }
 
 /* Grow-only packing memory of the calling thread, shared out to its team. */
@@ -350,14 +356,16 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     }
     const gemm_arch arch = select_arch();
     gemm_job g = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c,
-                  .kc = balanced_block(k, KC_BLOCK, 1),
+                  .kc = balanced_block(k, arch.kc, 1),
                   .nc = balanced_block(n, NC_BLOCK, arch.nr),
-                  .mc_slivers = min64(ceil_div(m, arch.mr), MC_ROWS / arch.mr)};
+                  .mc_slivers = min64(ceil_div(m, arch.mr), arch.mc / arch.mr)};
 
     int nt = 1;
 #ifdef _OPENMP
-    if ((double)m * (double)n * (double)k >= PARALLEL_MIN_MACS)
-        nt = omp_get_max_threads();
+    const double macs = (double)m * (double)n * (double)k;
+    if (macs >= 2 * MACS_PER_THREAD)
+        nt = macs >= omp_get_max_threads() * MACS_PER_THREAD ? omp_get_max_threads()
+                                                             : (int)(macs / MACS_PER_THREAD);
 #endif
     g.b_floats = (size_t)round_up(g.kc * g.nc, 16); /* 16 floats: keeps blocks 64-byte aligned */
     g.a_floats = (size_t)round_up(g.mc_slivers * arch.mr * A_RS, 16);

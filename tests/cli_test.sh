@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# cli_test.sh SOMA PYTHON TESTS_DIR: the soma command as a user meets it.
+# Bad arguments and unreadable data give a one-line error and a non-zero exit
+# (2 for usage, 1 for failures) and write nothing to --save; a small run
+# trains, saves, evaluates, predicts and resumes bit for bit; an independent
+# Python forward pass over the saved checkpoint matches `soma predict`.
+set -u
+soma=$1 python=$2 tests=$3
+export TESTS_DIR=$tests
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect CODE PATTERN -- command...: exit code CODE and a one-line stderr
+# matching PATTERN.
+expect() {
+  local code=$1 pattern=$2; shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  local lines; lines=$(wc -l <"$work/err")
+  if [ "$got" != "$code" ]; then fail "$* exited $got, expected $code: $(cat "$work/err")"; return; fi
+  if ! grep -q -- "$pattern" "$work/err"; then fail "$*: stderr '$(cat "$work/err")' lacks '$pattern'"; return; fi
+  if [ "$lines" != 1 ]; then fail "$*: $lines lines on stderr, expected one"; return; fi
+  echo "ok: $* -> $got: $(cat "$work/err")"
+}
+
+# a learnable CSV: label = x0 + x1 > x2 (+ 2 noise features), with a header
+awk 'BEGIN { srand(7); print "a,b,c,d,e,label";
+  for (i = 0; i < 300; i++) { a = rand(); b = rand(); c = rand() * 2; d = rand(); e = rand();
+    printf "%.5f,%.5f,%.5f,%.5f,%.5f,%d\n", a, b, c, d, e, (a + b > c) } }' >"$work/train.csv"
+printf 'a,b,c\n1,2,3\n4,oops,6\n' >"$work/bad.csv"
+
+expect 2 "--data is required" -- "$soma" train --save "$work/none.st"
+expect 2 "unknown option '--bogus'" -- "$soma" train --bogus
+expect 2 "--lr needs a number, got 'abc'" -- "$soma" train --data mnist --lr abc
+expect 2 "--epochs needs a value" -- "$soma" train --data mnist --epochs
+expect 2 "--act: .*unknown activation 'swish'" -- "$soma" train --data mnist --act swish
+expect 2 "--val-split must be in \[0, 1)" -- "$soma" train --data mnist --val-split 1.5
+expect 2 "--layers '5,x' is not a list" -- "$soma" train --data "csv:$work/train.csv" --layers 5,x
+expect 2 "--layers starts with 7 inputs but the data has 5 features" -- "$soma" train --data "csv:$work/train.csv" --layers 7,3,2
+expect 1 "unknown --data 'foo'" -- "$soma" train --data foo --save "$work/none.st"
+expect 1 "missing.csv" -- "$soma" train --data "csv:$work/missing.csv" --save "$work/none.st"
+expect 1 "bad.csv:3:2: 'oops' is not a number" -- "$soma" train --data "csv:$work/bad.csv" --save "$work/none.st"
+expect 1 "no_such_model" -- "$soma" eval --model "$work/no_such_model.st" --data "csv:$work/train.csv"
+expect 1 "not a soma checkpoint\|too short\|shorter\|malformed\|header" -- "$soma" summary --model "$work/train.csv"
+[ -e "$work/none.st" ] && fail "a failed run wrote --save"
+
+# a real run: train, evaluate, predict, summarize
+if ! "$soma" train --data "csv:$work/train.csv" --layers 5,16,2 --epochs 30 --batch 16 --lr 0.01 \
+     --device cpu --save "$work/model.st" --log "$work/metrics.csv" >"$work/train.log" 2>&1; then
+  fail "training failed: $(tail -3 "$work/train.log")"
+fi
+grep -q "^epoch 30/30" "$work/train.log" || fail "no epoch 30 line"
+[ "$(wc -l <"$work/metrics.csv")" = 31 ] || fail "metrics.csv should have a header and 30 rows"
+"$soma" eval --model "$work/model.st" --data "csv:$work/train.csv" --device cpu --json >"$work/eval.json" ||
+  fail "eval failed"
+"$python" -c "import json,sys; r=json.load(open('$work/eval.json')); sys.exit(0 if r['accuracy'] > 0.85 else 1)" ||
+  fail "accuracy too low: $(cat "$work/eval.json")"
+"$soma" summary --model "$work/model.st" | grep -q "total parameters: 130" || fail "summary"
+"$soma" predict --model "$work/model.st" --data "csv:$work/train.csv" --device cpu >"$work/classes.txt" ||
+  fail "predict failed"
+[ "$(wc -l <"$work/classes.txt")" = 300 ] || fail "predict should print 300 lines"
+"$soma" predict --model "$work/model.st" --data "csv:$work/train.csv" --device cpu --raw >"$work/raw.txt"
+"$python" "$tests/checkpoint_forward.py" "$work/model.st" "$work/train.csv" "$work/raw.txt" ||
+  fail "an independent forward pass disagrees with soma predict"
+"$python" "$tests/read_safetensors.py" "$work/model.st" --shape layers.0.weight=16x5 \
+  --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v1 >/dev/null ||
+  fail "the Python reader rejects the checkpoint"
+
+# resume: 2 epochs straight == 1 epoch, save, resume, 1 more (bit for bit)
+common=(--data "csv:$work/train.csv" --layers 5,16,2 --batch 16 --dropout 0.2 --device cpu --seed 3)
+"$soma" train "${common[@]}" --epochs 2 --save "$work/straight.st" >/dev/null 2>&1 || fail "straight run"
+"$soma" train "${common[@]}" --epochs 1 --save "$work/half.st" >/dev/null 2>&1 || fail "first half"
+"$soma" train "${common[@]}" --epochs 2 --resume "$work/half.st" --save "$work/resumed.st" >/dev/null 2>&1 ||
+  fail "resumed run"
+"$python" - "$work/straight.st" "$work/resumed.st" <<'PY' || fail "resumed weights differ from the straight run"
+import sys, os
+sys.path.insert(0, os.environ.get("TESTS_DIR", "."))
+from read_safetensors import load
+a, b = load(sys.argv[1])[3], load(sys.argv[2])[3]
+keys = [k for k in a if k.startswith("layers.")]
+sys.exit(0 if keys and all(a[k] == b[k] for k in keys) else 1)
+PY
+
+if [ "$failures" != 0 ]; then
+  echo "$failures failed"
+  exit 1
+fi
+echo "all CLI checks passed"

@@ -1,0 +1,126 @@
+/* test_cuda_train.c: the same small model trained for 60 steps on the CPU
+ * and on CUDA, from the same initial weights and the same batches (dropout
+ * masks included), must follow the same loss curve: every step's loss within
+ * 1e-3 relative, and the final weights within NMSE 1e-6. Exits 77 (skipped)
+ * without a usable GPU. */
+#include <math.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define STEPS 60
+#define BATCH 32
+#define FEATURES 12
+#define CLASSES 4
+#define LOSS_TOLERANCE 1e-3
+
+typedef struct device_run {
+    soma_device *dev;
+    soma_mlp *model;
+    soma_optimizer *opt;
+    soma_tensor *x, *y, *loss, *dout;
+    float losses[STEPS];
+} device_run;
+
+static void setup(device_run *r, const char *spec) {
+    r->dev = test_open(spec);
+    soma_layer_spec specs[3] = {{.units = 32, .act = SOMA_ACT_RELU, .dropout = 0.1f},
+                                {.units = 32, .act = SOMA_ACT_GELU_TANH},
+                                {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
+    ck_soma(soma_mlp_create(r->dev, FEATURES, specs, 3, &r->model));
+    ck_soma(soma_mlp_init(r->model, SOMA_INIT_AUTO, TEST_SEED));
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
+    oc.clip_norm = 5.0f;
+    ck_soma(soma_optimizer_create(r->model, &oc, &r->opt));
+    ck_soma(soma_tensor_create(r->dev, BATCH, FEATURES, &r->x));
+    ck_soma(soma_tensor_create(r->dev, BATCH, 1, &r->y));
+    ck_soma(soma_tensor_create(r->dev, 1, 1, &r->loss));
+    ck_soma(soma_tensor_create(r->dev, BATCH, CLASSES, &r->dout));
+}
+
+static void step(device_run *r, int s, const float *x, const float *y) {
+    const soma_tensor *out;
+    soma_rng dropout_rng = {TEST_SEED, (uint64_t)s * SOMA_MAX_LAYERS};
+    ck_soma(soma_tensor_upload(r->x, x, BATCH * FEATURES));
+    ck_soma(soma_tensor_upload(r->y, y, BATCH));
+    ck_soma(soma_mlp_forward(r->model, r->x, 1, dropout_rng, &out));
+    ck_soma(soma_softmax_xent_loss(out, r->y, r->loss));
+    ck_soma(soma_softmax_xent_backward(out, r->y, r->dout));
+    ck_soma(soma_mlp_backward(r->model, r->x, r->dout));
+    ck_soma(soma_optimizer_step(r->opt));
+    ck_soma(soma_tensor_download(r->loss, &r->losses[s], 1));
+}
+
+static void teardown(device_run *r) {
+    soma_tensor_free(r->x), soma_tensor_free(r->y), soma_tensor_free(r->loss), soma_tensor_free(r->dout);
+    soma_optimizer_free(r->opt);
+    soma_mlp_free(r->model);
+    soma_device_close(r->dev);
+}
+
+static device_run cpu_run, gpu_run;
+
+START_TEST(loss_curves_agree) {
+    static float x[BATCH * FEATURES], y[BATCH];
+    soma_tensor *scratch = NULL;
+    ck_soma(soma_tensor_create(cpu_run.dev, BATCH, FEATURES, &scratch));
+    soma_rng data_rng = soma_rng_make(TEST_SEED + 99);
+    for (int s = 0; s < STEPS; s++) {
+        /* a batch of a learnable problem: the class is the argmax of the
+         * first CLASSES features */
+        ck_soma(soma_tensor_fill_normal(scratch, &data_rng, 0.0f, 1.0f));
+        ck_soma(soma_tensor_download(scratch, x, BATCH * FEATURES));
+        for (int i = 0; i < BATCH; i++) {
+            int best = 0;
+            for (int c = 1; c < CLASSES; c++)
+                if (x[i * FEATURES + c] > x[i * FEATURES + best]) best = c;
+            y[i] = (float)best;
+        }
+        step(&cpu_run, s, x, y);
+        step(&gpu_run, s, x, y);
+        double rel = fabs(cpu_run.losses[s] - gpu_run.losses[s]) / fmax(1e-6, fabs(cpu_run.losses[s]));
+        ck_assert_msg(rel <= LOSS_TOLERANCE, "step %d, seed %llu: cpu loss %.7f, cuda loss %.7f (relative %.2e)",
+                      s, TEST_SEED, cpu_run.losses[s], gpu_run.losses[s], rel);
+    }
+    printf("loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n", cpu_run.losses[0],
+           gpu_run.losses[0], STEPS - 1, cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
+    ck_assert_msg(cpu_run.losses[STEPS - 1] < 0.7 * cpu_run.losses[0], "the model did not learn");
+    for (int l = 0; l < 3; l++) {
+        soma_tensor *wc = soma_mlp_weight(cpu_run.model, l), *wg = soma_mlp_weight(gpu_run.model, l);
+        int64_t n = soma_tensor_numel(wc);
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        ck_soma(soma_tensor_download(wc, a, (size_t)n));
+        ck_soma(soma_tensor_download(wg, b, (size_t)n));
+        double err = 0, norm = 0;
+        for (int64_t i = 0; i < n; i++) {
+            err += (double)(a[i] - b[i]) * (a[i] - b[i]);
+            norm += (double)a[i] * a[i];
+        }
+        ck_assert_msg(err / norm <= 1e-6, "layer %d weights: NMSE %.3e after %d steps", l, err / norm, STEPS);
+        free(a), free(b);
+    }
+    soma_tensor_free(scratch);
+}
+END_TEST
+
+int main(void) {
+    const char *reason = NULL;
+    if (soma_cuda_device_count(&reason) == 0) {
+        printf("SKIP: %s\n", reason);
+        return 77;
+    }
+    printf("test_cuda_train: seed %llu\n", TEST_SEED);
+    setup(&cpu_run, "cpu");
+    setup(&gpu_run, "cuda:0");
+    Suite *s = suite_create("cuda_train");
+    TCase *tc = tcase_create("curves");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, loss_curves_agree);
+    suite_add_tcase(s, tc);
+    Suite *suites[] = {s};
+    int code = test_run(suites, 1, CK_NOFORK);
+    teardown(&gpu_run);
+    teardown(&cpu_run);
+    soma_shutdown();
+    return code;
+}
