@@ -69,8 +69,10 @@ grep -q "^epoch 30/30" "$work/train.log" || fail "no epoch 30 line"
   --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v1 >/dev/null ||
   fail "the Python reader rejects the checkpoint"
 
-# resume: 2 epochs straight == 1 epoch, save, resume, 1 more (bit for bit)
-common=(--data "csv:$work/train.csv" --layers 5,16,2 --batch 16 --dropout 0.2 --device cpu --seed 3)
+# resume: 2 epochs straight == 1 epoch, save, resume, 1 more (bit for bit).
+# A constant schedule: a cosine one is planned over the first run's --epochs.
+common=(--data "csv:$work/train.csv" --layers 5,16,2 --batch 16 --dropout 0.2 --device cpu --seed 3
+        --schedule constant)
 "$soma" train "${common[@]}" --epochs 2 --save "$work/straight.st" >/dev/null 2>&1 || fail "straight run"
 "$soma" train "${common[@]}" --epochs 1 --save "$work/half.st" >/dev/null 2>&1 || fail "first half"
 "$soma" train "${common[@]}" --epochs 2 --resume "$work/half.st" --save "$work/resumed.st" >/dev/null 2>&1 ||

@@ -1,33 +1,37 @@
 /* cpu_gemm.c: the CPU backend's packed, cache-blocked, OpenMP-parallel SGEMM.
  *
  * Maths: C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C[m,n], row-major.
+ * The k sum runs in KC-long steps: the first applies beta, later ones add.
  *
  * Scheme (Goto's algorithm, as in BLIS/OpenBLAS):
- *   for jc in n by NC:                  B panel (KC x NC) lives in L2/L3
- *     for pc in k by KC:                pack op(B) into KC x NR slivers (shared)
- *       for ic in m by MC:              pack op(A) into MR x KC slivers (per thread)
- *         for jr in NC by NR:           one B sliver stays in L1 ...
- *           for ir in MC by MR:         ... while A slivers stream from L2
- *             micro-kernel: MR x NR tile of C = alpha * A sliver * B sliver + beta * C
- * Packing absorbs both transpositions and zero-pads ragged edges, so the
- * micro-kernel always runs full MR x NR tiles; partial tiles are stored through
- * bounds-checked loops and never touch C outside m x n. An A sliver is packed
- * in whichever layout its source already has (row by row, or MR values per k
- * step), so op(A) is never transposed; only op(B) from a transposed B is.
+ *   for jc in n by NC:           B panel, KC x NC (L3)
+ *     for pc in k by KC:         pack op(B) panel into KC x NR slivers
+ *       for ic in m by MC:       pack op(A) block into MR x KC slivers (L2)
+ *         for jr by NR:          one B sliver ...
+ *           for ir by MR:        ... against every A sliver of the block
+ *             micro-kernel: MR x NR tile of C, accumulators in registers
+ * Packing absorbs the transpositions and zero-pads ragged edges, so the
+ * micro-kernel always computes full tiles; partial tiles are stored through
+ * bounds-checked loops and never touch C outside m x n. A slivers are packed
+ * in the layout their source already has (row by row, or MR values per k
+ * step), so only a transposed B needs a real transpose.
  *
- * Register tiles are picked per instruction set at run time, as the library is
- * not built with -march: AVX-512 uses 14 x 32 (28 zmm accumulators + 2 for the
- * B row + 1 broadcast = all 32 registers; 16 loads per 28 FMAs), AVX2 the
- * classic 6 x 16 (12 of 16 ymm), baseline SSE2 6 x 8.
- * Blocking (tuned on a 48 KiB L1 / 2 MiB L2 Xeon): KC = 384 makes each tile's
- * C load/store a <1% overhead while a 14 x 384 A sliver (21 KiB) plus the
- * B rows in flight fit L1; MC = 168 rows makes the A block ~260 KiB, well
- * inside L2; NC = 4096 caps the shared B panel at 6 MiB. Blocks are balanced
- * (equal sizes) so no thin remainder block is ever run.
+ * Register tiles are picked per instruction set at run time, as the library
+ * is not built with -march: AVX-512 8 x 32 (16 zmm accumulators; 2 B loads +
+ * 8 broadcasts per 16 FMAs), AVX2 6 x 16 (12 of 16 ymm), baseline 6 x 8. On
+ * the Xeon this was tuned on (48 KiB L1, 2 MiB L2) 8 x 32 matched 14 x 32 and
+ * 6 x 64 on large shapes and beat them on batch-sized ones (m = 64, 128...).
+ * AVX-512 blocking: KC = 1024 halves the C reloads and barriers of KC = 512
+ * and measured best, though a B sliver (128 KiB) then streams from L2, not L1
+ * (160 bytes per 8 cycles: well within L2 bandwidth); MC = 192 keeps the A
+ * block (768 KiB) in L2; NC = 1024 makes a B panel 4 MiB. AVX2 and baseline
+ * use KC = 256, MC = 96 to fit a 256 KiB L2. All blocks are balanced.
  *
- * Threads form a grid over row slivers x column slivers of C (more rows than
- * columns when the shape allows, since A packing is per thread and B shared),
- * so skinny shapes like 128 x 128 still keep every core busy. */
+ * Threads form a grid over C's row x column slivers, so 128 x 128 outputs
+ * still keep every core busy. Each packs the A rows of its grid row and
+ * 1/team of the B panel; a grid column shares its B panels (double-buffered,
+ * one barrier per k step). Sharing costs cross-core traffic, so the grid
+ * prefers a single row, which needs no barrier. */
 #include "cpu_gemm.h"
 
 #include <math.h>
@@ -39,13 +43,25 @@
 
 #define MR_MAX 8
 #define NR_MAX 32
-#define KC_MAX 1024
+#define KC_MAX 1024 /* largest KC of any instruction set */
 #define A_RS (KC_MAX + 16) /* row stride of row-wise A slivers; the pad staggers cache sets */
-#define NC_BLOCK 2048
+#define NC_BLOCK 1024
 /* A thread given fewer multiply-adds than this costs more to start than it saves. */
 #define MACS_PER_THREAD (64.0 * 64.0 * 64.0)
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+#ifdef _OPENMP
+#define OMP(directive) _Pragma(#directive)
+#else
+#define OMP(directive)
+#endif
+/* GCC needs the hint to keep some tiles in registers; clang vectorises these
+ * loops unaided, and warns at -O1 when told to but not optimising enough. */
+#ifdef __clang__
+#define SIMD
+#else
+#define SIMD OMP(omp simd)
+#endif
 
 typedef struct {
     int trans_a, trans_b;
@@ -54,7 +70,7 @@ typedef struct {
     const float *a, *b;
     float *c;
     int64_t kc, nc, mc_slivers;
-    float *bpack, *apack; /* two shared B panels; one A block per thread */
+    float *bpack, *apack;      /* two shared B panels; one A block per thread */
     size_t b_floats, a_floats; /* size of each B panel and A block */
 } gemm_job;
 
@@ -71,19 +87,23 @@ static int64_t balanced_block(int64_t len, int64_t target, int64_t unit)
 /* Start of piece i when len is cut into parts near-equal pieces. */
 static int64_t part(int64_t len, int parts, int i) { return len * i / parts; }
 
-/* Rows of the thread grid (a divisor of team): minimises the largest share of
- * multiply-adds plus A packing, which every thread of a grid row repeats. */
+/* Rows of the thread grid (a divisor of team), minimising one thread's cost in
+ * multiply-adds per k step: its tile, plus packing its A rows (repeated by every
+ * thread of a grid row; charged as 32 columns), plus reading B slivers other
+ * threads packed: cross-core traffic, and invalidations when they repack, that
+ * measured about 3x a local packing (charged 96 per column). */
 static int split_rows(int team, int64_t row_slivers, int64_t col_slivers, int MR, int NR)
 {
     int best = 1;
     double best_cost = 0;
+    const int64_t own_cols = ceil_div(col_slivers, team) * NR;
     for (int tm = 1; tm <= team; tm++) {
-        if (team % tm)
-            continue;
-        double rows = (double)ceil_div(row_slivers, tm) * MR;
-        double cost = rows * ((double)ceil_div(col_slivers, team / tm) * NR + 32.0);
-        if (tm == 1 || cost <= best_cost)
-            best = tm, best_cost = cost;
+        const int64_t rows = ceil_div(row_slivers, tm) * MR, cols = ceil_div(col_slivers, team / tm) * NR;
+        const double cost = (double)rows * (double)(cols + 32) + 96.0 * (double)(cols - own_cols);
+        if (team % tm == 0 && (tm == 1 || cost < best_cost)) {
+            best = tm;
+            best_cost = cost;
+        }
     }
     return best;
 }
@@ -91,7 +111,7 @@ static int split_rows(int team, int64_t row_slivers, int64_t col_slivers, int MR
 /* MR x NR tile: c[0:mr, 0:nr] = alpha * A * B + beta * c (beta == 0: c not read).
  * A sliver element (i, p) is a[i*RS + p*CS]; B sliver row p is b[p*NR ...].
  * MR/NR/RS/CS are compile-time constants at every call, so acc is unrolled
- * into registers. use_fma picks fmaf, which ISO C mode never contracts to. */
+ * into registers. use_fma calls fmaf: GCC in ISO C mode never fuses a*b + c. */
 ALWAYS_INLINE void ukernel(const int MR, const int NR, const int RS, const int CS, const int use_fma,
                            int64_t kc, const float *restrict a, const float *restrict b,
                            float *restrict c, int64_t ldc, float alpha, float beta, int mr, int nr)
@@ -119,9 +139,8 @@ ALWAYS_INLINE void ukernel(const int MR, const int NR, const int RS, const int C
              * loop vectoriser would turn acc into gathers and scatters. */
 #ifdef __clang__
             _Pragma("clang loop unroll(full) vectorize(disable)")
-#else
-            _Pragma("omp simd")
 #endif
+            SIMD
             for (int j = 0; j < NR; j++)
                 acc[i * NR + j] = use_fma ? fmaf(ai, bp[j], acc[i * NR + j])
                                           : acc[i * NR + j] + ai * bp[j];
@@ -132,10 +151,10 @@ ALWAYS_INLINE void ukernel(const int MR, const int NR, const int RS, const int C
         float *ci = c + i * ldc;
         const float *ai = acc + i * NR;
         if (full && beta == 0.0f) {
-            _Pragma("omp simd")
+            SIMD
             for (int j = 0; j < NR; j++) ci[j] = alpha * ai[j];
         } else if (full) {
-            _Pragma("omp simd")
+            SIMD
             for (int j = 0; j < NR; j++) ci[j] = alpha * ai[j] + beta * ci[j];
         } else if (beta == 0.0f) {
             for (int j = 0; j < nr; j++) ci[j] = alpha * ai[j];
@@ -184,7 +203,9 @@ ALWAYS_INLINE void pack_a(const gemm_job *g, const int MR, int64_t r0, int64_t r
 }
 
 /* Packs column slivers [s0, s1) of the panel starting at column jc, rows
- * [p0, p0+kc) of op(B), as kc x NR slivers; columns past n become zeros. */
+ * [p0, p0+kc) of op(B), as kc x NR slivers; columns past n become zeros.
+ * Sliver s starts at s * g->kc * NR whatever kc is, so that each thread's
+ * slivers stay where they were in earlier k steps. */
 ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s1, int64_t jc,
                           int64_t p0, int64_t kc, float *restrict dst)
 {
@@ -193,7 +214,7 @@ ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s
         for (int64_t p = 0; p < kc; p++) {
             const float *src = g->b + (p0 + p) * ldb + jc;
             for (int64_t s = s0; s < s1; s++)
-                copy_pad(dst + s * kc * NR + p * NR, src + s * NR, (int)min64(NR, n - jc - s * NR), NR);
+                copy_pad(dst + s * g->kc * NR + p * NR, src + s * NR, (int)min64(NR, n - jc - s * NR), NR);
         }
         return;
     }
@@ -201,7 +222,7 @@ ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s
      * shuffles; element by element it runs several times slower. */
     for (int64_t s = s0; s < s1; s++) {
         const float *src = g->b + (jc + s * NR) * ldb + p0;
-        float *d = dst + s * kc * NR;
+        float *d = dst + s * g->kc * NR;
         const int w = (int)min64(NR, n - jc - s * NR);
         int64_t p = 0;
         if (w == NR)
@@ -241,6 +262,9 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
     for (int64_t jc = 0; jc < n; jc += nc) {
         const int64_t ncur = min64(nc, n - jc), slivers = ceil_div(ncur, NR);
         const int64_t s0 = part(slivers, tn, tid % tn), s1 = part(slivers, tn, tid % tn + 1);
+        if (tm == 1 && jc > 0 && jc + nc >= n) { /* a narrower last panel moves the split */
+            OMP(omp barrier)
+        }
         for (int64_t pc = 0; pc < k; pc += kc) {
             const int64_t kcur = min64(kc, k - pc);
             const float beta = pc == 0 ? g->beta : 1.0f;
@@ -249,14 +273,16 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
             float *const bpack = g->bpack + (size_t)(++step & 1) * g->b_floats;
 
             pack_b(g, NR, part(slivers, team, tid), part(slivers, team, tid + 1), jc, pc, kcur, bpack);
-#pragma omp barrier
+            if (tm > 1) { /* otherwise each thread reads only the B slivers it packed */
+                OMP(omp barrier)
+            }
             for (int64_t rb = r0; rb < r1 && s0 < s1; rb += blk) {
                 const int64_t re = min64(r1, rb + blk);
                 pack_a(g, MR, rb, re, pc, kcur, apack);
                 for (int64_t s = s0; s < s1; s++) {
                     const int64_t j = jc + s * NR;
                     const int nr = (int)min64(NR, n - j);
-                    const float *bs = bpack + s * kcur * NR;
+                    const float *bs = bpack + s * kc * NR;
                     for (int64_t r = rb; r < re; r++) {
                         const float *as = apack + (r - rb) * a_sliver;
                         float *ct = g->c + r * MR * ldc + j;
@@ -273,14 +299,11 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
  * register allocation sees nothing but the k loop) and the thread body. */
 #define DEFINE_ISA(name, target, MR, NR, use_fma)                                                 \
     target __attribute__((noinline)) static void name##_rows(UK_PARAMS)                           \
-    {                                                                                             \
-        ukernel(MR, NR, A_RS, 1, use_fma, UK_ARGS);                                               \
-    }                                                                                             \
+    { ukernel(MR, NR, A_RS, 1, use_fma, UK_ARGS); }                                               \
     target __attribute__((noinline)) static void name##_cols(UK_PARAMS)                           \
-    {                                                                                             \
-        ukernel(MR, NR, 1, MR, use_fma, UK_ARGS);                                                 \
-    }                                                                                             \
-    target static void name##_thread(const gemm_job *g) { gemm_thread(g, MR, NR, name##_rows, name##_cols); }
+    { ukernel(MR, NR, 1, MR, use_fma, UK_ARGS); }                                                 \
+    target static void name##_thread(const gemm_job *g)                                           \
+    { gemm_thread(g, MR, NR, name##_rows, name##_cols); }
 
 DEFINE_ISA(generic, , 6, 8, 0)
 #if defined(__x86_64__) || defined(__i386__)
@@ -306,10 +329,7 @@ static gemm_arch select_arch(void)
 }
 
 /* Grow-only packing memory of the calling thread, shared out to its team. */
-static _Thread_local struct {
-    float *buf;
-    size_t cap; /* floats */
-} tl_ws;
+static _Thread_local struct { float *buf; size_t cap; /* floats */ } tl_ws;
 
 void soma_cpu_gemm_release(void)
 {
@@ -344,9 +364,8 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
 }
 
 soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                                  float alpha, const float *a, int64_t lda,
-                                  const float *b, int64_t ldb,
-                                  float beta, float *c, int64_t ldc)
+                                  float alpha, const float *a, int64_t lda, const float *b,
+                                  int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0)
         return SOMA_OK;
@@ -374,7 +393,7 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     g.bpack = tl_ws.buf;
     g.apack = tl_ws.buf + 2 * g.b_floats;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
+    OMP(omp parallel num_threads(nt) if (nt > 1))
     arch.run(&g);
     return SOMA_OK;
 }

@@ -1,7 +1,10 @@
-/* cpu_gemm_op.c: the GEMM op on the CPU. The default uses OpenBLAS's sgemm
- * when soma is built with it and the blocked kernel of cpu_gemm.c otherwise;
- * both are also variants ("openblas", "blocked") so tests and `soma check`
- * exercise each. C = alpha op(A) op(B) + beta C, row-major. */
+/* cpu_gemm_op.c: the GEMM op on the CPU: the blocked kernel of cpu_gemm.c
+ * by default, OpenBLAS's sgemm on request; both are also variants
+ * ("blocked", "openblas") so tests and `soma check` exercise each.
+ * C = alpha op(A) op(B) + beta C, row-major. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
 
@@ -33,4 +36,19 @@ CPU_KERNEL(soma_cpu_gemm_openblas_op) {
     return soma_cpu_gemm_blocked_op(ctx, call);
 }
 
-CPU_KERNEL(soma_cpu_gemm) { return soma_cpu_gemm_openblas_op(ctx, call); }
+/* The default is soma's own kernel: measured at 0.95-0.99x OpenBLAS on
+ * large squares and 1.2-1.6x on the MLP shapes (bench/RESULTS.md), and it
+ * shares OpenMP's threads, where OpenBLAS's own thread pool fights OpenMP's
+ * spinning threads for the cores. SOMA_CPU_GEMM=openblas picks OpenBLAS. */
+static int use_blocked(void) {
+    static int choice = -1;
+    if (choice < 0) {
+        const char *env = getenv("SOMA_CPU_GEMM");
+        choice = !(env && strcmp(env, "openblas") == 0);
+    }
+    return choice;
+}
+
+CPU_KERNEL(soma_cpu_gemm) {
+    return use_blocked() ? soma_cpu_gemm_blocked_op(ctx, call) : soma_cpu_gemm_openblas_op(ctx, call);
+}
