@@ -20,6 +20,50 @@
 #define NAME_SIZE 64
 #define VALUE_SIZE 32
 
+/* ---- integrity -------------------------------------------------------------
+ * A CRC-32 (IEEE 802.3, reflected, as zlib computes it) over every tensor's
+ * name, shape and data, taken in name order so that the order of tensors in
+ * a file does not matter, is stored in the metadata as "checksum" and checked
+ * on load. The rename in soma_safetensors_write already makes a save atomic;
+ * the checksum catches what happens to the file afterwards (a partial copy,
+ * a flipped bit). Files from other tools carry none and load unchecked. */
+static uint32_t crc32_update(uint32_t crc, const void *data, size_t n) {
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--) crc = table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const soma_st_tensor *const *)a)->name, (*(const soma_st_tensor *const *)b)->name);
+}
+
+/* The checksum of n tensors (sorted by name through an index array). */
+static soma_status tensors_checksum(const soma_st_tensor *const *tensors, int n, uint32_t *out) {
+    const soma_st_tensor **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "checkpoint checksum: out of host memory");
+    memcpy(sorted, tensors, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) {
+        const soma_st_tensor *t = sorted[i];
+        int64_t shape[2] = {t->shape[0], t->rank == 2 ? t->shape[1] : 1};
+        crc = crc32_update(crc, t->name, strlen(t->name) + 1);
+        crc = crc32_update(crc, shape, sizeof shape);
+        crc = crc32_update(crc, t->data, (size_t)(shape[0] * shape[1]) * sizeof(float));
+    }
+    free(sorted);
+    *out = crc;
+    return SOMA_OK;
+}
+
 /* What a save writes, with the storage its names and values point into. */
 typedef struct writer {
     soma_st_tensor tensors[MAX_TENSORS];
@@ -143,6 +187,13 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
                      slot_names[soma_optimizer_slots(o) - 1][s]);
             st = add_tensor(w, name, soma_optimizer_state(o, p, s), p % 2 ? 1 : 2);
         }
+    if (st == SOMA_OK) {
+        const soma_st_tensor *ptrs[MAX_TENSORS];
+        uint32_t crc = 0;
+        for (int i = 0; i < w->n_tensors; i++) ptrs[i] = &w->tensors[i];
+        st = tensors_checksum(ptrs, w->n_tensors, &crc);
+        if (st == SOMA_OK) add_meta(w, "checksum", "crc32:%08x", (unsigned)crc);
+    }
     if (st == SOMA_OK) st = soma_safetensors_write(path, w->tensors, w->n_tensors, w->meta, w->n_meta);
     for (int i = 0; i < w->n_tensors; i++) free(w->tensors[i].data);
     free(w->layers_value);
@@ -212,12 +263,19 @@ static soma_status load_tensor(const soma_st_file *f, const char *path, const ch
     const soma_st_tensor *st = soma_st_file_find(f, name);
     if (!st) return soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
     int64_t rows = rank == 1 ? 1 : st->shape[0], cols = rank == 1 ? st->shape[0] : st->shape[1];
-    if (st->rank != rank || rows != soma_tensor_rows(t) || cols != soma_tensor_cols(t))
-        return soma_fail(SOMA_ERR_SHAPE, "%s: tensor '%s' has shape [%lld%s%lld] but the model needs [%lld%s%lld]",
-                         path, name, (long long)st->shape[0], st->rank == 2 ? ", " : "",
-                         st->rank == 2 ? (long long)st->shape[1] : 0LL,
-                         (long long)(rank == 1 ? cols : rows), rank == 2 ? ", " : "",
-                         rank == 2 ? (long long)cols : 0LL);
+    if (st->rank != rank || rows != soma_tensor_rows(t) || cols != soma_tensor_cols(t)) {
+        char have[64], want[64];
+        if (st->rank == 2)
+            snprintf(have, sizeof have, "[%lld, %lld]", (long long)st->shape[0], (long long)st->shape[1]);
+        else
+            snprintf(have, sizeof have, "[%lld]", (long long)st->shape[0]);
+        if (rank == 2)
+            snprintf(want, sizeof want, "[%lld, %lld]", (long long)soma_tensor_rows(t), (long long)soma_tensor_cols(t));
+        else
+            snprintf(want, sizeof want, "[%lld]", (long long)soma_tensor_cols(t));
+        return soma_fail(SOMA_ERR_SHAPE, "%s: tensor '%s' has shape %s but the model needs %s", path, name,
+                         have, want);
+    }
     return soma_tensor_upload(t, st->data, (size_t)(rows * cols));
 }
 
@@ -297,18 +355,39 @@ static soma_status read_normalizer(const soma_st_file *f, const char *path, int6
     return SOMA_OK;
 }
 
-/* Reads path and checks that it is a soma checkpoint. */
+static soma_status verify_checksum(const soma_st_file *f, const char *path) {
+    const char *stored = soma_st_file_meta(f, "checksum");
+    if (!stored) return SOMA_OK; /* written by another tool */
+    int n = soma_st_file_count(f);
+    const soma_st_tensor **ptrs = malloc((size_t)(n ? n : 1) * sizeof *ptrs);
+    if (!ptrs) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    for (int i = 0; i < n; i++) ptrs[i] = soma_st_file_tensor(f, i);
+    uint32_t crc = 0;
+    soma_status st = tensors_checksum(ptrs, n, &crc);
+    free(ptrs);
+    char actual[32];
+    snprintf(actual, sizeof actual, "crc32:%08x", (unsigned)crc);
+    if (st == SOMA_OK && strcmp(actual, stored) != 0)
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: checksum mismatch (the metadata says %s, the tensors give %s): the file is corrupted",
+                       path, stored, actual);
+    return st;
+}
+
+/* Reads path and checks that it is an intact soma checkpoint. */
 static soma_status open_checkpoint(const char *path, soma_st_file **f) {
     if (!path) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load: argument 'path' is NULL");
     SOMA_TRY(soma_safetensors_read(path, f));
     const char *format = soma_st_file_meta(*f, "format");
-    if (!format || strcmp(format, FORMAT) != 0) {
+    soma_status st = SOMA_OK;
+    if (!format || strcmp(format, FORMAT) != 0)
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%s', expected '%s')",
+                       path, format ? format : "(none)", FORMAT);
+    if (st == SOMA_OK) st = verify_checksum(*f, path);
+    if (st != SOMA_OK) {
         soma_st_file_free(*f);
         *f = NULL;
-        return soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%s', expected '%s')",
-                         path, format ? format : "(none)", FORMAT);
     }
-    return SOMA_OK;
+    return st;
 }
 
 soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **model,

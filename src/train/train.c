@@ -210,7 +210,41 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     return SOMA_OK;
 }
 
-/* One epoch of steps; the summed loss stays on the device. */
+/* After a non-finite loss: the first layer whose parameters or gradients
+ * are not finite, searched from the input side; when all are finite the
+ * outputs overflowed, and the layer with the largest weights is named. */
+static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t step, int epoch, float loss) {
+    static const char *const what[4] = {"weights", "biases", "weight gradients", "bias gradients"};
+    double largest = -1.0;
+    int largest_layer = 0;
+    for (int l = 0; l < soma_mlp_layer_count(m); l++) {
+        soma_tensor *ts[4] = {soma_mlp_weight(m, l), soma_mlp_bias(m, l), soma_mlp_weight_grad(m, l),
+                              soma_mlp_bias_grad(m, l)};
+        for (int k = 0; k < 4; k++) {
+            float sq;
+            SOMA_TRY(soma_sum_squares(ts[k], scratch));
+            SOMA_TRY(soma_tensor_download(scratch, &sq, 1));
+            if (!isfinite(sq))
+                return soma_fail(SOMA_ERR_NUMERIC,
+                                 "soma_train: step %lld (epoch %d): the loss is %g; the %s of layer %d "
+                                 "are not finite (try a smaller learning rate or --clip)",
+                                 (long long)step, epoch, (double)loss, what[k], l);
+            if (k == 0 && sq > largest) {
+                largest = sq;
+                largest_layer = l;
+            }
+        }
+    }
+    return soma_fail(SOMA_ERR_NUMERIC,
+                     "soma_train: step %lld (epoch %d): the loss is %g: the outputs overflowed although the "
+                     "parameters are finite (the largest weights, norm %.3g, are in layer %d); the training "
+                     "diverged: try a smaller learning rate or --clip",
+                     (long long)step, epoch, (double)loss, sqrt(largest), largest_layer);
+}
+
+/* One epoch of steps; the summed loss stays on the device. Each step's loss
+ * is read back to stop at the first non-finite one (on a GPU this costs one
+ * wait per step). */
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch) {
     int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
@@ -226,6 +260,9 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         SOMA_TRY(soma_feeder_load(&r->feed, r->order, b * batch, count, &x, &y));
         SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
         SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
+        float loss;
+        SOMA_TRY(soma_tensor_download(r->batch_loss, &loss, 1));
+        if (!isfinite(loss)) return name_non_finite(m, r->batch_loss, soma_optimizer_steps(o) + 1, epoch, loss);
         SOMA_TRY(soma_axpy((float)count, r->batch_loss, r->loss_sum));
         SOMA_TRY(losses[c->loss].backward(out, y, grad));
         SOMA_TRY(soma_mlp_backward(m, x, grad));

@@ -1,0 +1,31 @@
+/* train_args.h: the options of `soma train`, parsed and checked without
+ * touching any file or device (so a fuzzer can drive the parser alone). */
+#ifndef SOMA_TOOLS_TRAIN_ARGS_H
+#define SOMA_TOOLS_TRAIN_ARGS_H
+
+#include <stdint.h>
+
+#include "soma.h"
+
+typedef struct train_args {
+    const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log;
+    const char *normalize, *schedule, *weight_init;
+    double lr, val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
+    int64_t batch, epochs, patience, warmup, step_size, save_every;
+    uint64_t seed;
+    int no_shuffle, nesterov;
+    /* the names above, parsed */
+    soma_activation act_kind;
+    soma_optim_kind optim_kind;
+    soma_schedule schedule_kind;
+    soma_init init_kind;
+} train_args;
+
+extern const char *const train_synopsis;
+
+/* Fills a from argv[1..argc). Returns 0 when the options are usable, -1
+ * after printing --help, 2 after printing a one-line error naming the
+ * option at fault. */
+int train_args_parse(int argc, char **argv, train_args *a);
+
+#endif
