@@ -16,11 +16,8 @@ static soma_device *cpu, *gpu;
 
 START_TEST(op_matches_cpu) {
     const soma_op_desc *d = &soma_op_table[_i];
-    const char *variants[8] = {NULL};
-    int n_variants = 1;
-    for (int v = 0; soma_cuda_backend.variants && soma_cuda_backend.variants[v].name; v++)
-        if (soma_cuda_backend.variants[v].op == (soma_op_id)_i)
-            variants[n_variants++] = soma_cuda_backend.variants[v].name;
+    const char *variants[8];
+    int n_variants = test_variants(&soma_cuda_backend, (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
     for (int v = 0; v < n_variants; v++)
         for (int p = 0; p < n_params; p++)
@@ -84,11 +81,7 @@ START_TEST(impossible_allocation_is_an_error) {
 END_TEST
 
 int main(void) {
-    const char *reason = NULL;
-    if (soma_cuda_device_count(&reason) == 0) {
-        printf("SKIP: %s\n", reason);
-        return 77;
-    }
+    test_require_gpu();
     printf("test_cuda: seed %llu\n", TEST_SEED);
     cpu = test_open("cpu");
     gpu = test_open("cuda:0");

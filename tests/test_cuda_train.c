@@ -104,11 +104,7 @@ START_TEST(loss_curves_agree) {
 END_TEST
 
 int main(void) {
-    const char *reason = NULL;
-    if (soma_cuda_device_count(&reason) == 0) {
-        printf("SKIP: %s\n", reason);
-        return 77;
-    }
+    test_require_gpu();
     printf("test_cuda_train: seed %llu\n", TEST_SEED);
     setup(&cpu_run, "cpu");
     setup(&gpu_run, "cuda:0");

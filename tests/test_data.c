@@ -82,17 +82,6 @@ static const char *write_idx(const char *name, unsigned type, int ndim, const ui
     return path;
 }
 
-/* Asserts that expr fails with `want` and a message containing `fragment`. */
-#define ck_fails(expr, want, fragment)                                                         \
-    do {                                                                                       \
-        soma_clear_error();                                                                    \
-        soma_status ck_fails_s_ = (expr);                                                      \
-        ck_assert_msg(ck_fails_s_ == (want), "%s: got %s (\"%s\"), want %s", #expr,            \
-                      soma_status_name(ck_fails_s_), soma_last_error(), soma_status_name(want)); \
-        ck_assert_msg(strstr(soma_last_error(), (fragment)) != NULL,                           \
-                      "%s: message \"%s\" lacks \"%s\"", #expr, soma_last_error(), (fragment)); \
-    } while (0)
-
 /* A dataset whose row i has features i*features + j and target t[i]. */
 static soma_dataset *counting_dataset(int64_t rows, int64_t features) {
     soma_dataset *ds = NULL;

@@ -15,11 +15,8 @@ static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024
 START_TEST(op_matches_reference) {
     soma_device *cpu = test_open("cpu");
     const soma_op_desc *d = &soma_op_table[_i];
-    const char *variants[8] = {NULL};
-    int n_variants = 1;
-    for (int v = 0; soma_cpu_backend.variants[v].name; v++)
-        if (soma_cpu_backend.variants[v].op == (soma_op_id)_i)
-            variants[n_variants++] = soma_cpu_backend.variants[v].name;
+    const char *variants[8];
+    int n_variants = test_variants(&soma_cpu_backend, (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
     for (int v = 0; v < n_variants; v++)
         for (int p = 0; p < n_params; p++)

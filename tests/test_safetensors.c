@@ -24,20 +24,6 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 
-/* Asserts expr fails with status and leaves a message containing each fragment. */
-#define ck_fails(expr, status, ...)                                                            \
-    do {                                                                                       \
-        soma_clear_error();                                                                    \
-        soma_status ck_s_ = (expr);                                                            \
-        ck_assert_msg(ck_s_ == (status), "%s gave %s, want %s (message: %s)", #expr,          \
-                      soma_status_name(ck_s_), soma_status_name(status), soma_last_error());   \
-        const char *ck_frags_[] = {__VA_ARGS__};                                               \
-        for (size_t ck_f_ = 0; ck_f_ < sizeof ck_frags_ / sizeof ck_frags_[0]; ck_f_++)       \
-            ck_assert_msg(strstr(soma_last_error(), ck_frags_[ck_f_]),                         \
-                          "%s: message '%s' lacks '%s'", #expr, soma_last_error(),            \
-                          ck_frags_[ck_f_]);                                                   \
-    } while (0)
-
 /* ---- a scratch directory per test ---------------------------------------------------- */
 
 static char dir[512];

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "soma.h"
 
@@ -18,6 +19,42 @@
         ck_assert_msg(ck_soma_s_ == SOMA_OK, "%s failed: %s: %s", #expr,                      \
                       soma_status_name(ck_soma_s_), soma_last_error());                        \
     } while (0)
+
+/* Asserts expr fails with status and leaves a message containing each of the
+ * given fragments. */
+#define ck_fails(expr, status, ...)                                                            \
+    do {                                                                                       \
+        soma_clear_error();                                                                    \
+        soma_status ck_s_ = (expr);                                                            \
+        ck_assert_msg(ck_s_ == (status), "%s gave %s, want %s (message: %s)", #expr,          \
+                      soma_status_name(ck_s_), soma_status_name(status), soma_last_error());   \
+        const char *ck_frags_[] = {__VA_ARGS__};                                               \
+        for (size_t ck_f_ = 0; ck_f_ < sizeof ck_frags_ / sizeof ck_frags_[0]; ck_f_++)       \
+            ck_assert_msg(strstr(soma_last_error(), ck_frags_[ck_f_]),                         \
+                          "%s: message '%s' lacks '%s'", #expr, soma_last_error(),            \
+                          ck_frags_[ck_f_]);                                                   \
+    } while (0)
+
+/* Exits 77 (ctest: skipped) with the reason when no CUDA GPU is usable. A
+ * CUDA context does not survive fork(), so GPU suites run without it. */
+static inline void test_require_gpu(void) {
+    const char *reason = NULL;
+    if (soma_cuda_device_count(&reason) == 0) {
+        printf("SKIP: %s\n", reason);
+        exit(77);
+    }
+}
+
+/* The names of every kernel of op on a backend: NULL (its default) first,
+ * then each variant; returns how many. */
+#include "core/backend.h"
+static inline int test_variants(const soma_backend *be, soma_op_id op, const char *names[8]) {
+    int n = 0;
+    names[n++] = NULL;
+    for (int v = 0; be->variants && be->variants[v].name && n < 8; v++)
+        if (be->variants[v].op == op) names[n++] = be->variants[v].name;
+    return n;
+}
 
 static inline soma_device *test_open(const char *spec) {
     soma_device *dev = NULL;
