@@ -1,4 +1,5 @@
-/* elementwise.cu: activations forward/backward, bias add, scale, axpy, fill.
+/* elementwise.cu: activations forward/backward, bias add, bias + activation,
+ * scale, axpy, fill.
  *
  * All are one thread per element in a grid-stride loop (launch_util.cuh):
  * flat 256-thread blocks, coalesced loads, any count. Each thread reads its
@@ -28,6 +29,19 @@ static __global__ void act_backward_kernel(soma_activation act, float param, con
 static __global__ void bias_add_kernel(const float *x, const float *bias, float *y,
                                        int64_t count, int64_t n) {
     SOMA_GRID_STRIDE(e, count) y[e] = x[e] + bias[e % n];
+}
+
+/* z[i,j] = x[i,j] + bias[j], a[i,j] = f(z[i,j]): bias_add_kernel and
+ * act_forward_kernel in one pass (z may alias x: element e is read before
+ * it is written). */
+static __global__ void bias_act_kernel(soma_activation act, float param, const float *x,
+                                       const float *bias, float *z, float *a, int64_t count,
+                                       int64_t n) {
+    SOMA_GRID_STRIDE(e, count) {
+        float ze = x[e] + bias[e % n];
+        z[e] = ze;
+        a[e] = soma_act_f(act, ze, param);
+    }
 }
 
 /* y[i] = alpha x[i] */
@@ -63,6 +77,14 @@ extern "C" cudaError_t soma_cuda_act_backward(int act, float param, const float 
 extern "C" cudaError_t soma_cuda_bias_add(const float *x, const float *bias, float *y, int64_t m,
                                           int64_t n, cudaStream_t stream) {
     bias_add_kernel<<<soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream>>>(x, bias, y, m * n, n);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t soma_cuda_bias_act(int act, float param, const float *x,
+                                          const float *bias, float *z, float *a, int64_t m,
+                                          int64_t n, cudaStream_t stream) {
+    bias_act_kernel<<<soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream>>>(
+        (soma_activation)act, param, x, bias, z, a, m * n, n);
     return cudaGetLastError();
 }
 

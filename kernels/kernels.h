@@ -33,6 +33,9 @@ cudaError_t soma_cuda_act_backward(int act, float param, const float *x, const f
 /* y[i,j] = x[i,j] + bias[j] for an m x n x. */
 cudaError_t soma_cuda_bias_add(const float *x, const float *bias, float *y, int64_t m, int64_t n,
                                cudaStream_t stream);
+/* z[i,j] = x[i,j] + bias[j], a[i,j] = f(z[i,j]) for an m x n x (z may be x). */
+cudaError_t soma_cuda_bias_act(int act, float param, const float *x, const float *bias, float *z,
+                               float *a, int64_t m, int64_t n, cudaStream_t stream);
 /* y = alpha x */
 cudaError_t soma_cuda_scale(float alpha, const float *x, float *y, int64_t count,
                             cudaStream_t stream);

@@ -75,6 +75,19 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                            .grad_of = SOMA_OP_BIAS_ADD, .grad_wrt = 1,
                            .grad_src = {SOMA_FROM_DOUT}},
 
+    /* (x, bias) -> (z = x + bias, a = act(z)): a dense layer's forward after
+     * its GEMM in one pass; tested with every activation */
+    [SOMA_OP_BIAS_ACT] = {.name = "bias_act", .api = "soma_bias_act", .n_in = 2, .n_out = 2,
+                          .arg = {"x", "bias", "z", "a"}, .shape = {"mn", "1n", "mn", "mn"},
+                          .alias_mask = 1u,
+                          .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_bias_act,
+                          .grad_of = -1, .n_test_params = SOMA_ACT_COUNT,
+                          .test_params = {{.act = SOMA_ACT_IDENTITY}, {.act = SOMA_ACT_RELU},
+                                          {.act = SOMA_ACT_LEAKY_RELU, .alpha = 0.1f},
+                                          {.act = SOMA_ACT_SIGMOID}, {.act = SOMA_ACT_TANH},
+                                          {.act = SOMA_ACT_GELU_ERF}, {.act = SOMA_ACT_GELU_TANH},
+                                          {.act = SOMA_ACT_SILU}}},
+
     ACTIVATION_OPS(IDENTITY, "identity", 0.0f),
     ACTIVATION_OPS(RELU, "relu", 0.0f),
     ACTIVATION_OPS(LEAKY_RELU, "leaky_relu", 0.1f),

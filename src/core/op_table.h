@@ -20,6 +20,7 @@ typedef enum soma_op_id {
     SOMA_OP_GEMM,
     SOMA_OP_BIAS_ADD,
     SOMA_OP_BIAS_GRAD,
+    SOMA_OP_BIAS_ACT, /* fused: bias add and activation in one pass */
     /* one forward and one backward op per activation, in soma_activation order */
     SOMA_OP_IDENTITY, SOMA_OP_IDENTITY_BACKWARD,
     SOMA_OP_RELU, SOMA_OP_RELU_BACKWARD,
@@ -70,7 +71,7 @@ typedef struct soma_shape {
  * reads. */
 typedef struct soma_op_params {
     int trans_a, trans_b;      /* gemm */
-    float alpha, beta;         /* gemm; scale, axpy: alpha; leaky_relu: alpha = slope;
+    float alpha, beta;         /* gemm; scale, axpy: alpha; leaky_relu, bias_act: alpha = slope;
                                   fill: alpha; fill_uniform: [alpha, beta);
                                   fill_normal: mean alpha, stddev beta */
     uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout: Philox key and stream;
@@ -81,6 +82,7 @@ typedef struct soma_op_params {
     float bias_correction1;           /* adam_update: 1 / (1 - beta1^t) */
     float bias_correction2;           /* adam_update: 1 / (1 - beta2^t) */
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
+    int act;                          /* bias_act: the soma_activation */
 } soma_op_params;
 
 /* How the tests make an input. */

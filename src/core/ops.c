@@ -178,6 +178,14 @@ static soma_status check_activation(const char *api, soma_activation act) {
     return SOMA_OK;
 }
 
+soma_status soma_bias_act(soma_activation act, float param, const soma_tensor *x,
+                          const soma_tensor *bias, soma_tensor *z, soma_tensor *a) {
+    SOMA_TRY(check_activation("soma_bias_act", act));
+    soma_op_call call = {.op = SOMA_OP_BIAS_ACT, .in = {x, bias}, .out = {z, a},
+                         .p = {.alpha = param, .act = (int)act}};
+    return soma_op_run(&call, NULL);
+}
+
 soma_status soma_activation_forward(soma_activation act, float param, const soma_tensor *x,
                                     soma_tensor *y) {
     SOMA_TRY(check_activation("soma_activation_forward", act));

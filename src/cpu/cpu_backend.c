@@ -82,6 +82,7 @@ const soma_backend soma_cpu_backend = {
         [SOMA_OP_GEMM] = soma_cpu_gemm,
         [SOMA_OP_BIAS_ADD] = soma_cpu_bias_add,
         [SOMA_OP_BIAS_GRAD] = soma_cpu_bias_grad,
+        [SOMA_OP_BIAS_ACT] = soma_cpu_bias_act,
         ACTIVATION(IDENTITY), ACTIVATION(RELU), ACTIVATION(LEAKY_RELU), ACTIVATION(SIGMOID),
         ACTIVATION(TANH), ACTIVATION(GELU_ERF), ACTIVATION(GELU_TANH), ACTIVATION(SILU),
         [SOMA_OP_SOFTMAX] = soma_cpu_softmax,

@@ -9,6 +9,8 @@ const soma_op_variant soma_cpu_variants[] = {
 
 const char *soma_cpu_blas_description(void) { return NULL; }
 
+int soma_cpu_blas_has_avx512_kernels(void) { return 0; }
+
 int soma_cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                         float *c, int64_t ldc) {

@@ -31,8 +31,10 @@
  * still keep every core busy. Each packs the A rows of its grid row and
  * 1/team of the B panel; a grid column shares its B panels (double-buffered,
  * one barrier per k step). Sharing costs cross-core traffic, so the grid
- * prefers a single row, which needs no barrier. */
+ * prefers a single row, which needs no barrier. Every thread flushes
+ * denormals while it computes (cpu_parallel.h). */
 #include "cpu_gemm.h"
+#include "cpu_parallel.h" /* soma_cpu_isa_level, soma_cpu_fp_enter, soma_cpu_fp_leave */
 
 #include <math.h>
 #include <stdlib.h>
@@ -319,11 +321,14 @@ typedef struct {
 static gemm_arch select_arch(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    switch (soma_cpu_isa_level()) { /* the CPU's best, or SOMA_CPU_ISA's cap */
+    case SOMA_CPU_ISA_AVX512:
         return (gemm_arch){8, 32, 1024, 192, avx512_thread};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    case SOMA_CPU_ISA_AVX2:
         return (gemm_arch){6, 16, 256, 96, avx2_thread};
+    default:
+        break;
+    }
 #endif
     return (gemm_arch){6, 8, 256, 96, generic_thread};
 }
@@ -385,6 +390,7 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     if (macs >= 2 * MACS_PER_THREAD)
         nt = macs >= omp_get_max_threads() * MACS_PER_THREAD ? omp_get_max_threads()
                                                              : (int)(macs / MACS_PER_THREAD);
+    nt = soma_cpu_team_size(nt);
 #endif
     g.b_floats = (size_t)round_up(g.kc * g.nc, 16); /* 16 floats: keeps blocks 64-byte aligned */
     g.a_floats = (size_t)round_up(g.mc_slivers * arch.mr * A_RS, 16);
@@ -393,7 +399,20 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     g.bpack = tl_ws.buf;
     g.apack = tl_ws.buf + 2 * g.b_floats;
 
+    soma_cpu_team clock; /* falls back to one thread while the machine is busy */
+    soma_cpu_team_begin(&clock);
     OMP(omp parallel num_threads(nt) if (nt > 1))
-    arch.run(&g);
+    {
+        soma_cpu_team_started(&clock);
+        const unsigned fp_mode = soma_cpu_fp_enter(); /* denormals flushed, per thread */
+        arch.run(&g);
+        soma_cpu_fp_leave(fp_mode);
+#ifdef _OPENMP
+        if (omp_get_thread_num() == 0)
+#endif
+            soma_cpu_team_caller_done(&clock);
+    }
+    if (nt > 1)
+        soma_cpu_team_end(&clock);
     return SOMA_OK;
 }

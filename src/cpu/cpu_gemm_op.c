@@ -1,5 +1,5 @@
 /* cpu_gemm_op.c: the GEMM op on the CPU: the blocked kernel of cpu_gemm.c
- * by default, OpenBLAS's sgemm on request; both are also variants
+ * or OpenBLAS's sgemm, by shape (below); both are also variants
  * ("blocked", "openblas") so tests and `soma check` exercise each.
  * C = alpha op(A) op(B) + beta C, row-major. */
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
+#include "cpu/cpu_parallel.h" /* soma_cpu_isa_level */
 
 typedef struct gemm_dims {
     int64_t m, n, k;
@@ -36,19 +37,39 @@ CPU_KERNEL(soma_cpu_gemm_openblas_op) {
     return soma_cpu_gemm_blocked_op(ctx, call);
 }
 
-/* The default is soma's own kernel: measured at 0.95-0.99x OpenBLAS on
- * large squares and 1.2-1.6x on the MLP shapes (bench/RESULTS.md), and it
- * shares OpenMP's threads, where OpenBLAS's own thread pool fights OpenMP's
- * spinning threads for the cores. SOMA_CPU_GEMM=openblas picks OpenBLAS. */
-static int use_blocked(void) {
-    static int choice = -1;
-    if (choice < 0) {
-        const char *env = getenv("SOMA_CPU_GEMM");
-        choice = !(env && strcmp(env, "openblas") == 0);
+/* Which kernel runs a GEMM: soma's own, except for large products with a
+ * dimension of 4096 or more when OpenBLAS runs its AVX-512 kernels: there
+ * OpenBLAS measured up to 9% faster (512 x 4096 x 4096 in every
+ * transposition), while soma's kernel wins on batch-sized and square shapes
+ * up to 2048 (bench/RESULTS.md). Fixed by shape, never timed at run time, so
+ * a run is reproducible bit for bit. SOMA_CPU_GEMM=own or =openblas forces
+ * one. */
+#define OPENBLAS_MIN_MACS (1ull << 33) /* 512 x 4096 x 4096 */
+#define OPENBLAS_MIN_DIM 4096
+
+static int choice_from_env(void) { /* 0 auto, 1 own, 2 openblas */
+    const char *env = getenv("SOMA_CPU_GEMM");
+    if (env && strcmp(env, "openblas") == 0) return 2;
+    if (env && strcmp(env, "own") == 0) return 1;
+    return 0;
+}
+
+static int use_openblas(const soma_op_call *call) {
+    static int choice = -1; /* read once; racing threads store the same value */
+    int c = __atomic_load_n(&choice, __ATOMIC_RELAXED);
+    if (c < 0) {
+        c = choice_from_env();
+        if (c == 0 && !(soma_cpu_blas_has_avx512_kernels() && soma_cpu_isa_level() == SOMA_CPU_ISA_AVX512))
+            c = 1; /* OpenBLAS absent, or slower than soma's kernel everywhere */
+        __atomic_store_n(&choice, c, __ATOMIC_RELAXED);
     }
-    return choice;
+    if (c != 0) return c == 2;
+    gemm_dims d = dims_of(call);
+    int64_t longest = d.m > d.n ? (d.m > d.k ? d.m : d.k) : (d.n > d.k ? d.n : d.k);
+    return longest >= OPENBLAS_MIN_DIM &&
+           (unsigned long long)d.m * (unsigned long long)d.n * (unsigned long long)d.k >= OPENBLAS_MIN_MACS;
 }
 
 CPU_KERNEL(soma_cpu_gemm) {
-    return use_blocked() ? soma_cpu_gemm_blocked_op(ctx, call) : soma_cpu_gemm_openblas_op(ctx, call);
+    return use_openblas(call) ? soma_cpu_gemm_openblas_op(ctx, call) : soma_cpu_gemm_blocked_op(ctx, call);
 }

@@ -1,5 +1,5 @@
 /* cpu_internal.h: the CPU backend's kernels, one file per concept:
- *   cpu_elementwise.c  activations, bias add, scale, axpy, fill
+ *   cpu_elementwise.c  activations, bias add, bias + activation, scale, axpy, fill
  *   cpu_random.c       Philox uniform and normal fills, dropout
  *   cpu_optim.c        SGD and Adam updates
  *   cpu_softmax.c      softmax and log-softmax, forward and backward
@@ -7,6 +7,7 @@
  *   cpu_reduce.c       sum, mean, sum of squares, bias gradient, row argmax,
  *                      correct count, active columns
  *   cpu_gemm_op.c      GEMM: OpenBLAS or the blocked kernel of cpu_gemm.c
+ *   cpu_parallel.c     threads and the denormal mode of the loops above
  * Each has the signature of soma_op_kernel; the op layer has checked shapes. */
 #ifndef SOMA_CPU_INTERNAL_H
 #define SOMA_CPU_INTERNAL_H
@@ -18,6 +19,7 @@
 CPU_KERNEL(soma_cpu_activation_forward);
 CPU_KERNEL(soma_cpu_activation_backward);
 CPU_KERNEL(soma_cpu_bias_add);
+CPU_KERNEL(soma_cpu_bias_act);
 CPU_KERNEL(soma_cpu_scale);
 CPU_KERNEL(soma_cpu_axpy);
 CPU_KERNEL(soma_cpu_fill);
@@ -56,6 +58,9 @@ void soma_cpu_row_stats(const float *x, int64_t n, float *max_out, float *log_su
  * variant list (the blocked GEMM, and OpenBLAS's when present). */
 extern const soma_op_variant soma_cpu_variants[];
 const char *soma_cpu_blas_description(void); /* "OpenBLAS 0.3.21 ..." or NULL */
+/* 1 when OpenBLAS is present and runs its AVX-512 kernels (SkylakeX and
+ * later), the only case where it beats soma's own GEMM on some shapes. */
+int soma_cpu_blas_has_avx512_kernels(void);
 /* Returns 0 (and does nothing) when soma is built without OpenBLAS. */
 int soma_cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta,

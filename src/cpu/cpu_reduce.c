@@ -35,21 +35,35 @@ CPU_KERNEL(soma_cpu_mean) {
     return SOMA_OK;
 }
 
-/* dbias[j] = sum_i dy[i,j]: rows are added whole so the inner loop is a
- * contiguous, vectorizable axpy; threads split the columns. */
+typedef struct column_args {
+    const float *x;
+    float *out;
+    int64_t rows, cols;
+} column_args;
+
+/* columns [begin, end): db[j] = sum_i dy[i,j]. Rows are added whole, so the
+ * inner loop is a contiguous, vectorised add; column blocks of 256 keep the
+ * partial sums in L1. */
+SOMA_CPU_RANGE_BODY bias_grad_columns(const void *args, int64_t begin, int64_t end) {
+    const column_args *a = args;
+    const int64_t n = a->cols, block = 256;
+    for (int64_t j0 = begin; j0 < end; j0 += block) {
+        const int64_t j1 = j0 + block < end ? j0 + block : end;
+        float *restrict db = a->out;
+        for (int64_t j = j0; j < j1; j++) db[j] = 0.0f;
+        for (int64_t i = 0; i < a->rows; i++) {
+            const float *restrict dy = a->x + i * n;
+            for (int64_t j = j0; j < j1; j++) db[j] += dy[j];
+        }
+    }
+}
+SOMA_CPU_RANGE_VARIANTS(bias_grad_columns)
+
+/* threads split the columns, in whole cache lines */
 CPU_KERNEL(soma_cpu_bias_grad) {
     (void)ctx;
-    const float *dy = call->in[0]->data;
-    float *db = call->out[0]->data;
-    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
-    const int64_t block = 256;
-    SOMA_PARALLEL_FOR(m * n)
-    for (int64_t j0 = 0; j0 < n; j0 += block) {
-        int64_t j1 = j0 + block < n ? j0 + block : n;
-        for (int64_t j = j0; j < j1; j++) db[j] = 0.0f;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = j0; j < j1; j++) db[j] += dy[i * n + j];
-    }
+    column_args a = {call->in[0]->data, call->out[0]->data, call->in[0]->rows, call->in[0]->cols};
+    soma_cpu_parallel_for(a.cols, a.rows, 16, bias_grad_columns_variant(), &a);
     return SOMA_OK;
 }
 
@@ -82,15 +96,22 @@ CPU_KERNEL(soma_cpu_correct_count) {
     return SOMA_OK;
 }
 
-/* flags[j] = 1 if it was or some x[i,j] > 0 */
+/* columns [begin, end): flags[j] = 1 if it was or some x[i,j] > 0, else 0;
+ * a select per element, so it vectorises */
+SOMA_CPU_RANGE_BODY active_columns_range(const void *args, int64_t begin, int64_t end) {
+    const column_args *a = args;
+    float *restrict flags = a->out;
+    for (int64_t j = begin; j < end; j++) flags[j] = flags[j] != 0.0f ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < a->rows; i++) {
+        const float *restrict x = a->x + i * a->cols;
+        for (int64_t j = begin; j < end; j++) flags[j] = x[j] > 0.0f ? 1.0f : flags[j];
+    }
+}
+SOMA_CPU_RANGE_VARIANTS(active_columns_range)
+
 CPU_KERNEL(soma_cpu_active_columns) {
     (void)ctx;
-    const float *x = call->in[0]->data;
-    float *flags = call->out[0]->data;
-    int64_t m = call->in[0]->rows, n = call->in[0]->cols;
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            if (x[i * n + j] > 0.0f) flags[j] = 1.0f;
-    for (int64_t j = 0; j < n; j++) flags[j] = flags[j] != 0.0f ? 1.0f : 0.0f;
+    column_args a = {call->in[0]->data, call->out[0]->data, call->in[0]->rows, call->in[0]->cols};
+    soma_cpu_parallel_for(a.cols, a.rows, 16, active_columns_range_variant(), &a);
     return SOMA_OK;
 }

@@ -213,6 +213,9 @@ CUDA_KERNEL(k_act_backward, soma_cuda_act_backward(act_of(call), call->p.alpha, 
                                                    IN(2), OUT, NUMEL, STREAM))
 /* (x, bias) -> y */
 CUDA_KERNEL(k_bias_add, soma_cuda_bias_add(IN(0), IN(1), OUT, ROWS, COLS, STREAM))
+/* (x, bias) -> (z, a = f(z)); act, alpha = slope of leaky_relu */
+CUDA_KERNEL(k_bias_act, soma_cuda_bias_act(call->p.act, call->p.alpha, IN(0), IN(1), OUT_AT(0),
+                                           OUT_AT(1), ROWS, COLS, STREAM))
 /* dy -> dbias */
 CUDA_KERNEL(k_bias_grad, soma_cuda_bias_grad(IN(0), OUT, ROWS, COLS, STREAM))
 /* x -> y, softmax or log_softmax */
@@ -285,6 +288,7 @@ const soma_backend soma_cuda_backend = {
         [SOMA_OP_GEMM] = soma_cuda_gemm,
         [SOMA_OP_BIAS_ADD] = k_bias_add,
         [SOMA_OP_BIAS_GRAD] = k_bias_grad,
+        [SOMA_OP_BIAS_ACT] = k_bias_act,
         [SOMA_OP_IDENTITY] = k_act_forward,
         [SOMA_OP_IDENTITY_BACKWARD] = k_act_backward,
         [SOMA_OP_RELU] = k_act_forward,

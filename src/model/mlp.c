@@ -3,6 +3,7 @@
  *
  * Per layer l with input x_l (rows x in):
  *   z = x_l W^T + b,   a = act(z),   h = dropout(a)  (training; else h = a)
+ * (the bias and the activation in one pass after the GEMM: soma_bias_act).
  * Backward, from dh:
  *   da = dropout'(dh),  dz = da * act'(z),
  *   dW = dz^T x_l,  db = colsum(dz),  dx_l = dz W. */
@@ -275,10 +276,11 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
     for (int l = 0; l < m->n_layers; l++) {
         layer *L = &m->layers[l];
         SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, ws->z[l]));
-        SOMA_TRY(soma_bias_add(ws->z[l], L->b, ws->z[l]));
+        if (ws->a[l] != ws->z[l]) /* z = z + b and a = act(z), one pass */
+            SOMA_TRY(soma_bias_act(L->spec.act, L->spec.act_param, ws->z[l], L->b, ws->z[l], ws->a[l]));
+        else
+            SOMA_TRY(soma_bias_add(ws->z[l], L->b, ws->z[l]));
         if (training && L->spec.act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(ws->z[l], L->alive));
-        if (ws->a[l] != ws->z[l])
-            SOMA_TRY(soma_activation_forward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l]));
         if (ws->h[l] != ws->a[l]) {
             if (training) {
                 soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
@@ -314,14 +316,19 @@ soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tens
             SOMA_TRY(soma_dropout_backward(L->spec.dropout, r, dh, ws->g[l]));
             da = ws->g[l];
         }
-        /* dz = da * act'(z), into g[l] (in place when da is already there) */
-        SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l], da,
-                                          ws->g[l]));
+        /* dz = da * act'(z), into g[l] (in place when da is already there);
+         * for identity layers dz is da itself */
+        const soma_tensor *dz = da;
+        if (L->spec.act != SOMA_ACT_IDENTITY) {
+            SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l], da,
+                                              ws->g[l]));
+            dz = ws->g[l];
+        }
         const soma_tensor *input = l > 0 ? ws->h[l - 1] : x;
-        SOMA_TRY(soma_gemm(1, 0, 1.0f, ws->g[l], input, 0.0f, L->dw));
-        SOMA_TRY(soma_bias_grad(ws->g[l], L->db));
+        SOMA_TRY(soma_gemm(1, 0, 1.0f, dz, input, 0.0f, L->dw));
+        SOMA_TRY(soma_bias_grad(dz, L->db));
         if (l > 0) {
-            SOMA_TRY(soma_gemm(0, 0, 1.0f, ws->g[l], L->w, 0.0f, ws->g[l - 1]));
+            SOMA_TRY(soma_gemm(0, 0, 1.0f, dz, L->w, 0.0f, ws->g[l - 1]));
             dh = ws->g[l - 1];
         }
     }

@@ -92,6 +92,17 @@ void soma_ref_activation(const soma_ref_call *c) {
         c->out[0][i] = act_f(act_of(c->op), c->in[0][i], c->p.alpha);
 }
 
+/* (x, bias) -> (z = x + bias, a = f(z)) */
+void soma_ref_bias_act(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double z = c->in[0][i * n + j] + c->in[1][j];
+            c->out[0][i * n + j] = z;
+            c->out[1][i * n + j] = act_f((soma_activation)c->p.act, z, c->p.alpha);
+        }
+}
+
 /* inputs (x, y, dy): dx = dy f'(x) */
 void soma_ref_activation_backward(const soma_ref_call *c) {
     for (int64_t i = 0; i < NUMEL(c, 0); i++)

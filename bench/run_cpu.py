@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""run_cpu.py: soma's CPU benchmarks side by side with OpenBLAS and PyTorch.
+
+Usage (bench/run_cpu.sh builds first and passes --build):
+  run_cpu.py --build DIR [--runs N] [--only gemm,mnist,large] [--gemm-seconds S]
+             [--torch-python PATH] [--quick]
+
+Three tables, each from the same script run:
+  gemm   GFLOP/s of soma's own GEMM, soma's OpenBLAS path, OpenBLAS sgemm
+         called directly (the ceiling) and torch.mm, at square sizes and at
+         every GEMM shape of the MLPs below (NT forward, TN weight gradient,
+         NN input gradient);
+  mnist  (a) 784-128-64-10 Adam 1e-3 batch 128, (b) 784-256-128-10 SGD 0.05
+         momentum 0.9 batch 64, 5 epochs each: median epoch time, samples/s,
+         test accuracy after the last epoch;
+  large  1024-4096-4096-4096-1024, batch 512, Adam: ms per step, forward +
+         backward and optimizer apart, GFLOP/s, and the GEMM part against
+         the OpenBLAS sgemm ceiling at the same shapes.
+Each figure is the median of --runs (3) runs; soma's and PyTorch's runs
+alternate, one process each. Before measuring, PyTorch's thread settings are
+probed (torch.set_num_threads 1 or 2, with OpenBLAS's own pool at 1 or 2
+threads) and the fastest is used for each benchmark; the probe's times are
+printed. Both sides flush denormals (soma's CPU kernels always do; PyTorch
+through torch.set_flush_denormal(True)).
+"""
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+SQUARES = [128, 256, 512, 1024, 2048, 4096]
+
+
+def mlp_shapes(sizes, batch):
+    """The GEMMs of one training step of an MLP, as soma and PyTorch issue them."""
+    out = []
+    for i in range(len(sizes) - 1):
+        out.append((batch, sizes[i + 1], sizes[i], "NT"))      # z = x W^T
+    for i in range(len(sizes) - 1):
+        out.append((sizes[i + 1], sizes[i], batch, "TN"))      # dW = dz^T x
+    for i in range(1, len(sizes) - 1):
+        out.append((batch, sizes[i], sizes[i + 1], "NN"))      # dx = dz W
+    return out
+
+
+MLPS = {
+    "a": ([784, 128, 64, 10], 128),
+    "b": ([784, 256, 128, 10], 64),
+    "c": ([1024, 4096, 4096, 4096, 1024], 512),
+}
+
+
+def shape_name(s):
+    return "%dx%dx%d:%s" % s
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def cpu_idle(seconds):
+    """The fraction of all CPUs' time that was idle over the next `seconds`."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+QUIET = {"wait": 0.0, "log": []}
+
+
+def wait_for_quiet():
+    """Waits (up to --quiet-wait seconds) until the CPUs were >= 90% idle for
+    2 s, so that other people's jobs do not land in a measurement; records
+    how idle they were."""
+    deadline = time.time() + QUIET["wait"]
+    while True:
+        idle = cpu_idle(2.0)
+        if idle >= 0.9 or time.time() >= deadline:
+            QUIET["log"].append(idle)
+            return idle
+
+
+def run(cmd, env):
+    """Runs one benchmark process; its `key=value` result lines, parsed."""
+    if QUIET["wait"] > 0:
+        wait_for_quiet()
+    full_env = dict(os.environ)
+    full_env.update(env)
+    p = subprocess.run(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout)
+        raise SystemExit("run_cpu: %s failed (exit %d)" % (" ".join(cmd), p.returncode))
+    results, settings = [], ""
+    for line in p.stdout.splitlines():
+        if line.startswith("settings"):
+            settings = line
+            continue
+        words = line.split()
+        if not words or words[0] not in ("gemm", "mnist", "large"):
+            continue
+        rec = {"kind": words[0]}
+        for w in words[1:]:
+            k, _, v = w.partition("=")
+            try:
+                rec[k] = float(v)
+            except ValueError:
+                rec[k] = v
+        results.append(rec)
+    return results, settings
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.join(args.build, "bench")
+        self.py = args.torch_python
+        self.torch_script = os.path.join(HERE, "torch_mlp_cpu.py")
+        self.coretype = args.openblas_coretype
+        # soma: OpenMP's threads (OMP_NUM_THREADS); its OpenBLAS path gets as many
+        self.soma_env = {"OMP_NUM_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads)}
+        if self.coretype:
+            self.soma_env["OPENBLAS_CORETYPE"] = self.coretype
+        self.settings = {}
+
+    def torch_env(self, torch_threads, blas_threads):
+        env = {"OMP_NUM_THREADS": str(torch_threads), "MKL_NUM_THREADS": str(torch_threads),
+               "OPENBLAS_NUM_THREADS": str(blas_threads)}
+        if self.coretype:
+            env["OPENBLAS_CORETYPE"] = self.coretype
+        return env
+
+    def torch_cmd(self, mode, torch_threads, extra):
+        return [self.py, self.torch_script, mode, "--threads", str(torch_threads)] + extra
+
+    # ---- PyTorch's thread settings -------------------------------------------------
+    def probe_torch(self, name, mode, extra, key):
+        """Times each candidate thread setting once; returns the fastest."""
+        best, lines = None, []
+        for tt, bt in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            res, _ = run(self.torch_cmd(mode, tt, extra), self.torch_env(tt, bt))
+            value = res[-1][key]
+            lines.append("  torch threads %d, OpenBLAS threads %d: %s = %.4g" % (tt, bt, key, value))
+            if best is None or value < best[0]:
+                best = (value, tt, bt)
+        print("PyTorch thread probe (%s; lower is better):" % name)
+        print("\n".join(lines))
+        print("  -> torch.set_num_threads(%d), OPENBLAS_NUM_THREADS=%d" % (best[1], best[2]))
+        sys.stdout.flush()
+        return best[1], best[2]
+
+    # ---- GEMM ----------------------------------------------------------------------------
+    def gemm(self):
+        a = self.args
+        shapes = [(n, n, n, "NN") for n in (SQUARES if not a.quick else [256, 1024])]
+        for key in ("a", "b", "c"):
+            for s in mlp_shapes(*MLPS[key]):
+                if s not in shapes:
+                    shapes.append(s)
+        specs = [shape_name(s) for s in shapes]
+        tt, bt = self.probe_gemm_threads()
+        impls = ["soma", "soma-openblas", "openblas", "torch"]
+        data = {i: {s: [] for s in shapes} for i in impls}
+        for r in range(a.runs):
+            print("gemm round %d/%d, load %s" % (r + 1, a.runs, load_average()))
+            sys.stdout.flush()
+            for impl in impls:
+                if impl == "torch":
+                    res, st = run(self.torch_cmd("gemm", tt, ["--seconds", str(a.gemm_seconds)] + specs),
+                                  self.torch_env(tt, bt))
+                else:
+                    res, st = run([os.path.join(self.bin, "bench_gemm"), impl, "--seconds", str(a.gemm_seconds)]
+                                  + specs, self.soma_env)
+                self.settings[impl] = st
+                for rec in res:
+                    s = (int(rec["m"]), int(rec["n"]), int(rec["k"]), rec["op"])
+                    data[impl][s].append(rec["gflops"])
+        med = {i: {s: statistics.median(v) for s, v in data[i].items()} for i in impls}
+        print()
+        print("GEMM, GFLOP/s (median of %d runs; each run the median of %.2g s of calls)" % (a.runs, a.gemm_seconds))
+        print("  soma own: soma's packed blocked kernel; soma->OpenBLAS: OpenBLAS through soma's op layer;")
+        print("  sgemm: cblas_sgemm called directly (the ceiling); torch: torch.mm (OpenBLAS inside)")
+        hdr = "%-6s %-16s %9s %14s %9s %9s %10s %10s" % ("use", "shape MxNxK", "soma own", "soma->OpenBLAS",
+                                                          "sgemm", "torch", "own/sgemm", "own/torch")
+        print(hdr)
+        print("-" * len(hdr))
+        for s in shapes:
+            use = "square" if s[0] == s[1] == s[2] and s[3] == "NN" and s[0] in SQUARES else \
+                ",".join(k for k in "abc" if s in mlp_shapes(*MLPS[k]))
+            o, ob, b, t = med["soma"][s], med["soma-openblas"][s], med["openblas"][s], med["torch"][s]
+            print("%-6s %-16s %9.1f %14.1f %9.1f %9.1f %10.2f %10.2f" %
+                  (use, "%dx%dx%d %s" % s, o, ob, b, t, o / b, o / t))
+        print()
+        sys.stdout.flush()
+        self.gemm_med = med
+        return med
+
+    def probe_gemm_threads(self):
+        best, lines = None, []
+        for tt, bt in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            res, _ = run(self.torch_cmd("gemm", tt, ["--seconds", "0.3", "1024x1024x1024", "128x128x784:NT"]),
+                         self.torch_env(tt, bt))
+            g = statistics.mean(r["gflops"] for r in res)
+            lines.append("  torch threads %d, OpenBLAS threads %d: mean GFLOP/s %.1f" % (tt, bt, g))
+            if best is None or g > best[0]:
+                best = (g, tt, bt)
+        print("PyTorch thread probe (torch.mm at 1024^3 and 128x128x784:NT; higher is better):")
+        print("\n".join(lines))
+        print("  -> torch.set_num_threads(%d), OPENBLAS_NUM_THREADS=%d" % (best[1], best[2]))
+        sys.stdout.flush()
+        return best[1], best[2]
+
+    # ---- MNIST -------------------------------------------------------------------------------
+    def mnist(self):
+        a = self.args
+        epochs = "2" if a.quick else "5"
+        tt, bt = self.probe_torch("MNIST (a), 150 steps", "mnist",
+                                  ["--config", "a", "--epochs", "1", "--max-steps", "150"], "median_epoch_s")
+        out = {}
+        for cfg in ("a", "b"):
+            soma_runs, torch_runs = [], []
+            for r in range(a.runs):
+                print("mnist (%s) round %d/%d, load %s" % (cfg, r + 1, a.runs, load_average()))
+                sys.stdout.flush()
+                seed = str(r + 1)
+                res, st = run([os.path.join(self.bin, "bench_mnist"), "--config", cfg, "--epochs", epochs,
+                               "--seed", seed], self.soma_env)
+                self.settings["soma-mnist"] = st
+                soma_runs.append(res[-1])
+                res, st = run(self.torch_cmd("mnist", tt, ["--config", cfg, "--epochs", epochs, "--seed", seed]),
+                              self.torch_env(tt, bt))
+                self.settings["torch-mnist"] = st
+                torch_runs.append(res[-1])
+            out[cfg] = (soma_runs, torch_runs)
+        print()
+        print("MNIST, %s epochs per run, median over %d runs (seeds 1..%d); epoch = training only, no validation"
+              % (epochs, a.runs, a.runs))
+        hdr = "%-28s %10s %10s %7s %12s %12s %9s %9s" % ("config", "soma s/ep", "torch s/ep", "ratio",
+                                                        "soma samp/s", "torch samp/s", "soma acc", "torch acc")
+        print(hdr)
+        print("-" * len(hdr))
+        names = {"a": "(a) 784-128-64-10 Adam b128", "b": "(b) 784-256-128-10 SGD b64"}
+        for cfg in ("a", "b"):
+            s, t = out[cfg]
+            se = statistics.median(x["median_epoch_s"] for x in s)
+            te = statistics.median(x["median_epoch_s"] for x in t)
+            print("%-28s %10.3f %10.3f %7.2f %12.0f %12.0f %9.4f %9.4f" %
+                  (names[cfg], se, te, se / te, statistics.median(x["samples_per_s"] for x in s),
+                   statistics.median(x["samples_per_s"] for x in t),
+                   statistics.median(x["test_acc"] for x in s), statistics.median(x["test_acc"] for x in t)))
+            print("  per run: soma s/ep %s acc %s late regions %s | torch s/ep %s acc %s" % (
+                " ".join("%.3f" % x["median_epoch_s"] for x in s), " ".join("%.4f" % x["test_acc"] for x in s),
+                " ".join("%d" % x.get("late_regions", 0) for x in s),
+                " ".join("%.3f" % x["median_epoch_s"] for x in t), " ".join("%.4f" % x["test_acc"] for x in t)))
+        print()
+        sys.stdout.flush()
+
+    # ---- the large MLP ---------------------------------------------------------------------------
+    def large(self):
+        a = self.args
+        steps = "3" if a.quick else "5"
+        tt, bt = self.probe_torch("large MLP, 1 warm-up + 2 steps", "large", ["--steps", "2", "--warmup", "1"],
+                                  "step_ms")
+        soma_runs, torch_runs = [], []
+        for r in range(a.runs):
+            print("large round %d/%d, load %s" % (r + 1, a.runs, load_average()))
+            sys.stdout.flush()
+            res, st = run([os.path.join(self.bin, "bench_mlp_large"), "--steps", steps], self.soma_env)
+            self.settings["soma-large"] = st
+            soma_runs.append(res[-1])
+            res, st = run(self.torch_cmd("large", tt, ["--steps", steps]), self.torch_env(tt, bt))
+            self.settings["torch-large"] = st
+            torch_runs.append(res[-1])
+        med = lambda runs, k: statistics.median(x[k] for x in runs)
+        print()
+        print("Large MLP 1024-4096-4096-4096-1024, batch 512, Adam (%s timed steps per run after 2 warm-up; "
+              "median over %d runs)" % (steps, a.runs))
+        hdr = "%-8s %10s %12s %10s %16s" % ("", "step ms", "fwd+bwd ms", "optim ms", "fwd+bwd GFLOP/s")
+        print(hdr)
+        print("-" * len(hdr))
+        for name, runs in (("soma", soma_runs), ("torch", torch_runs)):
+            print("%-8s %10.1f %12.1f %10.1f %16.1f" % (name, med(runs, "step_ms"), med(runs, "fwdbwd_ms"),
+                                                         med(runs, "optim_ms"), med(runs, "fwdbwd_gflops")))
+        print("%-8s %10.2f %12.2f %10.2f" % ("ratio", med(soma_runs, "step_ms") / med(torch_runs, "step_ms"),
+                                             med(soma_runs, "fwdbwd_ms") / med(torch_runs, "fwdbwd_ms"),
+                                             med(soma_runs, "optim_ms") / med(torch_runs, "optim_ms")))
+        print("  per run: soma step ms %s (late regions %s) | torch step ms %s" % (
+            " ".join("%.1f" % x["step_ms"] for x in soma_runs),
+            " ".join("%d" % x.get("late_regions", 0) for x in soma_runs),
+            " ".join("%.1f" % x["step_ms"] for x in torch_runs)))
+        gemm_flop = med(soma_runs, "gemm_gflop")
+        print("  GFLOP/s = 6 * 512 * %d parameters / fwd+bwd time; the GEMMs of a step do %.2f GFLOP"
+              % (int(soma_runs[0]["params"]), gemm_flop))
+        if hasattr(self, "gemm_med"):
+            # the step's 11 GEMMs: NT and TN per layer, NN for layers 1..3 (layers 1, 2 repeat shapes)
+            step = []
+            sizes, batch = MLPS["c"]
+            for i in range(len(sizes) - 1):
+                step.append((batch, sizes[i + 1], sizes[i], "NT"))
+                step.append((sizes[i + 1], sizes[i], batch, "TN"))
+                if i > 0:
+                    step.append((batch, sizes[i], sizes[i + 1], "NN"))
+            flop = sum(2.0 * m * n * k for m, n, k, _ in step)
+            ceiling_s = sum(2.0 * m * n * k / (self.gemm_med["openblas"][(m, n, k, op)] * 1e9) for m, n, k, op in step)
+            ceiling = flop / ceiling_s / 1e9
+            fb = med(soma_runs, "fwdbwd_ms") / 1e3
+            gonly = med(soma_runs, "gemm_only_ms") / 1e3
+            print("  sgemm ceiling at the step's GEMM shapes (OpenBLAS, from the GEMM table): %.1f GFLOP/s = %.1f ms"
+                  % (ceiling, 1e3 * ceiling_s))
+            print("  soma's GEMMs alone (same shapes, soma_gemm): %.1f ms = %.1f GFLOP/s = %.0f%% of the ceiling"
+                  % (1e3 * gonly, flop / gonly / 1e9, 100 * ceiling_s / gonly))
+            print("  soma's whole fwd+bwd phase, counting only GEMM FLOPs: %.1f GFLOP/s = %.0f%% of the ceiling"
+                  % (flop / fb / 1e9, 100 * ceiling_s / fb))
+        print()
+        sys.stdout.flush()
+
+
+def machine_lines():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            txt = f.read()
+        flags = "avx512f" if " avx512f" in txt else ("avx2" if " avx2" in txt else "")
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = "%.0f GiB" % (int(f.readline().split()[1]) / 1048576)
+    except OSError:
+        pass
+    return "%s, %d CPUs (%s), %s RAM, %s" % (model, os.cpu_count() or 0, flags, mem, platform.platform())
+
+
+def commit_line():
+    def git(*a):
+        return subprocess.run(["git", "-C", ROOT] + list(a), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return ("uncommitted changes on top of %s" % head) if dirty else head
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", required=True, help="the CMake build directory (with bench/)")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--only", default="gemm,mnist,large")
+    p.add_argument("--threads", type=int, default=2, help="soma's OMP_NUM_THREADS (2)")
+    p.add_argument("--gemm-seconds", type=float, default=0.5)
+    p.add_argument("--openblas-coretype", default="SkylakeX",
+                   help="OPENBLAS_CORETYPE for both sides ('' to let OpenBLAS detect; 0.3.21 detects "
+                        "this Xeon as Prescott)")
+    p.add_argument("--torch-python", default="/usr/bin/python3")
+    p.add_argument("--quick", action="store_true", help="fewer shapes, epochs and steps (a smoke test)")
+    p.add_argument("--quiet-wait", type=float, default=120.0,
+                   help="before each run, wait up to this many seconds for the CPUs to be >= 90%% idle (0: never)")
+    args = p.parse_args()
+    QUIET["wait"] = args.quiet_wait
+    print("soma CPU benchmarks, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M %Z").strip())
+    print("commit: %s" % commit_line())
+    print("machine: %s" % machine_lines())
+    print("load average at start: %s" % load_average())
+    print("command: %s" % " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]))
+    print("soma: OMP_NUM_THREADS=%d (OpenMP), OPENBLAS_NUM_THREADS=%d for its OpenBLAS path, OPENBLAS_CORETYPE=%s,"
+          " denormals flushed in its CPU kernels" % (args.threads, args.threads, args.openblas_coretype or "auto"))
+    print()
+    sys.stdout.flush()
+    b = Bench(args)
+    only = args.only.split(",")
+    if "gemm" in only:
+        b.gemm()
+    if "mnist" in only:
+        b.mnist()
+    if "large" in only:
+        b.large()
+    print("settings lines of the last runs:")
+    for k, v in sorted(b.settings.items()):
+        print("  %-14s %s" % (k, v))
+    print("load average at end: %s" % load_average())
+    if QUIET["log"]:
+        log = QUIET["log"]
+        print("CPU idle in the 2 s before each of the %d runs: median %.0f%%, lowest %.0f%%, %d runs below 90%%"
+              % (len(log), 100 * statistics.median(log), 100 * min(log), sum(1 for x in log if x < 0.9)))
+
+
+if __name__ == "__main__":
+    main()
