@@ -78,11 +78,13 @@ int soma_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "soma eval: %s\n", soma_last_error());
         code = 1;
     }
-    if (!code && json)
-        printf("{\"loss\": %.9g, \"accuracy\": %s%.9g%s, \"rows\": %lld, \"loss_kind\": \"%s\"}\n", loss,
-               isnan(accuracy) ? "null" : "", isnan(accuracy) ? 0.0 : accuracy, "",
-               (long long)soma_dataset_rows(l.src.data), soma_loss_name(l.info.loss));
-    else if (!code)
+    if (!code && json) { /* JSON has no NaN: a missing accuracy (regression) is null */
+        char loss_text[32], accuracy_text[32];
+        snprintf(loss_text, sizeof loss_text, isfinite(loss) ? "%.9g" : "null", loss);
+        snprintf(accuracy_text, sizeof accuracy_text, isfinite(accuracy) ? "%.9g" : "null", accuracy);
+        printf("{\"loss\": %s, \"accuracy\": %s, \"rows\": %lld, \"loss_kind\": \"%s\"}\n", loss_text,
+               accuracy_text, (long long)soma_dataset_rows(l.src.data), soma_loss_name(l.info.loss));
+    } else if (!code)
         printf("%s: %lld rows  loss %.4f  accuracy %s%.4f\n", l.src.name,
                (long long)soma_dataset_rows(l.src.data), loss, isnan(accuracy) ? "n/a " : "",
                isnan(accuracy) ? 0.0 : accuracy);

@@ -17,13 +17,16 @@ static const command commands[] = {
     {"predict", soma_cmd_predict, "one prediction per row of data"},
     {"summary", soma_cmd_summary, "layers and parameters of a saved model"},
     {"check", soma_cmd_check, "compare every op on every device with the reference"},
+    {"plot", soma_cmd_plot, "draw training curves from a metrics CSV (soma train --log)"},
 };
 
 static void usage(FILE *to) {
     fprintf(to, "usage: soma <command> [options]   (soma <command> --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(to, "\n  --version  print the version\n");
+    fprintf(to, "\n  --version  print the version\n"
+                "\nResults go to standard output; progress and errors to standard error.\n"
+                "Exit status: 0 success, 1 failure (a failed check, unreadable data, ...), 2 bad usage.\n");
 }
 
 int main(int argc, char **argv) {
@@ -35,9 +38,16 @@ int main(int argc, char **argv) {
         printf("soma %s\n", SOMA_VERSION_STRING);
         return 0;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        (strcmp(argv[1], "help") == 0 && argc == 2)) {
         usage(stdout);
         return 0;
+    }
+    char help[] = "--help";
+    char *help_argv[] = {argv[0], argv[argc > 2 ? 2 : 1], help, NULL};
+    if (strcmp(argv[1], "help") == 0) { /* soma help train == soma train --help */
+        argc = 3;
+        argv = help_argv;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {

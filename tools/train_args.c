@@ -25,10 +25,12 @@ static int check_args(train_args *a) {
                         : !(a->weight_decay >= 0) ? "--weight-decay must be >= 0"
                         : !(a->momentum >= 0 && a->momentum < 1) ? "--momentum must be in [0, 1)"
                         : !(a->clip >= 0) ? "--clip must be >= 0"
-                        : a->patience < 0 ? "--patience must be >= 0"
+                        : a->patience < 0 || a->patience > 1000000 ? "--patience must be in [0, 1000000]"
                         : a->warmup < 0 ? "--warmup must be >= 0"
-                        : a->step_size < 1 ? "--step-size must be >= 1"
-                        : a->save_every < 0 ? "--save-every must be >= 0"
+                        /* bounded like --epochs: the training code multiplies it by the
+                         * steps per epoch (int64) and keeps patience in an int */
+                        : a->step_size < 1 || a->step_size > 1000000 ? "--step-size must be in [1, 1000000]"
+                        : a->save_every < 0 || a->save_every > 1000000 ? "--save-every must be in [0, 1000000]"
                         : NULL;
     if (range) {
         fprintf(stderr, "soma train: %s\n", range);
@@ -87,6 +89,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--save", OPT_STRING, &a->save, "write the trained model here (safetensors, crash-safe)"},
         {"--save-every", OPT_INT, &a->save_every, "also save to --save every N epochs during training (off)"},
         {"--log", OPT_STRING, &a->log, "write per-epoch metrics to this CSV file"},
+        {"--plot", OPT_STRING, &a->plot, "draw loss and accuracy per epoch into this .svg, .png or .pdf"},
     };
     int code = options_parse("train", train_synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (code) return code;

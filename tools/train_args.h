@@ -8,7 +8,7 @@
 #include "soma.h"
 
 typedef struct train_args {
-    const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log;
+    const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log, *plot;
     const char *normalize, *schedule, *weight_init;
     double lr, val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "data_spec.h"
+#include "plot.h"
 #include "train_args.h"
 #include "soma/checkpoint.h"
 #include "soma.h"
@@ -17,6 +18,7 @@
  * checkpoint holds. */
 typedef struct progress {
     FILE *log;
+    plot_metrics *curves; /* --plot: the epochs of this run, for the figure */
     int tty;
     double step_start;
     int n_layers;
@@ -69,6 +71,11 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
         fprintf(p->log, "%d,%.9g,%.9g,%.9g,%.9g,%.6f\n", r->epoch, r->train_loss, r->val_loss,
                 r->val_accuracy, (double)r->lr, r->seconds);
         fflush(p->log);
+    }
+    if (p->curves && plot_metrics_append(p->curves, r->epoch, r->train_loss, r->val_loss, r->val_accuracy)) {
+        fprintf(stderr, "soma train: out of memory keeping the curves for --plot\n");
+        p->failed = 1;
+        return 1;
     }
     p->info.state.epochs_done = r->epoch;
     if (r->best) {
@@ -163,12 +170,18 @@ int soma_cmd_train(int argc, char **argv) {
     train_args a;
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
+    char plot_error[256];
+    if (a.plot && (code = plot_check_output(a.plot, plot_error, sizeof plot_error))) {
+        fprintf(stderr, "soma train: --plot: %s\n", plot_error); /* before the training, not after */
+        return code;
+    }
     soma_activation act = a.act_kind;
     soma_optim_kind optim = a.optim_kind;
     soma_schedule schedule = a.schedule_kind;
     soma_init init = a.init_kind;
 
     session s = {0};
+    plot_metrics curves = {0};
     int rc = 1;
     soma_checkpoint_info info = {0};
     if (data_spec_load("train", a.data, DATA_TRAIN, &s.train_src)) goto done;
@@ -272,7 +285,8 @@ int soma_cmd_train(int argc, char **argv) {
            (unsigned long long)a.seed);
 
     progress prog = {.log = s.log, .tty = isatty(2), .n_layers = soma_mlp_layer_count(s.model),
-                     .save_every = a.save_every, .save = a.save, .model = s.model, .opt = s.opt};
+                     .save_every = a.save_every, .save = a.save, .model = s.model, .opt = s.opt,
+                     .curves = a.plot ? &curves : NULL};
     soma_train_config tc = {.loss = loss, .batch = batch, .epochs = (int)a.epochs, .seed = a.seed,
                             .no_shuffle = a.no_shuffle, .patience = (int)a.patience,
                             .on_epoch = on_epoch, .on_batch = on_batch, .user = &prog};
@@ -315,8 +329,19 @@ int soma_cmd_train(int argc, char **argv) {
         }
         printf("saved %s\n", a.save);
     }
+    if (a.plot) { /* a resumed run's --log holds the earlier epochs too */
+        if (s.log) fflush(s.log);
+        if (a.log && a.resume) {
+            if (plot_metrics_file("train", a.log, a.plot, NULL)) goto done;
+        } else if (plot_metrics_draw(&curves, "training curves", a.plot, plot_error, sizeof plot_error)) {
+            fprintf(stderr, "soma train: --plot: %s\n", plot_error);
+            goto done;
+        }
+        printf("plotted %s\n", a.plot);
+    }
     rc = 0;
 done:
+    plot_metrics_free(&curves);
     soma_normalizer_free(&info.normalizer);
     session_free(&s);
     return rc;

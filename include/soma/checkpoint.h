@@ -1,11 +1,15 @@
-/* soma/checkpoint.h: models and training state in safetensors files.
+/**
+ * @file soma/checkpoint.h
+ * @brief Models and training state in safetensors files.
  *
- * Tensors: layers.{i}.weight [out, in] and layers.{i}.bias [out] (i counts
- * dense layers from 0), so PyTorch reads them with safetensors.torch.load_file
- * and they fit nn.Linear as they are. Optional: normalizer.offset/.scale
- * [features] and optimizer.layers.{i}.{weight,bias}.{slot} (the optimizer
- * state; filter keys on the "layers." prefix for a plain state dict). The
- * architecture and the training settings go in __metadata__. */
+ * Tensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (i counts
+ * dense layers from 0), so PyTorch reads them with
+ * safetensors.torch.load_file and they fit nn.Linear as they are. Optional:
+ * `normalizer.offset` / `normalizer.scale` [features] and
+ * `optimizer.layers.{i}.{weight,bias}.{slot}` (the optimizer state; filter
+ * keys on the "layers." prefix for a plain state dict). The architecture and
+ * the training settings go in `__metadata__`.
+ */
 #ifndef SOMA_CHECKPOINT_H
 #define SOMA_CHECKPOINT_H
 
@@ -15,33 +19,35 @@
 extern "C" {
 #endif
 
-/* Everything in a checkpoint besides the weights. */
+/** Everything in a checkpoint besides the weights. */
 typedef struct soma_checkpoint_info {
-    soma_loss loss;
-    soma_normalizer normalizer;  /* kind NONE: no normalization */
-    int has_optimizer;           /* the file holds optimizer settings and state */
-    soma_optim_config optim;
-    int64_t steps;               /* optimizer updates done */
-    soma_train_state state;
-    soma_train_config train;     /* batch, epochs, seed, no_shuffle, patience (callbacks NULL) */
+    soma_loss loss;              /**< the loss the model was trained with */
+    soma_normalizer normalizer;  /**< kind NONE: no normalization */
+    int has_optimizer;           /**< the file holds optimizer settings and state */
+    soma_optim_config optim;     /**< the optimizer's settings (when has_optimizer) */
+    int64_t steps;               /**< optimizer updates done */
+    soma_train_state state;      /**< where the run stands */
+    soma_train_config train;     /**< batch, epochs, seed, no_shuffle, patience (callbacks NULL) */
 } soma_checkpoint_info;
 
-/* Saves model (and optimizer state when optimizer is not NULL) with info,
- * crash-safely: path holds the old file or the complete new one. */
+/** Saves model (and optimizer state when optimizer is not NULL) with info,
+ *  crash-safely: path holds the old file or the complete new one. */
 soma_status soma_checkpoint_save(const char *path, soma_mlp *model, soma_optimizer *optimizer,
                                  const soma_checkpoint_info *info);
 
-/* Loads a model onto device and fills info (its normalizer arrays are
- * allocated: free them with soma_normalizer_free). */
+/** Loads a model onto device and fills info (its normalizer arrays are
+ *  allocated: free them with soma_normalizer_free()). An unreadable file is
+ *  SOMA_ERR_IO; one that is not a well-formed soma checkpoint is an error
+ *  saying what is wrong with it. */
 soma_status soma_checkpoint_load(const char *path, soma_device *device, soma_mlp **model,
                                  soma_checkpoint_info *info);
 
-/* Copies the optimizer state saved in path into optimizer, which must have
- * been created for the same model and optimizer kind; sets its step count. */
+/** Copies the optimizer state saved in path into optimizer, which must have
+ *  been created for the same model and optimizer kind; sets its step count. */
 soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *optimizer);
 
-/* Copies only the weights of the checkpoint into model (same architecture),
- * as `soma train --init FILE` does. */
+/** Copies only the weights of the checkpoint into model (same architecture),
+ *  as `soma train --init FILE` does. */
 soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model);
 
 #ifdef __cplusplus

@@ -1,10 +1,13 @@
-/* soma/model.h: multilayer perceptrons.
+/**
+ * @file soma/model.h
+ * @brief Multilayer perceptrons.
  *
- * An MLP is a list of dense layers, each  z = x W^T + b,  a = act(z),  then
+ * An MLP is a list of dense layers, each `z = x W^T + b`, `a = act(z)`, then
  * dropout (training only). W is stored [outputs, inputs] and b [1, outputs],
  * as PyTorch's nn.Linear stores them, so checkpoints load into PyTorch as
  * they are. Everything lives on the model's device and runs through the
- * tensor API, so the same code trains on the CPU and on a GPU. */
+ * tensor API, so the same code trains on the CPU and on a GPU.
+ */
 #ifndef SOMA_MODEL_H
 #define SOMA_MODEL_H
 
@@ -15,76 +18,94 @@
 extern "C" {
 #endif
 
+/** The most dense layers a model may have. */
 #define SOMA_MAX_LAYERS 32
 
+/** A multilayer perceptron on one device (opaque). */
 typedef struct soma_mlp soma_mlp;
 
+/** One dense layer of a model. */
 typedef struct soma_layer_spec {
-    int64_t units;        /* outputs of the dense layer */
-    soma_activation act;  /* applied after it (identity for output logits) */
-    float act_param;      /* leaky_relu's slope (0 means 0.01) */
-    float dropout;        /* drop probability after the activation, training only */
+    int64_t units;        /**< outputs of the dense layer */
+    soma_activation act;  /**< applied after it (identity for output logits) */
+    float act_param;      /**< leaky_relu's slope (0 means 0.01) */
+    float dropout;        /**< drop probability after the activation, training only */
 } soma_layer_spec;
 
+/** How soma_mlp_init() draws the weights. */
 typedef enum soma_init {
-    SOMA_INIT_AUTO = 0,      /* He for the ReLU family, Xavier otherwise (uniform) */
-    SOMA_INIT_XAVIER_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
-    SOMA_INIT_XAVIER_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
-    SOMA_INIT_HE_UNIFORM,     /* U(-a, a), a = sqrt(6 / fan_in) */
-    SOMA_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
-    SOMA_INIT_COUNT
+    SOMA_INIT_AUTO = 0,      /**< He for the ReLU family, Xavier otherwise (uniform) */
+    SOMA_INIT_XAVIER_UNIFORM, /**< `U(-a, a), a = sqrt(6 / (fan_in + fan_out))` */
+    SOMA_INIT_XAVIER_NORMAL,  /**< `N(0, 2 / (fan_in + fan_out))` */
+    SOMA_INIT_HE_UNIFORM,     /**< `U(-a, a), a = sqrt(6 / fan_in)` */
+    SOMA_INIT_HE_NORMAL,      /**< `N(0, 2 / fan_in)` */
+    SOMA_INIT_COUNT           /**< the number of schemes (not a scheme) */
 } soma_init;
 
+/** The scheme's name: "auto", "xavier_uniform", "xavier_normal",
+ *  "he_uniform", "he_normal"; NULL when out of range. */
 const char *soma_init_name(soma_init init);
+/** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
 soma_status soma_init_parse(const char *name, soma_init *out);
 
-/* A model with `inputs` features and the given layers; weights are
- * initialized by soma_mlp_init before use (soma_mlp_create does it with
- * SOMA_INIT_AUTO and seed 1). */
+/** A model with `inputs` features and the given layers (1 to
+ *  ::SOMA_MAX_LAYERS); weights are initialized by soma_mlp_init() before use
+ *  (soma_mlp_create does it with SOMA_INIT_AUTO and seed 1). */
 soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
                             int n_layers, soma_mlp **out);
-/* The short way: sizes {784, 256, 128, 10}, one activation for the hidden
- * layers, identity on the output. */
+/** The short way: sizes {784, 256, 128, 10} (inputs first), one activation
+ *  for the hidden layers, identity on the output. */
 soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, int n_sizes,
                                    soma_activation hidden, soma_mlp **out);
+/** Frees a model and its tensors. NULL is allowed. */
 void soma_mlp_free(soma_mlp *m);
 
-/* Biases 0, weights drawn by `init` from the counter-based RNG: the same
- * weights on every device for the same seed. */
+/** Biases 0, weights drawn by `init` from the counter-based RNG: the same
+ *  weights on every device for the same seed. */
 soma_status soma_mlp_init(soma_mlp *m, soma_init init, uint64_t seed);
 
+/** The number of dense layers. */
 int soma_mlp_layer_count(const soma_mlp *m);
+/** The number of input features. */
 int64_t soma_mlp_inputs(const soma_mlp *m);
+/** The number of outputs (the last layer's units). */
 int64_t soma_mlp_outputs(const soma_mlp *m);
+/** Layer `layer`'s spec; all zero when there is no such layer. */
 soma_layer_spec soma_mlp_layer(const soma_mlp *m, int layer);
+/** Weights and biases of all layers together. */
 int64_t soma_mlp_parameter_count(const soma_mlp *m);
+/** The device the model lives on. */
 soma_device *soma_mlp_device(const soma_mlp *m);
-/* Layer i's weight [out, in], bias [1, out] and their gradients. */
+/** Layer `layer`'s weight [out, in]; NULL when there is no such layer. */
 soma_tensor *soma_mlp_weight(soma_mlp *m, int layer);
+/** Layer `layer`'s bias [1, out]; NULL when there is no such layer. */
 soma_tensor *soma_mlp_bias(soma_mlp *m, int layer);
+/** The gradient of layer `layer`'s weight, written by soma_mlp_backward(). */
 soma_tensor *soma_mlp_weight_grad(soma_mlp *m, int layer);
+/** The gradient of layer `layer`'s bias, written by soma_mlp_backward(). */
 soma_tensor *soma_mlp_bias_grad(soma_mlp *m, int layer);
 
-/* One line per layer: shapes and parameter counts, then the total. */
+/** Prints one line per layer (shapes and parameter counts), then the total. */
 void soma_mlp_print_summary(const soma_mlp *m, FILE *to);
 
-/* Forward pass on a batch x [rows, inputs]. training: dropout is applied
- * with masks from dropout_rng (layer l uses offset dropout_rng.offset + l).
- * Work tensors are kept per batch size (a training run allocates them for
- * its first batches and then nothing). The result stays valid until the
- * next forward with the same number of rows. */
+/** Forward pass on a batch x [rows, inputs]. training: dropout is applied
+ *  with masks from dropout_rng (layer l uses offset dropout_rng.offset + l).
+ *  Work tensors are kept per batch size (a training run allocates them for
+ *  its first batches and then nothing). The result stays valid until the
+ *  next forward with the same number of rows. */
 soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
                              const soma_tensor **output);
-/* Backward pass after a training forward with the same x: from dL/d(output)
- * (rows x outputs) it writes the gradients of every weight and bias. */
+/** Backward pass after a training forward with the same x: from dL/d(output)
+ *  (rows x outputs) it writes the gradients of every weight and bias. */
 soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tensor *doutput);
-/* Whether layer l's pre-activations were ever positive since the last reset
- * (1 x units flags), for counting dead ReLU units. Tracked during training
- * forwards of ReLU layers. */
+/** The fraction of layer `layer`'s units whose pre-activations were never
+ *  positive since the last reset: its dead ReLU units (0 for layers that are
+ *  not ReLU). Tracked during training forwards of ReLU layers. */
 soma_status soma_mlp_dead_fraction(soma_mlp *m, int layer, double *fraction);
+/** Starts dead-unit tracking afresh (soma_train does it every epoch). */
 soma_status soma_mlp_reset_dead_tracking(soma_mlp *m);
 
-/* Copies all weights and biases from src (same architecture, any device). */
+/** Copies all weights and biases from src (same architecture, any device). */
 soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src);
 
 #ifdef __cplusplus

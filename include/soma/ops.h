@@ -1,13 +1,19 @@
-/* soma/ops.h: the operations, forward and backward, on any device.
+/**
+ * @file soma/ops.h
+ * @brief The operations, forward and backward, on any device.
  *
  * Outputs are tensors the caller created with the right shape; every op
  * checks shapes, devices and NULLs first and returns an error without
  * touching anything when they are wrong. All tensors of one call must live on
  * the same device. Ops are queued on the device; results are ready when read
- * with soma_tensor_download. Scalars (losses, sums, counts) are 1x1 tensors.
+ * with soma_tensor_download(). Scalars (losses, sums, counts) are 1x1 tensors.
  * Integer labels are stored as float32 values 0, 1, ..., n-1 in an m x 1
  * tensor (exact up to 2^24). Unless noted, an output may be the same tensor as
- * the first input (in place). */
+ * the first input (in place).
+ *
+ * In the formulas x, y, dy, ... are m x n unless said otherwise, x[i,j] is
+ * row i, column j, and `d` marks a gradient of the loss.
+ */
 #ifndef SOMA_OPS_H
 #define SOMA_OPS_H
 
@@ -19,133 +25,163 @@ extern "C" {
 
 /* ---- matrix product ---------------------------------------------------- */
 
-/* C = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. C must not alias A or
- * B. beta == 0 writes C without reading it. */
+/** Matrix product: `C = alpha * op(A) op(B) + beta * C`, `op(X) = X` or `X^T`
+ *  as trans_a, trans_b say (non-zero: transposed). C must not alias A or B.
+ *  beta == 0 writes C without reading it. The error names both shapes when
+ *  the inner dimensions differ. */
 soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *a,
                       const soma_tensor *b, float beta, soma_tensor *c);
 
 /* ---- bias -------------------------------------------------------------- */
 
-/* y[i,j] = x[i,j] + bias[0,j]   (bias is 1 x n) */
+/** `y[i,j] = x[i,j] + bias[0,j]`   (bias is 1 x n) */
 soma_status soma_bias_add(const soma_tensor *x, const soma_tensor *bias, soma_tensor *y);
-/* dbias[0,j] = sum_i dy[i,j]    (the gradient of bias_add w.r.t. bias) */
+/** `dbias[0,j] = sum_i dy[i,j]`   (the gradient of soma_bias_add() with
+ *  respect to bias) */
 soma_status soma_bias_grad(const soma_tensor *dy, soma_tensor *dbias);
 
 /* ---- activations -------------------------------------------------------- */
 
+/** Element-wise activation functions. */
 typedef enum soma_activation {
-    SOMA_ACT_IDENTITY = 0, /* f(x) = x                                       */
-    SOMA_ACT_RELU,         /* f(x) = max(x, 0)                               */
-    SOMA_ACT_LEAKY_RELU,   /* f(x) = x > 0 ? x : slope * x                   */
-    SOMA_ACT_SIGMOID,      /* f(x) = 1 / (1 + exp(-x))                       */
-    SOMA_ACT_TANH,         /* f(x) = tanh(x)                                 */
-    SOMA_ACT_GELU_ERF,     /* f(x) = x/2 (1 + erf(x / sqrt 2))               */
-    SOMA_ACT_GELU_TANH,    /* f(x) = x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) */
-    SOMA_ACT_SILU,         /* f(x) = x sigmoid(x)                            */
-    SOMA_ACT_COUNT
+    SOMA_ACT_IDENTITY = 0, /**< `f(x) = x` */
+    SOMA_ACT_RELU,         /**< `f(x) = max(x, 0)` */
+    SOMA_ACT_LEAKY_RELU,   /**< `f(x) = x > 0 ? x : slope * x` */
+    SOMA_ACT_SIGMOID,      /**< `f(x) = 1 / (1 + exp(-x))` */
+    SOMA_ACT_TANH,         /**< `f(x) = tanh(x)` */
+    SOMA_ACT_GELU_ERF,     /**< `f(x) = x/2 (1 + erf(x / sqrt 2))` */
+    SOMA_ACT_GELU_TANH,    /**< `f(x) = x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))` */
+    SOMA_ACT_SILU,         /**< `f(x) = x sigmoid(x)` */
+    SOMA_ACT_COUNT         /**< the number of activations (not an activation) */
 } soma_activation;
 
-/* "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu_erf",
- * "gelu_tanh", "silu"; NULL when out of range. */
+/** The activation's name: "identity", "relu", "leaky_relu", "sigmoid",
+ *  "tanh", "gelu_erf", "gelu_tanh", "silu"; NULL when out of range. */
 const char *soma_activation_name(soma_activation act);
-/* Parses those names (and "gelu" for gelu_erf, "linear" for identity). */
+/** Parses those names (and "gelu" for gelu_erf, "linear" for identity);
+ *  an unknown name is SOMA_ERR_INVALID_ARG with the name in the message. */
 soma_status soma_activation_parse(const char *name, soma_activation *out);
 
-/* y = f(x). param is the slope of leaky_relu and ignored by the others. */
+/** `y = f(x)`. param is the slope of leaky_relu and ignored by the others. */
 soma_status soma_activation_forward(soma_activation act, float param, const soma_tensor *x,
                                     soma_tensor *y);
-/* dx = dy * f'(x); y = f(x) is passed too because some derivatives are
- * cheapest from it (sigmoid, tanh). dx may alias dy. */
+/** `dx = dy * f'(x)`; `y = f(x)` is passed too because some derivatives are
+ *  cheapest from it (sigmoid, tanh). dx may alias dy. */
 soma_status soma_activation_backward(soma_activation act, float param, const soma_tensor *x,
                                      const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
 
+/** Bias and activation in one pass (a dense layer's forward after its GEMM):
+ *  `z[i,j] = x[i,j] + bias[0,j]`, `a[i,j] = f(z[i,j])`   (bias is 1 x n).
+ *  Both are kept because the backward pass needs z (and a for sigmoid, tanh).
+ *  z may be x (in place); a must be a tensor of its own. */
+soma_status soma_bias_act(soma_activation act, float param, const soma_tensor *x,
+                          const soma_tensor *bias, soma_tensor *z, soma_tensor *a);
+
 /* ---- softmax ------------------------------------------------------------ */
 
-/* Row-wise, stable (the row maximum is subtracted before exp):
- *   softmax:     y[i,j] = exp(x[i,j] - max_i) / sum_k exp(x[i,k] - max_i)
- *   log_softmax: y[i,j] = x[i,j] - max_i - log sum_k exp(x[i,k] - max_i) */
+/** Row-wise softmax, stable (the row maximum is subtracted before exp):
+ *  `y[i,j] = exp(x[i,j] - max_i) / sum_k exp(x[i,k] - max_i)` */
 soma_status soma_softmax(const soma_tensor *x, soma_tensor *y);
+/** Row-wise log-softmax, stable:
+ *  `y[i,j] = x[i,j] - max_i - log sum_k exp(x[i,k] - max_i)` */
 soma_status soma_log_softmax(const soma_tensor *x, soma_tensor *y);
-/* dx[i,j] = y[i,j] (dy[i,j] - sum_k dy[i,k] y[i,k])        (y = softmax(x))
- * For both backward ops dx may alias dy (not y). */
+/** `dx[i,j] = y[i,j] (dy[i,j] - sum_k dy[i,k] y[i,k])`   (`y = softmax(x)`).
+ *  dx may alias dy (not y). */
 soma_status soma_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
-/* dx[i,j] = dy[i,j] - exp(y[i,j]) sum_k dy[i,k]            (y = log_softmax(x)) */
+/** `dx[i,j] = dy[i,j] - exp(y[i,j]) sum_k dy[i,k]`   (`y = log_softmax(x)`).
+ *  dx may alias dy (not y). */
 soma_status soma_log_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
 
 /* ---- losses (1x1 outputs; gradients are of that mean) ------------------- */
 
-/* loss = 1/(m n) sum (pred - target)^2;  dpred = 2 (pred - target) / (m n) */
+/** Mean squared error: `loss = 1/(m n) sum (pred - target)^2` (loss is 1x1). */
 soma_status soma_mse_loss(const soma_tensor *pred, const soma_tensor *target, soma_tensor *loss);
+/** Gradient of soma_mse_loss(): `dpred = 2 (pred - target) / (m n)` */
 soma_status soma_mse_backward(const soma_tensor *pred, const soma_tensor *target, soma_tensor *dpred);
 
-/* Binary cross-entropy on logits x with targets t in [0,1], stable form:
- *   loss = 1/(m n) sum max(x,0) - x t + log(1 + exp(-|x|))
- *   dx   = (sigmoid(x) - t) / (m n) */
+/** Binary cross-entropy on logits x with targets t in [0,1], stable form:
+ *  `loss = 1/(m n) sum max(x,0) - x t + log(1 + exp(-|x|))` (loss is 1x1). */
 soma_status soma_bce_logits_loss(const soma_tensor *logits, const soma_tensor *target,
                                  soma_tensor *loss);
+/** Gradient of soma_bce_logits_loss(): `dx = (sigmoid(x) - t) / (m n)` */
 soma_status soma_bce_logits_backward(const soma_tensor *logits, const soma_tensor *target,
                                      soma_tensor *dlogits);
 
-/* Softmax cross-entropy on logits x (m x n) with integer labels (m x 1),
- * fused through log-sum-exp so no probability underflows:
- *   loss = 1/m sum_i (logsumexp(x[i,:]) - x[i, label_i])
- *   dx   = (softmax(x) - onehot(label)) / m
- * A label outside [0, n) makes the loss NaN (and that row's gradient NaN). */
+/** Softmax cross-entropy on logits x (m x n) with integer labels (m x 1),
+ *  fused through log-sum-exp so no probability underflows:
+ *  `loss = 1/m sum_i (logsumexp(x[i,:]) - x[i, label_i])` (loss is 1x1).
+ *  A label outside [0, n) makes the loss NaN. */
 soma_status soma_softmax_xent_loss(const soma_tensor *logits, const soma_tensor *labels,
                                    soma_tensor *loss);
+/** Gradient of soma_softmax_xent_loss(): `dx = (softmax(x) - onehot(label)) / m`.
+ *  A label outside [0, n) makes that row's gradient NaN. */
 soma_status soma_softmax_xent_backward(const soma_tensor *logits, const soma_tensor *labels,
                                        soma_tensor *dlogits);
 
 /* ---- what a training step needs besides --------------------------------- */
 
-/* y = alpha x */
+/** `y = alpha x` */
 soma_status soma_scale(float alpha, const soma_tensor *x, soma_tensor *y);
-/* y = y + alpha x   (y must not alias x) */
+/** `y = y + alpha x`   (y must not alias x) */
 soma_status soma_axpy(float alpha, const soma_tensor *x, soma_tensor *y);
-/* out (1x1) = sum of all elements / their mean */
+/** out (1x1) = the sum of all elements of x */
 soma_status soma_sum(const soma_tensor *x, soma_tensor *out);
+/** out (1x1) = the mean of all elements of x */
 soma_status soma_mean(const soma_tensor *x, soma_tensor *out);
-/* out[i,0] = the first j with x[i,j] maximal (as a float)   (out is m x 1) */
+/** `out[i,0]` = the first j with `x[i,j]` maximal (as a float)   (out is m x 1) */
 soma_status soma_row_argmax(const soma_tensor *x, soma_tensor *out);
-/* out (1x1) = number of rows i with row_argmax(x)[i] == labels[i] */
+/** out (1x1) = the number of rows i with `row_argmax(x)[i] == labels[i]` */
 soma_status soma_correct_count(const soma_tensor *x, const soma_tensor *labels, soma_tensor *out);
 
 /* ---- regularization and diagnostics -------------------------------------- */
 
-/* Inverted dropout: y = x * mask / (1 - p), mask_i = [u_i >= p] where u_i is
- * element i of the uniform stream rng {seed, offset}. The mask depends only
- * on (rng, i): every backend draws the same one, and backward recomputes it
- * from the same rng (which these calls do not advance). 0 <= p < 1. */
+/** Inverted dropout: `y = x * mask / (1 - p)`, `mask_i = [u_i >= p]` where
+ *  `u_i` is element i of the uniform stream rng {seed, offset}. The mask
+ *  depends only on (rng, i): every backend draws the same one, and backward
+ *  recomputes it from the same rng (which these calls do not advance).
+ *  0 <= p < 1. */
 soma_status soma_dropout_forward(float p, soma_rng rng, const soma_tensor *x, soma_tensor *y);
-/* dx = dy * mask / (1 - p) */
+/** `dx = dy * mask / (1 - p)`, with the mask of soma_dropout_forward() for
+ *  the same p and rng. */
 soma_status soma_dropout_backward(float p, soma_rng rng, const soma_tensor *dy, soma_tensor *dx);
 
-/* out (1x1) = sum of x^2 (global gradient norms are built from these) */
+/** out (1x1) = the sum of `x^2` (global gradient norms are built from these) */
 soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out);
-/* flags (1 x n) |= [x[i,j] > 0 for some i]: run over an epoch's
- * pre-activations, a column still 0 is a dead ReLU unit. */
+/** `flags[0,j] |= [x[i,j] > 0 for some i]` (flags is 1 x n): run over an
+ *  epoch's pre-activations, a column still 0 is a dead ReLU unit. */
 soma_status soma_active_columns(const soma_tensor *x, soma_tensor *flags);
 
 /* ---- optimizer updates, one pass over memory per parameter tensor -------- */
 
+/** Settings of one soma_sgd_update(). */
 typedef struct soma_sgd_params {
-    float lr, momentum, weight_decay; /* weight_decay: L2, added to the gradient */
-    int nesterov;
+    /**@{*/
+    /** lr: the learning rate; momentum: 0 for plain SGD; weight_decay: L2,
+     *  added to the gradient. */
+    float lr, momentum, weight_decay;
+    /**@}*/
+    int nesterov; /**< non-zero: Nesterov momentum */
 } soma_sgd_params;
 
-/* g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v)
- * (PyTorch's SGD without dampening) */
+/** One SGD step on a parameter tensor (PyTorch's SGD without dampening):
+ *  `g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v)` */
 soma_status soma_sgd_update(const soma_sgd_params *p, const soma_tensor *grad, soma_tensor *weight,
                             soma_tensor *velocity);
 
+/** Settings of one soma_adam_update(). */
 typedef struct soma_adam_params {
+    /**@{*/
+    /** lr: the learning rate; beta1, beta2: the moments' decay rates; eps: added
+     *  to the denominator; weight_decay: as decoupled says. */
     float lr, beta1, beta2, eps, weight_decay;
-    int decoupled; /* 1: AdamW (w -= lr wd w), 0: Adam with L2 (g' = g + wd w) */
-    int64_t step;  /* 1 for the first update: bias corrections 1 - beta^step */
+    /**@}*/
+    int decoupled; /**< 1: AdamW (`w -= lr wd w`), 0: Adam with L2 (`g' = g + wd w`) */
+    int64_t step;  /**< 1 for the first update: bias corrections `1 - beta^step` */
 } soma_adam_params;
 
-/* m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
- * w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) */
+/** One Adam or AdamW step on a parameter tensor, with moments m and v:
+ *  `m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+ *  w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)` */
 soma_status soma_adam_update(const soma_adam_params *p, const soma_tensor *grad, soma_tensor *weight,
                              soma_tensor *m, soma_tensor *v);
 

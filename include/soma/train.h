@@ -1,5 +1,8 @@
-/* soma/train.h: the training loop, evaluation and prediction, written once
- * on the tensor API so that it runs unchanged on the CPU and on a GPU. */
+/**
+ * @file soma/train.h
+ * @brief The training loop, evaluation and prediction, written once on the
+ * tensor API so that it runs unchanged on the CPU and on a GPU.
+ */
 #ifndef SOMA_TRAIN_H
 #define SOMA_TRAIN_H
 
@@ -10,67 +13,75 @@
 extern "C" {
 #endif
 
+/** The losses a model trains on. */
 typedef enum soma_loss {
-    SOMA_LOSS_XENT = 0, /* softmax cross-entropy on logits, integer class targets */
-    SOMA_LOSS_MSE,      /* mean squared error; class targets become one-hot */
-    SOMA_LOSS_BCE,      /* binary cross-entropy on logits; targets in [0, 1] or classes one-hot */
-    SOMA_LOSS_COUNT
+    SOMA_LOSS_XENT = 0, /**< softmax cross-entropy on logits, integer class targets */
+    SOMA_LOSS_MSE,      /**< mean squared error; class targets become one-hot */
+    SOMA_LOSS_BCE,      /**< binary cross-entropy on logits; targets in [0, 1] or classes one-hot */
+    SOMA_LOSS_COUNT     /**< the number of losses (not a loss) */
 } soma_loss;
 
-const char *soma_loss_name(soma_loss loss); /* "xent", "mse", "bce" */
+/** The loss's name: "xent", "mse", "bce"; NULL when out of range. */
+const char *soma_loss_name(soma_loss loss);
+/** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
 soma_status soma_loss_parse(const char *name, soma_loss *out);
 
+/** What soma_train() reports after every epoch (soma_train_config::on_epoch). */
 typedef struct soma_epoch_report {
-    int epoch, epochs;           /* 1-based epoch of how many */
-    double train_loss;           /* mean over the epoch's samples */
-    double val_loss;             /* NaN without validation data */
-    double val_accuracy;         /* NaN without validation data or for regression */
-    float lr;                    /* learning rate of the last update */
-    double seconds;              /* wall time of the epoch, validation included */
-    int64_t samples;             /* training samples seen in the epoch */
-    int n_layers;
-    double dead_relu[SOMA_MAX_LAYERS]; /* fraction of ReLU units never active in the epoch;
-                                          NaN for layers that are not ReLU */
-    int best;                    /* the best validation loss so far */
+    /**@{*/
+    /** epoch: which epoch this is (1-based); epochs: of how many */
+    int epoch, epochs;
+    /**@}*/
+    double train_loss;           /**< mean over the epoch's samples */
+    double val_loss;             /**< NaN without validation data */
+    double val_accuracy;         /**< NaN without validation data or for regression */
+    float lr;                    /**< learning rate of the last update */
+    double seconds;              /**< wall time of the epoch, validation included */
+    int64_t samples;             /**< training samples seen in the epoch */
+    int n_layers;                /**< the model's dense layers */
+    double dead_relu[SOMA_MAX_LAYERS]; /**< fraction of ReLU units never active in the epoch;
+                                            NaN for layers that are not ReLU */
+    int best;                    /**< the best validation loss so far */
 } soma_epoch_report;
 
+/** How soma_train() trains. */
 typedef struct soma_train_config {
-    soma_loss loss;
-    int64_t batch;     /* rows per step (128) */
-    int epochs;        /* total epochs, counting those done before a resume */
-    uint64_t seed;     /* shuffling and dropout masks */
-    int no_shuffle;    /* 1: batches in data order */
-    int patience;      /* > 0: stop after this many epochs without a better validation
-                          loss, and restore the best weights */
-    /* Called after every epoch; returning non-zero stops training. */
+    soma_loss loss;    /**< what is minimized */
+    int64_t batch;     /**< rows per step (128) */
+    int epochs;        /**< total epochs, counting those done before a resume */
+    uint64_t seed;     /**< shuffling and dropout masks */
+    int no_shuffle;    /**< 1: batches in data order */
+    int patience;      /**< > 0: stop after this many epochs without a better validation
+                            loss, and restore the best weights */
+    /** Called after every epoch; returning non-zero stops training. */
     int (*on_epoch)(const soma_epoch_report *report, void *user);
-    /* Called after every step (for progress bars); may be NULL. */
+    /** Called after every step (for progress bars); may be NULL. */
     void (*on_batch)(int64_t batch, int64_t batches, void *user);
-    void *user;
+    void *user;        /**< passed to the callbacks */
 } soma_train_config;
 
-/* Where a run stands, for checkpoints: soma_train starts after epochs_done
- * epochs (0 for a fresh run) and updates it. */
+/** Where a run stands, for checkpoints: soma_train() starts after epochs_done
+ *  epochs (0 for a fresh run) and updates it. */
 typedef struct soma_train_state {
-    int epochs_done;
-    int best_epoch;       /* 0 when there is no validation data */
-    double best_val_loss;
-    int stopped_early;
+    int epochs_done;      /**< epochs trained so far */
+    int best_epoch;       /**< 0 when there is no validation data */
+    double best_val_loss; /**< the validation loss of best_epoch */
+    int stopped_early;    /**< patience ran out */
 } soma_train_state;
 
-/* Trains model with optimizer on train, validating on validation (may be
- * NULL) after every epoch. Checks the targets against the model's outputs
- * first (class indices in range, or matching column counts). Once the first
- * steps have run, a step allocates nothing. */
+/** Trains model with optimizer on train, validating on validation (may be
+ *  NULL) after every epoch. Checks the targets against the model's outputs
+ *  first (class indices in range, or matching column counts). Once the first
+ *  steps have run, a step allocates nothing. */
 soma_status soma_train(soma_mlp *model, soma_optimizer *optimizer, const soma_dataset *train,
                        const soma_dataset *validation, const soma_train_config *config,
                        soma_train_state *state);
 
-/* Mean loss and accuracy (NaN for regression) of model on ds. */
+/** Mean loss and accuracy (NaN for regression) of model on ds. */
 soma_status soma_evaluate(soma_mlp *model, const soma_dataset *ds, soma_loss loss, double *mean_loss,
                           double *accuracy);
 
-/* The model's raw outputs for every row of ds, into out (rows x outputs). */
+/** The model's raw outputs for every row of ds, into out (rows x outputs). */
 soma_status soma_predict(soma_mlp *model, const soma_dataset *ds, float *out);
 
 #ifdef __cplusplus

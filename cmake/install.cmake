@@ -1,0 +1,87 @@
+# install.cmake: `cmake --install` puts soma in place for other projects:
+#   include/soma.h, include/soma/*.h         the public headers
+#   lib/libsoma.a, lib/libsoma.so.X.Y.Z       static and shared libraries (SONAME libsoma.so.<SOVERSION>)
+#   bin/soma                                  the command-line tool
+#   lib/cmake/soma/                           find_package(soma): soma::soma (static) and
+#                                             soma::soma_shared
+#   lib/pkgconfig/soma.pc                     pkg-config soma (--static for the static library)
+# Included from the top-level CMakeLists.txt once every target is defined.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(SOMA_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/soma)
+if(OpenMP_C_FOUND)
+  set(SOMA_HAVE_OPENMP ON)
+else()
+  set(SOMA_HAVE_OPENMP OFF)
+endif()
+
+install(TARGETS soma soma_shared EXPORT somaTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS soma_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+install(EXPORT somaTargets NAMESPACE soma:: DESTINATION ${SOMA_CMAKE_DIR})
+
+# The CUDA kernels' host code is C++ (static guards, exception personality):
+# a program linking the static library of a CUDA build needs libstdc++ even
+# when it is written in C and its project enables C alone.
+if(SOMA_HAVE_CUDA)
+  target_link_libraries(soma INTERFACE $<INSTALL_INTERFACE:stdc++>)
+endif()
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/somaConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/somaConfig.cmake INSTALL_DESTINATION ${SOMA_CMAKE_DIR})
+# Before 1.0 a minor release may change the API: only the same minor version is compatible.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(_soma_compat SameMinorVersion)
+else()
+  set(_soma_compat SameMajorVersion)
+endif()
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/somaConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY ${_soma_compat})
+install(FILES ${PROJECT_BINARY_DIR}/somaConfig.cmake ${PROJECT_BINARY_DIR}/somaConfigVersion.cmake
+        DESTINATION ${SOMA_CMAKE_DIR})
+
+# pkg-config: prefix is found from the .pc file's own place, so the tree can
+# be installed with `cmake --install build --prefix DIR` anywhere. What the
+# static library needs goes in Libs.private (pkg-config --static).
+set(_pc_private "")
+if(MATH_LIBRARY)
+  string(APPEND _pc_private " -lm")
+endif()
+string(APPEND _pc_private " -pthread")
+if(OpenMP_C_FOUND)
+  string(APPEND _pc_private " ${OpenMP_C_FLAGS}")
+endif()
+if(SOMA_HAVE_BLAS)
+  foreach(_lib IN LISTS BLAS_LIBRARIES)
+    string(APPEND _pc_private " ${_lib}")
+  endforeach()
+endif()
+if(SOMA_HAVE_CUDA)
+  string(APPEND _pc_private " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lcublasLt")
+  if(SOMA_HAVE_CUDNN)
+    string(APPEND _pc_private " ${CUDNN_LIBRARY}")
+  endif()
+  string(APPEND _pc_private " -lstdc++")
+endif()
+string(STRIP "${_pc_private}" SOMA_PC_LIBS_PRIVATE)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(SOMA_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(SOMA_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  file(RELATIVE_PATH _pc_up "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+  string(REGEX REPLACE "/$" "" _pc_up "${_pc_up}")
+  set(SOMA_PC_PREFIX "\${pcfiledir}/${_pc_up}")
+  set(SOMA_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(SOMA_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(SOMA_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/soma.pc.in ${PROJECT_BINARY_DIR}/soma.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/soma.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR [CC]: installs the soma of BUILD_DIR into a temporary
+# prefix, checks what landed there, then builds tests/consumer/main.c against
+# it four ways and runs each:
+#   CMake       find_package(soma): soma::soma (static) and soma::soma_shared
+#   pkg-config  pkg-config soma (shared) and pkg-config --static soma (static)
+# Exit 0 when all of that works, 1 with a FAIL line for each thing that did not.
+set -u
+build=$(cd "$1" && pwd)
+cc=${2:-cc}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+step() { echo "--- $*"; }
+
+step "cmake --install $build --prefix $prefix"
+if ! cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
+  cat "$work/install.log"
+  echo "FAIL: cmake --install failed"
+  exit 1
+fi
+
+libdir=$prefix/lib
+for f in include/soma.h include/soma/ops.h include/soma/train.h lib/libsoma.a lib/libsoma.so \
+         lib/cmake/soma/somaConfig.cmake lib/cmake/soma/somaConfigVersion.cmake \
+         lib/cmake/soma/somaTargets.cmake lib/pkgconfig/soma.pc bin/soma; do
+  [ -e "$prefix/$f" ] || fail "$f was not installed"
+done
+soname=$(readelf -d "$libdir/libsoma.so" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+case $soname in
+  libsoma.so.[0-9]*) echo "ok: SONAME $soname" ;;
+  *) fail "libsoma.so has SONAME '$soname', expected libsoma.so.<version>" ;;
+esac
+[ -e "$libdir/$soname" ] || fail "$soname (the SONAME) is not in $libdir"
+version=$("$prefix/bin/soma" --version) || fail "the installed soma --version failed"
+echo "ok: installed CLI says '$version'"
+
+# run NAME BINARY: runs a consumer; a shared one must load the installed libsoma.
+run() {
+  local name=$1 exe=$2
+  if ! "$exe" >"$work/$name.out" 2>&1; then
+    fail "$name exited non-zero: $(cat "$work/$name.out")"
+    return
+  fi
+  grep -q "^xor: .*accuracy 1.00" "$work/$name.out" || fail "$name printed: $(cat "$work/$name.out")"
+  local loaded
+  loaded=$(ldd "$exe" | awk '/libsoma/ { print $3 }')
+  case $name in
+    *shared*) [ "$loaded" = "$libdir/$soname" ] || fail "$name loads libsoma from '$loaded', not $libdir/$soname" ;;
+    *static*) [ -z "$loaded" ] || fail "$name is linked statically but loads $loaded" ;;
+  esac
+  echo "ok: $name: $(tr '\n' ' ' <"$work/$name.out")"
+}
+
+step "CMake: find_package(soma) with CMAKE_PREFIX_PATH=$prefix"
+if cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+     -DCMAKE_BUILD_TYPE=Release >"$work/configure.log" 2>&1 &&
+   cmake --build "$work/cmake" >"$work/build.log" 2>&1; then
+  grep "soma .* from" "$work/configure.log"
+  run cmake_static "$work/cmake/consumer_static"
+  run cmake_shared "$work/cmake/consumer_shared"
+else
+  cat "$work/configure.log" "$work/build.log" 2>/dev/null | tail -30
+  fail "the CMake consumer did not configure or build"
+fi
+
+step "pkg-config with PKG_CONFIG_PATH=$libdir/pkgconfig"
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+if ! pkg-config --exists soma; then
+  fail "pkg-config does not find soma: $(pkg-config --print-errors soma 2>&1)"
+else
+  echo "ok: pkg-config soma $(pkg-config --modversion soma): $(pkg-config --cflags --libs soma)"
+  # shellcheck disable=SC2046
+  if "$cc" "$here/main.c" -o "$work/pc_shared" $(pkg-config --cflags --libs soma) -Wl,-rpath,"$libdir"; then
+    run pkgconfig_shared "$work/pc_shared"
+  else
+    fail "cc main.c \$(pkg-config --cflags --libs soma) failed"
+  fi
+  static_libs=$(pkg-config --static --libs soma)
+  # shellcheck disable=SC2046,SC2086
+  if "$cc" "$here/main.c" -o "$work/pc_static" $(pkg-config --cflags soma) ${static_libs/-lsoma/-l:libsoma.a}; then
+    run pkgconfig_static "$work/pc_static"
+  else
+    fail "cc main.c \$(pkg-config --static --libs soma) failed"
+  fi
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "consumer: $failures failure(s)"
+  exit 1
+fi
+echo "consumer: installed soma builds and runs with CMake and pkg-config, static and shared"
