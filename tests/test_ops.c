@@ -40,6 +40,31 @@ START_TEST(op_matches_reference) {
 }
 END_TEST
 
+/* Tall and wide products: every GEMM kernel splits C over threads along its
+ * longer side, in blocks that these sizes do not fill. */
+START_TEST(gemm_variants_on_tall_and_wide_shapes) {
+    static const int64_t dims[][3] = {{1000, 130, 300}, {130, 1000, 300}, {777, 65, 1025}, {65, 777, 1025}};
+    soma_device *cpu = test_open("cpu");
+    const char *variants[8];
+    int n_variants = test_variants(&soma_cpu_backend, SOMA_OP_GEMM, variants);
+    for (int v = 0; v < n_variants; v++)
+        for (int p = 0; p < soma_op_table[SOMA_OP_GEMM].n_test_params; p++)
+            for (int d = 0; d < 4; d++) {
+                soma_check_case c = {.op = SOMA_OP_GEMM, .param_index = p, .m = dims[d][0], .n = dims[d][1],
+                                     .k = dims[d][2], .seed = TEST_SEED, .variant = variants[v]};
+                soma_check_result r;
+                char params[64];
+                soma_check_describe_params(&c, params, sizeof params);
+                ck_soma(soma_check_against_reference(cpu, &c, &r));
+                ck_assert_msg(r.passed, "gemm [%s] %s %lldx%lldx%lld seed %llu: NMSE %.3e > %.1e, guards %s",
+                              variants[v] ? variants[v] : "default", params, (long long)c.m, (long long)c.n,
+                              (long long)c.k, (unsigned long long)c.seed, r.nmse, r.limit,
+                              r.guards_intact ? "intact" : "OVERWRITTEN");
+            }
+    soma_device_close(cpu);
+}
+END_TEST
+
 /* Upload, run, download in one go for the small direct tests below. */
 static soma_tensor *tensor_from(soma_device *dev, int64_t rows, int64_t cols, const float *values) {
     soma_tensor *t = NULL;
@@ -117,6 +142,60 @@ START_TEST(in_place_equals_out_of_place) {
 }
 END_TEST
 
+/* The fused forward of a dense layer gives the very bits of its two steps,
+ * in place too, for every activation, at a shape whose rows are split over
+ * threads. */
+START_TEST(bias_act_equals_bias_add_then_activation) {
+    enum { M = 129, N = 257 };
+    soma_device *cpu = test_open("cpu");
+    static float x[M * N], bias[N], z1[M * N], a1[M * N], z2[M * N], a2[M * N];
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 0, x, M * N, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 1, bias, N, 0);
+    for (int act = 0; act < SOMA_ACT_COUNT; act++) {
+        soma_tensor *tx = tensor_from(cpu, M, N, x), *tb = tensor_from(cpu, 1, N, bias);
+        soma_tensor *z = NULL, *a = NULL;
+        ck_soma(soma_tensor_create(cpu, M, N, &z));
+        ck_soma(soma_tensor_create(cpu, M, N, &a));
+        ck_soma(soma_bias_add(tx, tb, z));
+        ck_soma(soma_activation_forward((soma_activation)act, 0.1f, z, a));
+        ck_soma(soma_tensor_download(z, z1, M * N));
+        ck_soma(soma_tensor_download(a, a1, M * N));
+        ck_soma(soma_bias_act((soma_activation)act, 0.1f, tx, tb, tx, a)); /* z in place on x */
+        ck_soma(soma_tensor_download(tx, z2, M * N));
+        ck_soma(soma_tensor_download(a, a2, M * N));
+        ck_assert_msg(memcmp(z1, z2, sizeof z1) == 0, "bias_act %s: z differs", soma_activation_name(act));
+        ck_assert_msg(memcmp(a1, a2, sizeof a1) == 0, "bias_act %s: a differs", soma_activation_name(act));
+        soma_tensor_free(tx), soma_tensor_free(tb), soma_tensor_free(z), soma_tensor_free(a);
+    }
+    soma_device_close(cpu);
+}
+END_TEST
+
+/* CPU kernels flush denormals (FTZ/DAZ) while they run, and leave the
+ * caller's floating-point mode as it was. */
+START_TEST(denormals_are_flushed_and_the_mode_restored) {
+    soma_device *cpu = test_open("cpu");
+    const float x[2] = {1e-39f, 1.0f}; /* 1e-39 is denormal in float */
+    float y[2];
+    soma_tensor *tx = tensor_from(cpu, 1, 2, x), *ty = NULL;
+    ck_soma(soma_tensor_create(cpu, 1, 2, &ty));
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned before = __builtin_ia32_stmxcsr();
+#endif
+    ck_soma(soma_scale(1.0f, tx, ty));
+    ck_soma(soma_tensor_download(ty, y, 2));
+#if defined(__x86_64__) || defined(__i386__)
+    ck_assert_uint_eq(__builtin_ia32_stmxcsr(), before);
+    ck_assert_msg(y[0] == 0.0f, "scale(1, 1e-39) = %g, want 0 (flushed)", (double)y[0]);
+#endif
+    ck_assert_float_eq(y[1], 1.0f);
+    volatile float tiny = 1e-39f; /* the caller still computes with denormals */
+    ck_assert_msg(tiny * 1.0f != 0.0f, "the caller's mode was changed");
+    soma_tensor_free(tx), soma_tensor_free(ty);
+    soma_device_close(cpu);
+}
+END_TEST
+
 START_TEST(row_views_share_memory) {
     soma_device *cpu = test_open("cpu");
     float x[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, out[12];
@@ -138,10 +217,14 @@ static Suite *ops_suite(void) {
     tcase_add_loop_test(table, op_matches_reference, 0, SOMA_OP_COUNT);
     suite_add_tcase(s, table);
     TCase *direct = tcase_create("direct");
+    tcase_set_timeout(direct, 120);
     tcase_add_test(direct, softmax_is_stable_at_huge_logits);
     tcase_add_test(direct, bad_label_gives_nan_not_a_crash);
     tcase_add_test(direct, in_place_equals_out_of_place);
     tcase_add_test(direct, row_views_share_memory);
+    tcase_add_test(direct, bias_act_equals_bias_add_then_activation);
+    tcase_add_test(direct, gemm_variants_on_tall_and_wide_shapes);
+    tcase_add_test(direct, denormals_are_flushed_and_the_mode_restored);
     suite_add_tcase(s, direct);
     return s;
 }
