@@ -45,6 +45,10 @@ expect 1 "missing.csv" -- "$soma" train --data "csv:$work/missing.csv" --save "$
 expect 1 "bad.csv:3:2: 'oops' is not a number" -- "$soma" train --data "csv:$work/bad.csv" --save "$work/none.st"
 expect 1 "no_such_model" -- "$soma" eval --model "$work/no_such_model.st" --data "csv:$work/train.csv"
 expect 1 "not a soma checkpoint\|too short\|shorter\|malformed\|header" -- "$soma" summary --model "$work/train.csv"
+# labels out of range for the output layer, in a real file
+awk 'NR == 1 || NR > 2 { print } NR == 2 { sub(/,[01]$/, ",5"); print }' "$work/train.csv" >"$work/bad_label.csv"
+expect 1 "target of row 0 is 5, not a class index in \[0, 2)" -- "$soma" train --data "csv:$work/bad_label.csv" \
+  --layers 5,8,2 --loss xent --val-split 0 --save "$work/none.st"
 [ -e "$work/none.st" ] && fail "a failed run wrote --save"
 
 # a real run: train, evaluate, predict, summarize
@@ -68,6 +72,11 @@ grep -q "^epoch 30/30" "$work/train.log" || fail "no epoch 30 line"
 "$python" "$tests/read_safetensors.py" "$work/model.st" --shape layers.0.weight=16x5 \
   --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v1 >/dev/null ||
   fail "the Python reader rejects the checkpoint"
+
+# a checkpoint of another shape is refused by --init, both shapes named
+expect 1 "tensor 'layers.0.weight' has shape \[16, 5\] but the model needs \[8, 5\]" -- "$soma" train \
+  --data "csv:$work/train.csv" --layers 5,8,2 --init "$work/model.st" --epochs 1 --save "$work/none.st"
+[ -e "$work/none.st" ] && fail "a failed --init wrote --save"
 
 # resume: 2 epochs straight == 1 epoch, save, resume, 1 more (bit for bit).
 # A constant schedule: a cosine one is planned over the first run's --epochs.
