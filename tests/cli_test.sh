@@ -34,7 +34,12 @@ printf 'a,b,c\n1,2,3\n4,oops,6\n' >"$work/bad.csv"
 
 expect 2 "--data is required" -- "$soma" train --save "$work/none.st"
 expect 2 "unknown option '--bogus'" -- "$soma" train --bogus
-expect 2 "--lr needs a number, got 'abc'" -- "$soma" train --data mnist --lr abc
+expect 2 "--lr needs a finite number (|x| <= 3.4e38), got 'abc'" -- "$soma" train --data mnist --lr abc
+expect 2 "--lr needs a finite number (|x| <= 3.4e38), got '1e39'" -- "$soma" train --data mnist --lr 1e39
+expect 2 "--seed needs a non-negative integer, got ' -5'" -- "$soma" train --data mnist --seed " -5"
+expect 2 "--epochs needs an integer, got ' 3'" -- "$soma" train --data mnist --epochs " 3"
+expect 2 "--gamma must be > 0" -- "$soma" train --data mnist --gamma -0.5
+expect 2 "--min-lr must be >= 0" -- "$soma" train --data mnist --min-lr -1
 expect 2 "--epochs needs a value" -- "$soma" train --data mnist --epochs
 expect 2 "--act: .*unknown activation 'swish'" -- "$soma" train --data mnist --act swish
 expect 2 "--val-split must be in \[0, 1)" -- "$soma" train --data mnist --val-split 1.5

@@ -1,5 +1,7 @@
 /* options.c: see options.h. */
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,26 +21,36 @@ void options_usage(const char *synopsis, const option *options, int n, int to_st
 }
 
 static int parse_value(const char *command, const option *o, const char *text) {
+    if (o->type == OPT_STRING) {
+        *(const char **)o->value = text;
+        return 0;
+    }
+    /* strtoll and strtoull skip leading white space, and strtoull negates a
+     * minus sign after it (" -5" would become 2^64 - 5): numbers start with
+     * their first character */
+    const char *digits = isspace((unsigned char)text[0]) ? "" : text;
     char *end = NULL;
     errno = 0;
+    const char *want = "an integer";
     switch (o->type) {
-    case OPT_STRING: *(const char **)o->value = text; return 0;
-    case OPT_INT: *(int64_t *)o->value = strtoll(text, &end, 10); break;
+    case OPT_INT: *(int64_t *)o->value = strtoll(digits, &end, 10); break;
     case OPT_U64:
-        if (text[0] == '-') end = (char *)text;
-        else *(uint64_t *)o->value = strtoull(text, &end, 10);
+        if (digits[0] == '-') end = (char *)digits;
+        else *(uint64_t *)o->value = strtoull(digits, &end, 10);
+        want = "a non-negative integer";
         break;
     case OPT_FLOAT: {
-        double v = strtod(text, &end);
-        if (end != text && !*end && !isfinite(v)) end = (char *)text;
+        double v = strtod(digits, &end);
+        /* the values become floats: 1e39 would turn into inf */
+        if (!(fabs(v) <= FLT_MAX)) end = (char *)digits;
         *(double *)o->value = v;
+        want = "a finite number (|x| <= 3.4e38)";
         break;
     }
     default: return 0;
     }
-    if (end == text || *end || errno == ERANGE) {
-        fprintf(stderr, "soma %s: %s needs a%s number, got '%s'\n", command, o->name,
-                o->type == OPT_FLOAT ? "" : "n integer", text);
+    if (end == digits || *end || errno == ERANGE) {
+        fprintf(stderr, "soma %s: %s needs %s, got '%s'\n", command, o->name, want, text);
         return 2;
     }
     return 0;

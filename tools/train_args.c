@@ -22,6 +22,8 @@ static int check_args(train_args *a) {
                         : !(a->val_split >= 0 && a->val_split < 1) ? "--val-split must be in [0, 1)"
                         : !(a->dropout >= 0 && a->dropout < 1) ? "--dropout must be in [0, 1)"
                         : !(a->lr > 0) && a->lr != -1 ? "--lr must be > 0"
+                        : !(a->min_lr >= 0) ? "--min-lr must be >= 0"
+                        : !(a->gamma > 0) ? "--gamma must be > 0"
                         : !(a->weight_decay >= 0) ? "--weight-decay must be >= 0"
                         : !(a->momentum >= 0 && a->momentum < 1) ? "--momentum must be in [0, 1)"
                         : !(a->clip >= 0) ? "--clip must be >= 0"
