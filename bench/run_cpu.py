@@ -174,7 +174,7 @@ class Bench:
                     shapes.append(s)
         specs = [shape_name(s) for s in shapes]
         tt, bt = self.probe_gemm_threads()
-        impls = ["soma", "soma-openblas", "openblas", "torch"]
+        impls = ["soma", "soma-openblas", "soma-default", "openblas", "torch"]
         data = {i: {s: [] for s in shapes} for i in impls}
         for r in range(a.runs):
             print("gemm round %d/%d, load %s" % (r + 1, a.runs, load_average()))
@@ -193,18 +193,21 @@ class Bench:
         med = {i: {s: statistics.median(v) for s, v in data[i].items()} for i in impls}
         print()
         print("GEMM, GFLOP/s (median of %d runs; each run the median of %.2g s of calls)" % (a.runs, a.gemm_seconds))
-        print("  soma own: soma's packed blocked kernel; soma->OpenBLAS: OpenBLAS through soma's op layer;")
-        print("  sgemm: cblas_sgemm called directly (the ceiling); torch: torch.mm (OpenBLAS inside)")
-        hdr = "%-6s %-16s %9s %14s %9s %9s %10s %10s" % ("use", "shape MxNxK", "soma own", "soma->OpenBLAS",
-                                                          "sgemm", "torch", "own/sgemm", "own/torch")
+        print("  own: soma's packed blocked kernel; ->OBLAS: OpenBLAS through soma's op layer; default: what")
+        print("  training uses (own or ->OBLAS, fixed by shape); sgemm: cblas_sgemm called directly (the")
+        print("  ceiling); torch: torch.mm (OpenBLAS inside)")
+        hdr = "%-6s %-19s %7s %7s %7s %7s %7s %9s %9s %9s" % (
+            "use", "shape MxNxK", "own", "->OBLAS", "default", "sgemm", "torch", "own/sgemm", "def/sgemm",
+            "def/torch")
         print(hdr)
         print("-" * len(hdr))
         for s in shapes:
             use = "square" if s[0] == s[1] == s[2] and s[3] == "NN" and s[0] in SQUARES else \
                 ",".join(k for k in "abc" if s in mlp_shapes(*MLPS[k]))
-            o, ob, b, t = med["soma"][s], med["soma-openblas"][s], med["openblas"][s], med["torch"][s]
-            print("%-6s %-16s %9.1f %14.1f %9.1f %9.1f %10.2f %10.2f" %
-                  (use, "%dx%dx%d %s" % s, o, ob, b, t, o / b, o / t))
+            o, ob, d = med["soma"][s], med["soma-openblas"][s], med["soma-default"][s]
+            b, t = med["openblas"][s], med["torch"][s]
+            print("%-6s %-19s %7.1f %7.1f %7.1f %7.1f %7.1f %9.2f %9.2f %9.2f" %
+                  (use, "%dx%dx%d %s" % s, o, ob, d, b, t, o / b, d / b, d / t))
         print()
         sys.stdout.flush()
         self.gemm_med = med
@@ -232,10 +235,11 @@ class Bench:
         tt, bt = self.probe_torch("MNIST (a), 150 steps", "mnist",
                                   ["--config", "a", "--epochs", "1", "--max-steps", "150"], "median_epoch_s")
         out = {}
+        runs = max(a.runs, a.mnist_runs)
         for cfg in ("a", "b"):
             soma_runs, torch_runs = [], []
-            for r in range(a.runs):
-                print("mnist (%s) round %d/%d, load %s" % (cfg, r + 1, a.runs, load_average()))
+            for r in range(runs):
+                print("mnist (%s) round %d/%d, load %s" % (cfg, r + 1, runs, load_average()))
                 sys.stdout.flush()
                 seed = str(r + 1)
                 res, st = run([os.path.join(self.bin, "bench_mnist"), "--config", cfg, "--epochs", epochs,
@@ -249,7 +253,7 @@ class Bench:
             out[cfg] = (soma_runs, torch_runs)
         print()
         print("MNIST, %s epochs per run, median over %d runs (seeds 1..%d); epoch = training only, no validation"
-              % (epochs, a.runs, a.runs))
+              % (epochs, runs, runs))
         hdr = "%-28s %10s %10s %7s %12s %12s %9s %9s" % ("config", "soma s/ep", "torch s/ep", "ratio",
                                                         "soma samp/s", "torch samp/s", "soma acc", "torch acc")
         print(hdr)
@@ -276,7 +280,7 @@ class Bench:
         steps = "3" if a.quick else "5"
         tt, bt = self.probe_torch("large MLP, 1 warm-up + 2 steps", "large", ["--steps", "2", "--warmup", "1"],
                                   "step_ms")
-        soma_runs, torch_runs = [], []
+        soma_runs, torch_runs, default_runs = [], [], []
         for r in range(a.runs):
             print("large round %d/%d, load %s" % (r + 1, a.runs, load_average()))
             sys.stdout.flush()
@@ -286,23 +290,30 @@ class Bench:
             res, st = run(self.torch_cmd("large", tt, ["--steps", steps]), self.torch_env(tt, bt))
             self.settings["torch-large"] = st
             torch_runs.append(res[-1])
+            res, st = run(self.torch_cmd("large", tt, ["--steps", steps, "--foreach", "none"]), self.torch_env(tt, bt))
+            self.settings["torch-large-default-adam"] = st
+            default_runs.append(res[-1])
         med = lambda runs, k: statistics.median(x[k] for x in runs)
         print()
         print("Large MLP 1024-4096-4096-4096-1024, batch 512, Adam (%s timed steps per run after 2 warm-up; "
               "median over %d runs)" % (steps, a.runs))
-        hdr = "%-8s %10s %12s %10s %16s" % ("", "step ms", "fwd+bwd ms", "optim ms", "fwd+bwd GFLOP/s")
+        hdr = "%-20s %10s %12s %10s %16s" % ("", "step ms", "fwd+bwd ms", "optim ms", "fwd+bwd GFLOP/s")
         print(hdr)
         print("-" * len(hdr))
-        for name, runs in (("soma", soma_runs), ("torch", torch_runs)):
-            print("%-8s %10.1f %12.1f %10.1f %16.1f" % (name, med(runs, "step_ms"), med(runs, "fwdbwd_ms"),
+        rows = (("soma", soma_runs), ("torch", torch_runs), ("torch, default Adam", default_runs))
+        for name, runs in rows:
+            print("%-20s %10.1f %12.1f %10.1f %16.1f" % (name, med(runs, "step_ms"), med(runs, "fwdbwd_ms"),
                                                          med(runs, "optim_ms"), med(runs, "fwdbwd_gflops")))
-        print("%-8s %10.2f %12.2f %10.2f" % ("ratio", med(soma_runs, "step_ms") / med(torch_runs, "step_ms"),
-                                             med(soma_runs, "fwdbwd_ms") / med(torch_runs, "fwdbwd_ms"),
-                                             med(soma_runs, "optim_ms") / med(torch_runs, "optim_ms")))
-        print("  per run: soma step ms %s (late regions %s) | torch step ms %s" % (
+        for name, runs in rows[1:]:
+            print("%-20s %10.2f %12.2f %10.2f" % ("soma / " + name, med(soma_runs, "step_ms") / med(runs, "step_ms"),
+                                                  med(soma_runs, "fwdbwd_ms") / med(runs, "fwdbwd_ms"),
+                                                  med(soma_runs, "optim_ms") / med(runs, "optim_ms")))
+        print("  torch: Adam(foreach=True), the multi-tensor update; 'default Adam': foreach unset (1.13's CPU default,"
+              " a loop over tensors)")
+        print("  per run: soma step ms %s (late regions %s) | torch %s | torch default Adam %s" % (
             " ".join("%.1f" % x["step_ms"] for x in soma_runs),
             " ".join("%d" % x.get("late_regions", 0) for x in soma_runs),
-            " ".join("%.1f" % x["step_ms"] for x in torch_runs)))
+            " ".join("%.1f" % x["step_ms"] for x in torch_runs), " ".join("%.1f" % x["step_ms"] for x in default_runs)))
         gemm_flop = med(soma_runs, "gemm_gflop")
         print("  GFLOP/s = 6 * 512 * %d parameters / fwd+bwd time; the GEMMs of a step do %.2f GFLOP"
               % (int(soma_runs[0]["params"]), gemm_flop))
@@ -369,6 +380,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", required=True, help="the CMake build directory (with bench/)")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--mnist-runs", type=int, default=5,
+                   help="MNIST runs per side (at least --runs): test accuracy varies by about 0.2 points by seed")
     p.add_argument("--only", default="gemm,mnist,large")
     p.add_argument("--threads", type=int, default=2, help="soma's OMP_NUM_THREADS (2)")
     p.add_argument("--gemm-seconds", type=float, default=0.5)
@@ -386,8 +399,10 @@ def main():
     print("machine: %s" % machine_lines())
     print("load average at start: %s" % load_average())
     print("command: %s" % " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]))
-    print("soma: OMP_NUM_THREADS=%d (OpenMP), OPENBLAS_NUM_THREADS=%d for its OpenBLAS path, OPENBLAS_CORETYPE=%s,"
-          " denormals flushed in its CPU kernels" % (args.threads, args.threads, args.openblas_coretype or "auto"))
+    print("soma: OMP_NUM_THREADS=%d (OpenMP); its OpenBLAS path (the largest GEMMs) runs single-threaded OpenBLAS on"
+          " those OpenMP threads; OPENBLAS_CORETYPE=%s; denormals flushed in its CPU kernels"
+          % (args.threads, args.openblas_coretype or "auto"))
+    print("OpenBLAS sgemm called directly (the ceiling): its own pool, OPENBLAS_NUM_THREADS=%d" % args.threads)
     print()
     sys.stdout.flush()
     b = Bench(args)

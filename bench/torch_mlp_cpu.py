@@ -205,7 +205,7 @@ def main():
     p.add_argument("--seconds", type=float, default=1.0, help="gemm: time per shape")
     p.add_argument("--steps", type=int, default=5, help="large: timed steps")
     p.add_argument("--warmup", type=int, default=2, help="large: untimed steps first")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()  # shapes may follow the options
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(not args.keep_denormals)
     print(settings_line(args), flush=True)

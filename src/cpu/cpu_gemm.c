@@ -227,13 +227,20 @@ ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s
         float *d = dst + s * g->kc * NR;
         const int w = (int)min64(NR, n - jc - s * NR);
         int64_t p = 0;
-        if (w == NR)
+        if (w == NR) {
             for (; p + 4 <= kc; p += 4)
                 for (int jt = 0; jt < NR; jt += 4)
                     for (int q = 0; q < 4; q++)
                         for (int j = jt; j < jt + 4; j++) d[(p + q) * NR + j] = src[j * ldb + p + q];
-        for (; p < kc; p++)
-            for (int j = 0; j < NR; j++) d[p * NR + j] = j < w ? src[j * ldb + p] : 0.0f;
+            for (; p < kc; p++)
+                for (int j = 0; j < NR; j++) d[p * NR + j] = src[j * ldb + p];
+            continue;
+        }
+        /* a ragged last sliver (n = 10 outputs...): zeros, then each source
+         * row once, read sequentially */
+        for (p = 0; p < kc; p++) memset(d + p * NR + w, 0, (size_t)(NR - w) * sizeof(float));
+        for (int j = 0; j < w; j++)
+            for (p = 0; p < kc; p++) d[p * NR + j] = src[j * ldb + p];
     }
 }
 

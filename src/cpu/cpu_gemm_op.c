@@ -37,15 +37,22 @@ CPU_KERNEL(soma_cpu_gemm_openblas_op) {
     return soma_cpu_gemm_blocked_op(ctx, call);
 }
 
-/* Which kernel runs a GEMM: soma's own, except for large products with a
- * dimension of 4096 or more when OpenBLAS runs its AVX-512 kernels: there
- * OpenBLAS measured up to 9% faster (512 x 4096 x 4096 in every
- * transposition), while soma's kernel wins on batch-sized and square shapes
- * up to 2048 (bench/RESULTS.md). Fixed by shape, never timed at run time, so
- * a run is reproducible bit for bit. SOMA_CPU_GEMM=own or =openblas forces
+/* Which kernel runs a GEMM: soma's own, except where OpenBLAS, when it runs
+ * its AVX-512 kernels, measured faster (bench/RESULTS.md, the GEMM table):
+ * - products of 2^31 multiply-adds or more (512 x 4096 x 1024 and up): the
+ *   large MLP's shapes with 512 batch rows, where soma's kernel reached only
+ *   0.64-0.81x of OpenBLAS in the NT and TN cases (its tiles split 512 rows
+ *   badly over two threads), and squares of 2048 and up, where the two tie;
+ * - tiny ones with fewer than 16 rows or columns (a 10-class output layer:
+ *   2-4x), where packing 32-wide tiles for 10 columns costs more than the
+ *   product.
+ * soma's kernel wins on batch-sized shapes (1.1-1.5x on the MNIST MLPs) and
+ * ties on squares up to 1024. Fixed by shape, never timed at run time, so a
+ * run is reproducible bit for bit. SOMA_CPU_GEMM=own or =openblas forces
  * one. */
-#define OPENBLAS_MIN_MACS (1ull << 33) /* 512 x 4096 x 4096 */
-#define OPENBLAS_MIN_DIM 4096
+#define OPENBLAS_MIN_MACS (1ull << 31) /* 512 x 4096 x 1024 */
+#define TINY_DIM 16
+#define TINY_MACS (1ull << 20)
 
 static int choice_from_env(void) { /* 0 auto, 1 own, 2 openblas */
     const char *env = getenv("SOMA_CPU_GEMM");
@@ -65,9 +72,9 @@ static int use_openblas(const soma_op_call *call) {
     }
     if (c != 0) return c == 2;
     gemm_dims d = dims_of(call);
-    int64_t longest = d.m > d.n ? (d.m > d.k ? d.m : d.k) : (d.n > d.k ? d.n : d.k);
-    return longest >= OPENBLAS_MIN_DIM &&
-           (unsigned long long)d.m * (unsigned long long)d.n * (unsigned long long)d.k >= OPENBLAS_MIN_MACS;
+    unsigned long long macs = (unsigned long long)d.m * (unsigned long long)d.n * (unsigned long long)d.k;
+    if ((d.m < TINY_DIM || d.n < TINY_DIM) && macs < TINY_MACS) return 1;
+    return macs >= OPENBLAS_MIN_MACS;
 }
 
 CPU_KERNEL(soma_cpu_gemm) {
