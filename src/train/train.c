@@ -15,7 +15,11 @@
 #include "train/feeder.h"
 
 #define EVAL_BATCH 1024
-#define DROPOUT_SALT 0xd1b54a32d192ed03ull /* dropout masks and shuffles use different keys */
+/* Dropout masks, shuffles and the weights (soma_mlp_init: key = seed, offset
+ * = layer) each get their own Philox key: with a shared key, epoch e's
+ * shuffle drew the very words that made layer e's initial weights. */
+#define DROPOUT_SALT 0xd1b54a32d192ed03ull
+#define SHUFFLE_SALT 0x8cb92ba72f3d8dd7ull
 
 typedef soma_status (*loss_op)(const soma_tensor *, const soma_tensor *, soma_tensor *);
 
@@ -134,13 +138,14 @@ soma_status soma_predict(soma_mlp *m, const soma_dataset *ds, float *out) {
     return run_inference(m, ds, any, NULL, NULL, out);
 }
 
-/* The permutation of epoch e: Fisher-Yates driven by Philox words, so it
- * depends only on (seed, e) and a resumed run shuffles as the original. */
+/* The permutation of epoch e: Fisher-Yates driven by Philox words (key seed
+ * ^ SHUFFLE_SALT, offset e), so it depends only on (seed, e) and a resumed
+ * run shuffles as the original. */
 static void shuffle_order(int64_t *order, int64_t n, uint64_t seed, int epoch, int no_shuffle) {
     for (int64_t i = 0; i < n; i++) order[i] = i;
     if (no_shuffle) return;
     for (int64_t i = n - 1; i > 0; i--) {
-        soma_philox4 r = soma_philox_block(seed, (uint64_t)epoch, (uint64_t)i);
+        soma_philox4 r = soma_philox_block(seed ^ SHUFFLE_SALT, (uint64_t)epoch, (uint64_t)i);
         uint64_t word = ((uint64_t)r.v[0] << 32) | r.v[1];
         int64_t j = (int64_t)(word % (uint64_t)(i + 1));
         int64_t t = order[i];
