@@ -43,9 +43,10 @@ CPU_KERNEL(soma_cpu_gemm_openblas_op) {
  *   large MLP's shapes with 512 batch rows, where soma's kernel reached only
  *   0.64-0.81x of OpenBLAS in the NT and TN cases (its tiles split 512 rows
  *   badly over two threads), and squares of 2048 and up, where the two tie;
- * - tiny ones with fewer than 16 rows or columns (a 10-class output layer:
- *   2-4x), where packing 32-wide tiles for 10 columns costs more than the
- *   product.
+ * - tiny ones with a dimension under 16 (a 10-class output layer, whose
+ *   forward, weight gradient and input gradient have n, m or k = 10:
+ *   1.9-3x), where packing 8 x 32 tiles for 10 rows, columns or products
+ *   costs more than the product.
  * soma's kernel wins on batch-sized shapes (1.1-1.5x on the MNIST MLPs) and
  * ties on squares up to 1024. Fixed by shape, never timed at run time, so a
  * run is reproducible bit for bit. SOMA_CPU_GEMM=own or =openblas forces
@@ -73,7 +74,7 @@ static int use_openblas(const soma_op_call *call) {
     if (c != 0) return c == 2;
     gemm_dims d = dims_of(call);
     unsigned long long macs = (unsigned long long)d.m * (unsigned long long)d.n * (unsigned long long)d.k;
-    if ((d.m < TINY_DIM || d.n < TINY_DIM) && macs < TINY_MACS) return 1;
+    if ((d.m < TINY_DIM || d.n < TINY_DIM || d.k < TINY_DIM) && macs < TINY_MACS) return 1;
     return macs >= OPENBLAS_MIN_MACS;
 }
 
