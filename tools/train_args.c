@@ -55,7 +55,7 @@ static int check_args(train_args *a) {
 
 int train_args_parse(int argc, char **argv, train_args *a) {
     /* Defaults chosen so that `soma train --data mnist` alone reaches 98% test
-     * accuracy (98.3-98.4% over seeds 1-4 on the CPU, bench/RESULTS.md). */
+     * accuracy (98.2-98.4% over seeds 1-4 on the CPU, bench/RESULTS.md). */
     *a = (train_args){.act = "relu", .optim = "adam", .device = "auto", .schedule = "cosine",
                       .weight_init = "auto", .lr = -1, .val_split = 0.1, .dropout = 0.1,
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
