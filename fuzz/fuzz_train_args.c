@@ -50,6 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(a.val_split >= 0 && a.val_split < 1 && a.dropout >= 0 && a.dropout < 1);
         FUZZ_CHECK(a.lr > 0 || a.lr == -1);
         FUZZ_CHECK(isfinite(a.lr) && isfinite(a.min_lr) && isfinite(a.gamma) && isfinite(a.clip));
+        /* every number becomes a float: none may overflow to inf there */
+        FUZZ_CHECK(isfinite((float)a.lr) && isfinite((float)a.min_lr) && isfinite((float)a.gamma) &&
+                   isfinite((float)a.clip) && isfinite((float)a.weight_decay));
+        FUZZ_CHECK(a.min_lr >= 0 && a.gamma > 0);
         FUZZ_CHECK(a.weight_decay >= 0 && a.momentum >= 0 && a.momentum < 1 && a.clip >= 0);
         FUZZ_CHECK(a.patience >= 0 && a.warmup >= 0 && a.step_size >= 1 && a.save_every >= 0);
         /* train_cmd.c keeps patience in an int and multiplies step_size by the
