@@ -190,6 +190,15 @@ class Bench:
                 for rec in res:
                     s = (int(rec["m"]), int(rec["n"]), int(rec["k"]), rec["op"])
                     data[impl][s].append(rec["gflops"])
+        # soma's own kernel on its other code paths (SOMA_CPU_ISA caps the choice)
+        isa_specs = ["1024x1024x1024", "2048x2048x2048"]
+        isa = {i: {s: [] for s in isa_specs} for i in ("avx2", "generic")}
+        for r in range(a.runs):
+            for i in isa:
+                res, _ = run([os.path.join(self.bin, "bench_gemm"), "soma", "--seconds", str(a.gemm_seconds)]
+                             + isa_specs, dict(self.soma_env, SOMA_CPU_ISA=i))
+                for rec, spec in zip(res, isa_specs):
+                    isa[i][spec].append(rec["gflops"])
         med = {i: {s: statistics.median(v) for s, v in data[i].items()} for i in impls}
         print()
         print("GEMM, GFLOP/s (median of %d runs; each run the median of %.2g s of calls)" % (a.runs, a.gemm_seconds))
@@ -208,6 +217,13 @@ class Bench:
             b, t = med["openblas"][s], med["torch"][s]
             print("%-6s %-19s %7.1f %7.1f %7.1f %7.1f %7.1f %9.2f %9.2f %9.2f" %
                   (use, "%dx%dx%d %s" % s, o, ob, d, b, t, o / b, d / b, d / t))
+        print("soma's own kernel on its portable paths (SOMA_CPU_ISA=avx2: 6x16 AVX2+FMA tiles; =generic: 6x8,")
+        print("baseline SSE2, no FMA), against the same sgemm ceiling:")
+        for spec in isa_specs:
+            shape = tuple(int(v) for v in spec.split("x")) + ("NN",)
+            b = med["openblas"][shape]
+            print("  %-16s %s" % (spec, "  ".join("%s %.1f GFLOP/s (%.2f of sgemm)" % (
+                i, statistics.median(isa[i][spec]), statistics.median(isa[i][spec]) / b) for i in isa)))
         print()
         sys.stdout.flush()
         self.gemm_med = med
