@@ -54,6 +54,10 @@ expect 1 "not a soma checkpoint\|too short\|shorter\|malformed\|header" -- "$som
 awk 'NR == 1 || NR > 2 { print } NR == 2 { sub(/,[01]$/, ",5"); print }' "$work/train.csv" >"$work/bad_label.csv"
 expect 1 "target of row 0 is 5, not a class index in \[0, 2)" -- "$soma" train --data "csv:$work/bad_label.csv" \
   --layers 5,8,2 --loss xent --val-split 0 --save "$work/none.st"
+# ... also when a validation split shuffled the rows: the message counts data rows of the file
+awk 'NR != 152 { print } NR == 152 { sub(/,[01]$/, ",7"); print }' "$work/train.csv" >"$work/bad_label_150.csv"
+expect 1 "target of row 150 is 7, not a class index in \[0, 2)" -- "$soma" train --data "csv:$work/bad_label_150.csv" \
+  --layers 5,8,2 --loss xent --val-split 0.2 --save "$work/none.st"
 [ -e "$work/none.st" ] && fail "a failed run wrote --save"
 
 # a real run: train, evaluate, predict, summarize

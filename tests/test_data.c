@@ -191,6 +191,8 @@ static void collect_rows(const soma_dataset *part, int64_t features, int *seen, 
         for (int64_t j = 0; j < features; j++)
             ck_assert_float_eq(x[r * features + j], (float)(i * features + j));
         ck_assert_float_eq(y[r], (float)(i % 3)); /* targets travel with their features */
+        /* and the part knows where each row came from (error messages name it) */
+        ck_assert_int_eq(soma_dataset_source_row(part, r), i);
         seen[i]++;
         if (order) order[r] = i;
     }
@@ -228,6 +230,15 @@ START_TEST(split_is_a_seeded_partition) {
     int same = 0;
     for (int i = 0; i < N; i++) same += order[i] == order2[i];
     ck_assert_msg(same < 10, "seeds %llu and %llu agree on %d of %d places", TEST_SEED, TEST_SEED + 1, same, N);
+    soma_dataset_free(tr2);
+    soma_dataset_free(va2);
+
+    /* a split of a split still names rows of the original */
+    ck_soma(soma_dataset_split(tr, 0.5, TEST_SEED, &tr2, &va2));
+    memset(seen, 0, sizeof seen);
+    collect_rows(tr2, F, seen, NULL);
+    collect_rows(va2, F, seen, NULL);
+    ck_assert_int_eq(soma_dataset_source_row(ds, 42), 42); /* no split part: itself */
     soma_dataset_free(tr2);
     soma_dataset_free(va2);
     soma_dataset_free(tr);

@@ -70,9 +70,16 @@ typedef struct soma_csv_options {
 soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *options, soma_dataset **out);
 
 /** Splits ds into a shuffled (by seed) training part and a validation part
- *  of round(fraction * rows) rows (at least 1 each). ds is left as it is. */
+ *  of round(fraction * rows) rows (at least 1 each). ds is left as it is.
+ *  Each part remembers where its rows came from (soma_dataset_source_row). */
 soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t seed,
                                soma_dataset **train, soma_dataset **validation);
+
+/** The index that row `row` of ds had in the dataset it was split from (the
+ *  original, through splits of splits): what error messages about a row
+ *  report, so that they point into the file. `row` itself for a dataset
+ *  that is no split part, or for a row out of range. */
+int64_t soma_dataset_source_row(const soma_dataset *ds, int64_t row);
 
 /** Kinds of feature normalization (see ::soma_normalizer). */
 typedef enum soma_norm_kind {

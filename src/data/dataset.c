@@ -14,6 +14,7 @@ struct soma_dataset {
     int64_t rows, features, targets;
     float *x; /* rows x features, row-major */
     float *y; /* rows x targets, row-major */
+    int64_t *source; /* a split part's rows in the dataset it came from; NULL: itself */
 };
 
 /* Largest element count whose byte size fits in size_t and int64 indexing
@@ -61,6 +62,7 @@ void soma_dataset_free(soma_dataset *ds) {
     if (!ds) return;
     free(ds->x);
     free(ds->y);
+    free(ds->source);
     free(ds);
 }
 
@@ -71,6 +73,9 @@ float *soma_dataset_feature_data(soma_dataset *ds) { return ds ? ds->x : NULL; }
 float *soma_dataset_target_data(soma_dataset *ds) { return ds ? ds->y : NULL; }
 const float *soma_dataset_feature_data_const(const soma_dataset *ds) { return ds ? ds->x : NULL; }
 const float *soma_dataset_target_data_const(const soma_dataset *ds) { return ds ? ds->y : NULL; }
+int64_t soma_dataset_source_row(const soma_dataset *ds, int64_t row) {
+    return ds && ds->source && row >= 0 && row < ds->rows ? ds->source[row] : row;
+}
 
 /* Computed on every call, not cached: callers write targets through
  * soma_dataset_target_data after create, and one pass is cheap next to an
@@ -105,6 +110,7 @@ static void copy_rows(const soma_dataset *src, const int64_t *order, soma_datase
     for (int64_t i = 0; i < dst->rows; i++) {
         memcpy(dst->x + i * dst->features, src->x + order[i] * src->features, fbytes);
         memcpy(dst->y + i * dst->targets, src->y + order[i] * src->targets, tbytes);
+        dst->source[i] = soma_dataset_source_row(src, order[i]);
     }
 }
 
@@ -140,11 +146,17 @@ soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t
     soma_dataset *tr = NULL, *va = NULL;
     soma_status status = soma_dataset_create(n_train, ds->features, ds->targets, &tr);
     if (status == SOMA_OK) status = soma_dataset_create(n_val, ds->features, ds->targets, &va);
+    if (status == SOMA_OK) {
+        tr->source = malloc((size_t)n_train * sizeof *tr->source);
+        va->source = malloc((size_t)n_val * sizeof *va->source);
+        if (!tr->source || !va->source) status = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
     if (status != SOMA_OK) {
         char why[512]; /* soma_fail must not format from its own buffer */
         snprintf(why, sizeof why, "%s", soma_last_error());
         free(order);
         soma_dataset_free(tr);
+        soma_dataset_free(va);
         return soma_fail(status, "%s: %s", api, why);
     }
     copy_rows(ds, order, tr);

@@ -27,7 +27,8 @@ soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_los
                 return soma_fail(SOMA_ERR_INVALID_ARG,
                                  "%s: the target of row %lld is %g, not a class index in [0, %lld) "
                                  "for a model with %lld outputs",
-                                 api, (long long)i, t[i], (long long)outputs, (long long)outputs);
+                                 api, (long long)soma_dataset_source_row(ds, i), t[i], (long long)outputs,
+                                 (long long)outputs);
         return SOMA_OK;
     }
     if (cols != outputs)
@@ -37,7 +38,7 @@ soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_los
         for (int64_t i = 0; i < rows * cols; i++)
             if (!(t[i] >= 0.0f && t[i] <= 1.0f))
                 return soma_fail(SOMA_ERR_INVALID_ARG, "%s: binary cross-entropy target %g at row %lld is not in [0, 1]",
-                                 api, t[i], (long long)(i / cols));
+                                 api, t[i], (long long)soma_dataset_source_row(ds, i / cols));
     return SOMA_OK;
 }
 
