@@ -287,6 +287,15 @@ class Bench:
                 " ".join("%.3f" % x["median_epoch_s"] for x in s), " ".join("%.4f" % x["test_acc"] for x in s),
                 " ".join("%d" % x.get("late_regions", 0) for x in s),
                 " ".join("%.3f" % x["median_epoch_s"] for x in t), " ".join("%.4f" % x["test_acc"] for x in t)))
+            if runs >= 2:
+                # test accuracy moves by about 0.2 points from seed to seed: the means and the standard
+                # error of their difference say whether the two sides really differ
+                sa, ta = [x["test_acc"] for x in s], [x["test_acc"] for x in t]
+                se_diff = (statistics.variance(sa) / len(sa) + statistics.variance(ta) / len(ta)) ** 0.5
+                print("  accuracy over the %d seeds: soma mean %.4f (sd %.4f), torch mean %.4f (sd %.4f); "
+                      "soma - torch = %+.4f, standard error %.4f" % (
+                          runs, statistics.mean(sa), statistics.stdev(sa), statistics.mean(ta), statistics.stdev(ta),
+                          statistics.mean(sa) - statistics.mean(ta), se_diff))
         print()
         sys.stdout.flush()
 
