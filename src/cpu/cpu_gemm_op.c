@@ -40,9 +40,9 @@ CPU_KERNEL(soma_cpu_gemm_openblas_op) {
 /* Which kernel runs a GEMM: soma's own, except where OpenBLAS, when it runs
  * its AVX-512 kernels, measured faster (bench/RESULTS.md, the GEMM table):
  * - products of 2^31 multiply-adds or more (512 x 4096 x 1024 and up): the
- *   large MLP's shapes with 512 batch rows, where soma's kernel reached only
- *   0.64-0.81x of OpenBLAS in the NT and TN cases (its tiles split 512 rows
- *   badly over two threads), and squares of 2048 and up, where the two tie;
+ *   large MLP's shapes with 512 batch rows, where soma's kernel reached
+ *   0.64-0.89x of OpenBLAS's speed (two runs), and squares of 2048 and up,
+ *   where the two are within noise of each other;
  * - tiny ones with a dimension under 16 (a 10-class output layer, whose
  *   forward, weight gradient and input gradient have n, m or k = 10:
  *   1.9-3x), where packing 8 x 32 tiles for 10 rows, columns or products
