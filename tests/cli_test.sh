@@ -48,6 +48,8 @@ expect 2 "--layers starts with 7 inputs but the data has 5 features" -- "$soma" 
 expect 1 "unknown --data 'foo'" -- "$soma" train --data foo --save "$work/none.st"
 expect 1 "missing.csv" -- "$soma" train --data "csv:$work/missing.csv" --save "$work/none.st"
 expect 1 "bad.csv:3:2: 'oops' is not a number" -- "$soma" train --data "csv:$work/bad.csv" --save "$work/none.st"
+expect 1 "label=4294967298: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=4294967298" --save "$work/none.st"
+expect 1 "label=-1: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=-1" --save "$work/none.st"
 expect 1 "no_such_model" -- "$soma" eval --model "$work/no_such_model.st" --data "csv:$work/train.csv"
 expect 1 "not a soma checkpoint\|too short\|shorter\|malformed\|header" -- "$soma" summary --model "$work/train.csv"
 # labels out of range for the output layer, in a real file

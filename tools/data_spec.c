@@ -1,4 +1,6 @@
 /* data_spec.c: see data_spec.h. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +44,20 @@ static int load_csv(const char *command, const char *spec, data_source *out) {
     if (comma) {
         *comma = '\0';
         const char *col = comma + 7;
-        char *end;
-        long index = strtol(col, &end, 10);
-        if (*col && !*end)
-            opt.label_column = (int)index;
-        else
-            opt.label_name = col;
         if (!*col) return fail(command, "--data csv:PATH,label=COL needs a column index or name");
+        char *end;
+        errno = 0;
+        long long index = strtoll(col, &end, 10);
+        if (!*end) { /* a number: a column index, which must fit the int the reader takes */
+            if (index < 0 || index > INT_MAX || errno == ERANGE) {
+                fprintf(stderr, "soma %s: --data csv:PATH,label=%s: a column index counts from 0 and is at most %d\n",
+                        command, col, INT_MAX);
+                return 1;
+            }
+            opt.label_column = (int)index;
+        } else {
+            opt.label_name = col;
+        }
     }
     if (!path[0]) return fail(command, "--data csv:PATH needs a path");
     if (soma_dataset_load_csv(path, &opt, &out->data) != SOMA_OK) return fail(command, soma_last_error());
