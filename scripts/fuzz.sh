@@ -2,7 +2,7 @@
 # fuzz.sh SECONDS [TARGET...]: build the libFuzzer targets of fuzz/ with clang
 # (ASan + UBSan, into build-fuzz/) and run each for SECONDS seconds, starting
 # from the seed corpus in tests/corpus/TARGET. Targets: idx csv safetensors
-# train_args (default: all), run FUZZ_JOBS at a time (default: the number of
+# checkpoint train_args (default: all), run FUZZ_JOBS at a time (default: the number of
 # cores). Prints executions and crashes per target, updates the fuzz rows of
 # TESTING.md, and exits 1 if any target crashed, leaked, hung or hit UB.
 #
@@ -14,11 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh SECONDS [idx|csv|safetensors|train_args ...]" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh SECONDS [idx|csv|safetensors|checkpoint|train_args ...]" >&2; exit 2; }
 if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then usage; fi
 seconds=$1
 shift
-all=(idx csv safetensors train_args)
+all=(idx csv safetensors checkpoint train_args)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -75,6 +75,7 @@ declare -A descr=(
   [idx]="Arbitrary IDX image + label files"
   [csv]="Arbitrary CSV text, with header/label/delimiter options"
   [safetensors]="Arbitrary safetensors files (header JSON, offsets, data)"
+  [checkpoint]="Arbitrary checkpoints loaded as models (metadata, shapes, normalizer, optimizer state)"
   [train_args]="Arbitrary \`soma train\` command lines"
 )
 failed=0

@@ -3,8 +3,8 @@
 file, in the input form each target of fuzz/ expects (see the comment at the
 top of each fuzz/fuzz_*.c). Valid inputs first, then slightly broken ones, so
 the fuzzers start from both sides of every check. With --soma, also writes
-safetensors/soma-checkpoint.st: a checkpoint `soma train` saved (the other
-seeds are built here byte by byte). Standard library only; run it again after
+safetensors/soma-checkpoint.st and checkpoint/*.st: checkpoints `soma train`
+saved (the other seeds are built here byte by byte). Standard library only; run it again after
 changing an input format, and commit the result."""
 import json
 import os
@@ -110,6 +110,16 @@ put("safetensors", "overlap.st",
 put("safetensors", "rank3.st", safetensors([("a", [2, 1, 2], [1, 2, 3, 4])]))
 put("safetensors", "meta-number.st", raw_header(b'{"__metadata__":{"epoch":3}}', b""))
 
+def without_checksum(blob):
+    """A safetensors file with its metadata's "checksum" key removed."""
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header.get("__metadata__", {}).pop("checksum", None)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 8)
+    return struct.pack("<Q", len(text)) + text + blob[8 + n:]
+
+
 if len(sys.argv) == 3 and sys.argv[1] == "--soma":
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "d.csv")
@@ -120,6 +130,20 @@ if len(sys.argv) == 3 and sys.argv[1] == "--soma":
                         "--device", "cpu", "--save", model], check=True, stdout=subprocess.DEVNULL)
         with open(model, "rb") as f:
             put("safetensors", "soma-checkpoint.st", f.read())
+        # checkpoint: whole soma checkpoints. Without the "checksum" key (a file
+        # another tool wrote) the fuzzer's changes get past the checksum and
+        # into the metadata, shape and optimizer-state checks behind it.
+        runs = {"adam-standardized": ["--layers", "2,3,2"],
+                "sgd-momentum-dropout": ["--layers", "2,4,3,2", "--optim", "sgd", "--dropout", "0.2",
+                                         "--normalize", "scale01"],
+                "mse-no-norm": ["--layers", "2,2,1", "--loss", "mse", "--normalize", "none", "--act", "tanh"]}
+        for name, extra in runs.items():
+            subprocess.run([sys.argv[2], "train", "--data", "csv:" + data, "--epochs", "1", "--device", "cpu",
+                            "--save", model] + extra, check=True, stdout=subprocess.DEVNULL)
+            with open(model, "rb") as f:
+                blob = f.read()
+            put("checkpoint", name + ".st", blob)
+            put("checkpoint", name + "-no-checksum.st", without_checksum(blob))
 
 # ---- train_args: argv[1..] joined by NUL bytes ----
 
