@@ -43,13 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     soma_checkpoint_info info;
     soma_clear_error();
     soma_status status = soma_checkpoint_load(file.path, cpu, &model, &info);
-    fuzz_report("checkpoint", status == SOMA_OK);
-    if (status != SOMA_OK) {
-        FUZZ_CHECK(model == NULL);
-        FUZZ_CHECK(soma_last_error()[0] != '\0');
-        return 0;
-    }
-    FUZZ_CHECK(model != NULL);
+    if (!fuzz_outcome("checkpoint", status, model)) return 0;
     FUZZ_CHECK(soma_mlp_inputs(model) >= 1 && soma_mlp_outputs(model) >= 1);
     forward_once(model);
     FUZZ_CHECK(soma_checkpoint_load_weights(file.path, model) == SOMA_OK);

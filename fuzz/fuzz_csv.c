@@ -51,14 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     soma_dataset *ds = (soma_dataset *)&ds; /* must come back NULL on failure */
     soma_clear_error();
     soma_status status = soma_dataset_load_csv(csv.path, &o, &ds);
-    fuzz_report("csv", status == SOMA_OK);
-    if (status != SOMA_OK) {
-        FUZZ_CHECK(ds == NULL);
-        FUZZ_CHECK(soma_last_error()[0] != '\0');
-        return 0;
-    }
+    if (!fuzz_outcome("csv", status, ds)) return 0;
     int64_t rows = soma_dataset_rows(ds), features = soma_dataset_features(ds);
-    FUZZ_CHECK(ds != NULL && rows >= 1 && features >= 1 && soma_dataset_targets(ds) == 1);
+    FUZZ_CHECK(rows >= 1 && features >= 1 && soma_dataset_targets(ds) == 1);
     FUZZ_CHECK((size_t)rows <= size && (size_t)features < size);
     const float *x = soma_dataset_feature_data_const(ds), *y = soma_dataset_target_data_const(ds);
     for (int64_t i = 0; i < rows * features; i++) FUZZ_CHECK(isfinite(x[i]));

@@ -97,4 +97,19 @@ static inline void fuzz_report(const char *what, int ok) {
     if (fuzz_verbose) fprintf(stderr, "%s: %s\n", what, ok ? "accepted" : soma_last_error());
 }
 
+/* The promise every reader makes about its outcome: on failure the output
+ * pointer (set to something else before the call) comes back NULL and an
+ * error message is set; on success the pointer is set. Reports the verdict
+ * (fuzz_report) and returns whether the call succeeded. */
+static inline int fuzz_outcome(const char *what, soma_status status, const void *out) {
+    fuzz_report(what, status == SOMA_OK);
+    if (status != SOMA_OK) {
+        FUZZ_CHECK(out == NULL);
+        FUZZ_CHECK(soma_last_error()[0] != '\0');
+        return 0;
+    }
+    FUZZ_CHECK(out != NULL);
+    return 1;
+}
+
 #endif
