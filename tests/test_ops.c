@@ -7,6 +7,7 @@
 
 #include "core/backend.h"
 #include "core/op_check.h"
+#include "cpu/cpu_gemm.h"
 #include "test_util.h"
 
 static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}};
@@ -62,6 +63,43 @@ START_TEST(gemm_variants_on_tall_and_wide_shapes) {
                               r.guards_intact ? "intact" : "OVERWRITTEN");
             }
     soma_device_close(cpu);
+}
+END_TEST
+
+/* The GEMM's work sharing for batch-sized products: a thread takes its own
+ * slivers in order, then the last ones of the others, and however threads
+ * interleave their claims every sliver is handed out exactly once. */
+START_TEST(gemm_sliver_claims_hand_out_each_sliver_once) {
+    soma_cpu_sliver_range claims[3];
+    soma_cpu_claims_init(claims, 3, 10); /* ranges [0,3) [3,6) [6,10) */
+    const int64_t alone[10] = {3, 4, 5, 9, 8, 7, 6, 2, 1, 0};
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(soma_cpu_claim_sliver(claims, 1, 3), alone[i]);
+    ck_assert_int_eq(soma_cpu_claim_sliver(claims, 0, 3), -1);
+
+    uint64_t state = TEST_SEED;
+    for (int round = 0; round < 200; round++) {
+        const int team = 1 + round % 5;
+        const int64_t slivers = round % 37;
+        int seen[37] = {0}, done[5] = {0}, active = team;
+        soma_cpu_sliver_range ranges[5];
+        soma_cpu_claims_init(ranges, team, slivers);
+        while (active > 0) { /* threads ask in a random order until each hears -1 */
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const int t = (int)((state >> 33) % (uint64_t)team);
+            if (done[t]) continue;
+            const int64_t s = soma_cpu_claim_sliver(ranges, t, team);
+            if (s < 0) {
+                done[t] = 1, active--;
+                continue;
+            }
+            ck_assert_msg(s < slivers && !seen[s], "team %d, %lld slivers: sliver %lld handed out twice or out of range",
+                          team, (long long)slivers, (long long)s);
+            seen[s] = 1;
+        }
+        for (int64_t i = 0; i < slivers; i++)
+            ck_assert_msg(seen[i], "team %d, %lld slivers: sliver %lld never handed out", team, (long long)slivers,
+                          (long long)i);
+    }
 }
 END_TEST
 
@@ -224,6 +262,7 @@ static Suite *ops_suite(void) {
     tcase_add_test(direct, row_views_share_memory);
     tcase_add_test(direct, bias_act_equals_bias_add_then_activation);
     tcase_add_test(direct, gemm_variants_on_tall_and_wide_shapes);
+    tcase_add_test(direct, gemm_sliver_claims_hand_out_each_sliver_once);
     tcase_add_test(direct, denormals_are_flushed_and_the_mode_restored);
     suite_add_tcase(s, direct);
     return s;

@@ -31,8 +31,13 @@
  * still keep every core busy. Each packs the A rows of its grid row and
  * 1/team of the B panel; a grid column shares its B panels (double-buffered,
  * one barrier per k step). Sharing costs cross-core traffic, so the grid
- * prefers a single row, which needs no barrier. Every thread flushes
- * denormals while it computes (cpu_parallel.h). */
+ * prefers a single row, which needs no barrier. Batch-sized products (one A
+ * block, one k step, one B panel: the GEMMs of training at batch 64 or 128)
+ * balance themselves instead: each thread owns a range of B slivers, and one
+ * that finishes early takes the last unstarted slivers of the others. On a
+ * shared 2-vCPU VM one thread often runs 10-25% slower than the other, and
+ * a static split waits for it at every GEMM. Every thread flushes denormals
+ * while it computes (cpu_parallel.h). */
 #include "cpu_gemm.h"
 #include "cpu_parallel.h" /* soma_cpu_isa_level, soma_cpu_fp_enter, soma_cpu_fp_leave */
 
@@ -65,6 +70,8 @@
 #define SIMD OMP(omp simd)
 #endif
 
+#define CLAIM_TEAM_MAX 64 /* larger teams split B slivers statically */
+
 typedef struct {
     int trans_a, trans_b;
     int64_t m, n, k, lda, ldb, ldc;
@@ -73,7 +80,9 @@ typedef struct {
     float *c;
     int64_t kc, nc, mc_slivers;
     float *bpack, *apack;      /* two shared B panels; one A block per thread */
-    size_t b_floats, a_floats; /* size of each B panel and A block */
+    soma_cpu_sliver_range *claims;      /* per thread, when threads claim B slivers; else NULL */
+    int claim_team;            /* the team claims was set up for */
+    size_t b_floats, a_floats; /* size of each B panel; of each thread's A block and B sliver */
 } gemm_job;
 
 static int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
@@ -249,6 +258,38 @@ ALWAYS_INLINE void pack_b(const gemm_job *g, const int NR, int64_t s0, int64_t s
 #define UK_ARGS kc, a, b, c, ldc, alpha, beta, mr, nr
 typedef void (*ukernel_fn)(UK_PARAMS);
 
+/* The tiles of C's columns [j, j+NR) x row slivers [rb, re): B sliver bs
+ * against the A block apack (packed from row sliver rb on). */
+ALWAYS_INLINE void sliver_tiles(const gemm_job *g, const int MR, const int NR, ukernel_fn uk, int64_t j,
+                                const float *bs, const float *apack, int64_t rb, int64_t re, int64_t kcur,
+                                float beta)
+{
+    const int nr = (int)min64(NR, g->n - j);
+    for (int64_t r = rb; r < re; r++) {
+        const int mr = (int)min64(MR, g->m - r * MR);
+        uk(kcur, apack + (r - rb) * MR * A_RS, bs, g->c + r * MR * g->ldc + j, g->ldc, g->alpha, beta, mr, nr);
+    }
+}
+
+void soma_cpu_claims_init(soma_cpu_sliver_range *claims, int team, int64_t slivers)
+{
+    for (int t = 0; t < team; t++)
+        claims[t].lo_hi = (uint64_t)part(slivers, team, t) | (uint64_t)part(slivers, team, t + 1) << 32;
+}
+
+int64_t soma_cpu_claim_sliver(soma_cpu_sliver_range *claims, int tid, int team)
+{
+    for (int i = 0; i < team; i++) {
+        uint64_t *w = &claims[(tid + i) % team].lo_hi, cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+        while ((cur & 0xffffffffu) < cur >> 32) {
+            const uint64_t next = i == 0 ? cur + 1 : cur - ((uint64_t)1 << 32);
+            if (__atomic_compare_exchange_n(w, &cur, next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                return i == 0 ? (int64_t)(cur & 0xffffffffu) : (int64_t)(cur >> 32) - 1;
+        }
+    }
+    return -1;
+}
+
 /* One thread's share of the product; called by every thread of the team.
  * uk_rows/uk_cols take A slivers packed row by row / MR values per k step. */
 ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, ukernel_fn uk_rows,
@@ -259,14 +300,29 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
     tid = omp_get_thread_num();
     team = omp_get_num_threads();
 #endif
-    const int64_t m = g->m, n = g->n, k = g->k, ldc = g->ldc, kc = g->kc, nc = g->nc;
+    const int64_t m = g->m, n = g->n, k = g->k, kc = g->kc, nc = g->nc;
     float *const apack = g->apack + (size_t)tid * g->a_floats;
-    const int64_t row_slivers = ceil_div(m, MR), a_sliver = (int64_t)MR * A_RS;
+    const int64_t row_slivers = ceil_div(m, MR);
     const int tm = split_rows(team, row_slivers, ceil_div(nc, NR), MR, NR), tn = team / tm;
     /* This thread's row slivers, cut into L2-sized A blocks. */
     const int64_t r0 = part(row_slivers, tm, tid / tn), r1 = part(row_slivers, tm, tid / tn + 1);
     const int64_t blk = balanced_block(r1 - r0, g->mc_slivers, 1);
+    const ukernel_fn uk = g->trans_a ? uk_cols : uk_rows;
     unsigned step = 0;
+
+    /* One A block, one k step and one B panel (batch-sized products): every
+     * thread packs all of A, then works through its share of B slivers and
+     * takes the unstarted ones of slower threads (a core busy with something
+     * else, or simply slower), packing each into a sliver of its own. */
+    if (g->claims && g->claim_team == team && tm == 1 && r1 - r0 <= blk && k <= kc && n <= nc) {
+        float *const bsliver = apack + g->a_floats - (size_t)kc * NR;
+        pack_a(g, MR, r0, r1, 0, k, apack);
+        for (int64_t s; (s = soma_cpu_claim_sliver(g->claims, tid, team)) >= 0;) {
+            pack_b(g, NR, 0, 1, s * NR, 0, k, bsliver);
+            sliver_tiles(g, MR, NR, uk, s * NR, bsliver, apack, r0, r1, k, g->beta);
+        }
+        return;
+    }
 
     for (int64_t jc = 0; jc < n; jc += nc) {
         const int64_t ncur = min64(nc, n - jc), slivers = ceil_div(ncur, NR);
@@ -288,17 +344,8 @@ ALWAYS_INLINE void gemm_thread(const gemm_job *g, const int MR, const int NR, uk
             for (int64_t rb = r0; rb < r1 && s0 < s1; rb += blk) {
                 const int64_t re = min64(r1, rb + blk);
                 pack_a(g, MR, rb, re, pc, kcur, apack);
-                for (int64_t s = s0; s < s1; s++) {
-                    const int64_t j = jc + s * NR;
-                    const int nr = (int)min64(NR, n - j);
-                    const float *bs = bpack + s * kc * NR;
-                    for (int64_t r = rb; r < re; r++) {
-                        const float *as = apack + (r - rb) * a_sliver;
-                        float *ct = g->c + r * MR * ldc + j;
-                        const int mr = (int)min64(MR, m - r * MR);
-                        (g->trans_a ? uk_cols : uk_rows)(kcur, as, bs, ct, ldc, g->alpha, beta, mr, nr);
-                    }
-                }
+                for (int64_t s = s0; s < s1; s++)
+                    sliver_tiles(g, MR, NR, uk, jc + s * NR, bpack + s * kc * NR, apack, rb, re, kcur, beta);
             }
         }
     }
@@ -400,9 +447,15 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
     nt = soma_cpu_team_size(nt);
 #endif
     g.b_floats = (size_t)round_up(g.kc * g.nc, 16); /* 16 floats: keeps blocks 64-byte aligned */
-    g.a_floats = (size_t)round_up(g.mc_slivers * arch.mr * A_RS, 16);
+    g.a_floats = (size_t)round_up(g.mc_slivers * arch.mr * A_RS + g.kc * arch.nr, 16);
     if (ws_reserve(2 * g.b_floats + (size_t)nt * g.a_floats) != SOMA_OK)
         return SOMA_ERR_OUT_OF_MEMORY;
+    soma_cpu_sliver_range claims[CLAIM_TEAM_MAX];
+    if (nt <= CLAIM_TEAM_MAX && g.nc >= n) {
+        soma_cpu_claims_init(claims, nt, ceil_div(n, arch.nr));
+        g.claims = claims;
+        g.claim_team = nt;
+    }
     g.bpack = tl_ws.buf;
     g.apack = tl_ws.buf + 2 * g.b_floats;
 

@@ -20,6 +20,21 @@ soma_status soma_cpu_gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n
                                   const float *b, int64_t ldb,
                                   float beta, float *c, int64_t ldc);
 
+/* Batch-sized products share their B slivers out dynamically: thread t
+ * owns the range [lo, hi) of claims[t] and takes slivers from its front; a
+ * thread whose own range is used up takes the last sliver of another's. Each
+ * range is one word, so that one compare-and-swap moves either end, and
+ * fills a cache line of its own. */
+typedef struct soma_cpu_sliver_range {
+    _Alignas(64) uint64_t lo_hi; /* lo | hi << 32 */
+} soma_cpu_sliver_range;
+
+/* Gives `team` threads near-equal ranges of slivers [0, slivers) (< 2^32). */
+void soma_cpu_claims_init(soma_cpu_sliver_range *claims, int team, int64_t slivers);
+/* The next sliver for thread tid, its own or another's; -1 when none is left.
+ * Every sliver is handed out exactly once, whatever threads ask in any order. */
+int64_t soma_cpu_claim_sliver(soma_cpu_sliver_range *claims, int tid, int team);
+
 /* Frees the packing buffers of the calling thread's pool (for leak checkers). */
 void soma_cpu_gemm_release(void);
 
