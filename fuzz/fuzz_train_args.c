@@ -1,6 +1,6 @@
 /* fuzz_train_args.c: `soma train`'s option parsing and checking
- * (tools/train_args.c over tools/options.c), which touches no file and no
- * device. The input, split at NUL bytes, is argv[1..]; argv[0] is "train".
+ * (tools/train_args.c over tools/options.c), --layers included, which
+ * touches no file and no device. The input, split at NUL bytes, is argv[1..]; argv[0] is "train".
  * tests/corpus/train_args holds typical command lines in this form.
  *
  * The parser prints its errors on stderr and --help on stdout: both C
@@ -62,6 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(a.patience == 0 || a.val_split > 0);
         FUZZ_CHECK(a.save_every == 0 || a.save != NULL);
         FUZZ_CHECK(a.act && a.optim && a.schedule && a.weight_init && a.device);
+        /* --layers: "auto" (or absent), or 2 to SOMA_MAX_LAYERS + 1 sizes in [1, INT32_MAX] */
+        FUZZ_CHECK(a.n_sizes == 0 || (a.n_sizes >= 2 && a.n_sizes <= SOMA_MAX_LAYERS + 1));
+        FUZZ_CHECK(a.n_sizes > 0 || !a.layers || strcmp(a.layers, "auto") == 0);
+        for (int i = 0; i < a.n_sizes; i++) FUZZ_CHECK(a.sizes[i] >= 1 && a.sizes[i] <= INT32_MAX);
         /* every string points into argv (or is a default) */
         const char *strings[] = {a.data, a.layers, a.loss, a.save, a.init, a.resume, a.log, a.normalize};
         for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)

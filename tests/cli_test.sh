@@ -44,6 +44,12 @@ expect 2 "--epochs needs a value" -- "$soma" train --data mnist --epochs
 expect 2 "--act: .*unknown activation 'swish'" -- "$soma" train --data mnist --act swish
 expect 2 "--val-split must be in \[0, 1)" -- "$soma" train --data mnist --val-split 1.5
 expect 2 "--layers '5,x' is not a list" -- "$soma" train --data "csv:$work/train.csv" --layers 5,x
+# sizes are plain digits: no sign, blank, empty item or trailing comma; no more than int32
+for layers in "5,8,2," "5,+8,2" "5, 8,2" "5,,2" "5,0,2" "5,2147483648,2"; do
+  expect 2 "--layers '$layers' is not a list of sizes from 1 to 2147483647" -- "$soma" train --data mnist --layers "$layers"
+done
+expect 2 "--layers needs 2 to .* sizes, inputs first, got '784'" -- "$soma" train --data mnist --layers 784
+expect 2 "--layers has more than .* sizes" -- "$soma" train --data mnist --layers 784$(printf ',8%.0s' $(seq 40))
 expect 2 "--layers starts with 7 inputs but the data has 5 features" -- "$soma" train --data "csv:$work/train.csv" --layers 7,3,2
 expect 1 "unknown --data 'foo'" -- "$soma" train --data foo --save "$work/none.st"
 expect 1 "missing.csv" -- "$soma" train --data "csv:$work/missing.csv" --save "$work/none.st"

@@ -1,4 +1,5 @@
 /* train_args.c: see train_args.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +7,36 @@
 #include "train_args.h"
 
 const char *const train_synopsis = "soma train --data mnist|csv:PATH[,label=COL]|idx:IMAGES,LABELS [options]";
+
+/* "784,256,128,10" -> a->sizes: 2 to SOMA_MAX_LAYERS + 1 sizes, each plain
+ * decimal digits (no sign, blank or empty item) and at most INT32_MAX. */
+static int parse_layers(train_args *a) {
+    a->n_sizes = 0;
+    if (!a->layers || strcmp(a->layers, "auto") == 0) return 0;
+    for (const char *p = a->layers;; p++) {
+        int64_t v = 0;
+        const char *start = p;
+        for (; *p >= '0' && *p <= '9' && v <= INT32_MAX; p++) v = v * 10 + (*p - '0');
+        if (p == start || v < 1 || v > INT32_MAX || (*p && *p != ',')) {
+            fprintf(stderr, "soma train: --layers '%s' is not a list of sizes from 1 to %d like 784,256,10\n",
+                    a->layers, INT32_MAX);
+            return 2;
+        }
+        if (a->n_sizes == SOMA_MAX_LAYERS + 1) {
+            fprintf(stderr, "soma train: --layers has more than %d sizes (%d layers)\n", SOMA_MAX_LAYERS + 1,
+                    SOMA_MAX_LAYERS);
+            return 2;
+        }
+        a->sizes[a->n_sizes++] = v;
+        if (!*p) break;
+    }
+    if (a->n_sizes < 2) {
+        fprintf(stderr, "soma train: --layers needs 2 to %d sizes, inputs first, got '%s'\n", SOMA_MAX_LAYERS + 1,
+                a->layers);
+        return 2;
+    }
+    return 0;
+}
 
 static int check_args(train_args *a) {
     const char *bad = NULL;
@@ -50,7 +81,7 @@ static int check_args(train_args *a) {
         fprintf(stderr, "soma train: --data is required (%s)\n", train_synopsis);
         return 2;
     }
-    return 0;
+    return parse_layers(a);
 }
 
 int train_args_parse(int argc, char **argv, train_args *a) {

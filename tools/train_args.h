@@ -19,6 +19,9 @@ typedef struct train_args {
     soma_optim_kind optim_kind;
     soma_schedule schedule_kind;
     soma_init init_kind;
+    /* --layers as numbers, inputs first; n_sizes is 0 for "auto" (the data decides) */
+    int64_t sizes[SOMA_MAX_LAYERS + 1];
+    int n_sizes;
 } train_args;
 
 extern const char *const train_synopsis;

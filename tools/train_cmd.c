@@ -93,36 +93,22 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     return 0;
 }
 
-/* "784,256,128,10" -> sizes; "auto" uses the data's features and outputs
- * around two hidden layers of 256 and 128. */
-static int parse_layers(const char *text, int64_t features, int64_t outputs, int64_t *sizes, int *n) {
-    if (!text || strcmp(text, "auto") == 0) {
+/* The model's sizes: --layers as given (its first size must be the data's
+ * features), or "auto": two hidden layers of 256 and 128 around the data. */
+static int model_sizes(const train_args *a, int64_t features, int64_t outputs, int64_t *sizes, int *n) {
+    if (a->n_sizes == 0) {
         int64_t def[] = {features, 256, 128, outputs};
         memcpy(sizes, def, sizeof def);
         *n = 4;
         return 0;
     }
-    *n = 0;
-    const char *p = text;
-    while (*p && *n <= SOMA_MAX_LAYERS) {
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || v < 1 || (*end && *end != ',')) {
-            fprintf(stderr, "soma train: --layers '%s' is not a list of positive sizes like 784,256,10\n", text);
-            return 2;
-        }
-        sizes[(*n)++] = v;
-        p = *end ? end + 1 : end;
-    }
-    if (*n < 2 || *p) {
-        fprintf(stderr, "soma train: --layers needs 2 to %d sizes, got '%s'\n", SOMA_MAX_LAYERS + 1, text);
-        return 2;
-    }
-    if (sizes[0] != features) {
+    if (a->sizes[0] != features) {
         fprintf(stderr, "soma train: --layers starts with %lld inputs but the data has %lld features\n",
-                (long long)sizes[0], (long long)features);
+                (long long)a->sizes[0], (long long)features);
         return 2;
     }
+    memcpy(sizes, a->sizes, (size_t)a->n_sizes * sizeof *sizes);
+    *n = a->n_sizes;
     return 0;
 }
 
@@ -198,7 +184,7 @@ int soma_cmd_train(int argc, char **argv) {
                           ? classes : soma_dataset_targets(s.train_src.data);
     int64_t sizes[SOMA_MAX_LAYERS + 1];
     int n_sizes;
-    if ((rc = parse_layers(a.layers, features, outputs, sizes, &n_sizes))) goto done;
+    if ((rc = model_sizes(&a, features, outputs, sizes, &n_sizes))) goto done;
     rc = 1;
 
     /* validation split, then normalization fitted on the training part only */
