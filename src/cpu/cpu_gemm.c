@@ -32,7 +32,8 @@
  * 1/team of the B panel; a grid column shares its B panels (double-buffered,
  * one barrier per k step). Sharing costs cross-core traffic, so the grid
  * prefers a single row, which needs no barrier. Batch-sized products (one A
- * block, one k step, one B panel: the GEMMs of training at batch 64 or 128)
+ * block, one k step, one B panel: most GEMMs of training at batch 64 or 128;
+ * not a 256 x 784 x 64 weight gradient, whose 256 rows make two A blocks)
  * balance themselves instead: each thread owns a range of B slivers, and one
  * that finishes early takes the last unstarted slivers of the others. On a
  * shared 2-vCPU VM one thread often runs 10-25% slower than the other, and
