@@ -80,10 +80,10 @@ typedef struct {
     const float *a, *b;
     float *c;
     int64_t kc, nc, mc_slivers;
-    float *bpack, *apack;      /* two shared B panels; one A block per thread */
-    soma_cpu_sliver_range *claims;      /* per thread, when threads claim B slivers; else NULL */
-    int claim_team;            /* the team claims was set up for */
-    size_t b_floats, a_floats; /* size of each B panel; of each thread's A block and B sliver */
+    float *bpack, *apack;           /* two shared B panels; one A block per thread */
+    soma_cpu_sliver_range *claims;  /* per thread, when threads claim B slivers; else NULL */
+    int claim_team;                 /* the team claims was set up for */
+    size_t b_floats, a_floats;      /* size of each B panel; of each thread's A block and B sliver */
 } gemm_job;
 
 static int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
