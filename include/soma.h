@@ -12,6 +12,7 @@
  * - soma/model.h: multilayer perceptrons
  * - soma/optim.h: optimizers and schedules
  * - soma/train.h: training, evaluation, prediction
+ * - soma/profile.h: where a training epoch's time goes
  * - soma/checkpoint.h: safetensors checkpoints
  *
  * See the README and docs/ for a tour.
@@ -36,6 +37,7 @@
 #include "soma/model.h"
 #include "soma/optim.h"
 #include "soma/train.h"
+#include "soma/profile.h"
 #include "soma/checkpoint.h"
 
 #ifdef __cplusplus

@@ -55,6 +55,18 @@ cudaError_t soma_cuda_fill_normal(uint64_t seed, uint64_t offset, float mean, fl
  * forward and backward alike (y may alias x). */
 cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p, const float *x, float *y,
                               int64_t count, cudaStream_t stream);
+/* For an m x n x: z = x + bias, h = f(z) [u >= p] / (1 - p) (u element
+ * i n + j of {seed, offset}), the bits [u >= p] into mask (m rows of
+ * ceil(n/32) words, bit j % 32 of word j / 32), alive[j] = 1 where some
+ * z[i,j] > 0 or alive[j] != 0, else 0. z or h may alias x. */
+cudaError_t soma_cuda_bias_act_dropout(int act, float param, float p, uint64_t seed,
+                                       uint64_t offset, const float *x, const float *bias,
+                                       float *h, float *z, uint32_t *mask, float *alive,
+                                       int64_t m, int64_t n, cudaStream_t stream);
+/* dx = (mask bit ? dh / (1 - p) : 0) f'(z) for an m x n z (dx may alias z or dh). */
+cudaError_t soma_cuda_bias_act_dropout_backward(int act, float param, float p, const float *z,
+                                                const uint32_t *mask, const float *dh, float *dx,
+                                                int64_t m, int64_t n, cudaStream_t stream);
 
 /* ---- softmax.cu (row-wise over m x n) ------------------------------------ */
 

@@ -5,7 +5,9 @@
  *     forward (step 1e-6; agreement to NMSE 1e-8);
  *   - float32: the CPU backend's backward against differences of the CPU
  *     forward (step 4e-3; agreement to NMSE 1e-3, float noise over the step).
- * Inputs that feed kinks (relu at 0) are kept 0.1 away from them.
+ * Inputs that feed kinks (relu at 0) are kept 0.1 away from them. A forward
+ * op with several outputs is differentiated through its first; the others
+ * (bias_act_dropout's z and mask) feed its backward.
  * A dense layer y = act(x W + b), whose gradients are GEMMs, is checked too. */
 #include <math.h>
 #include <string.h>
@@ -49,7 +51,7 @@ static void problem_make(grad_problem *gp, soma_op_id bwd, int64_t m, int64_t n)
     gp->fwd = &soma_op_table[gp->fwd_id];
     if (gp->bwd->n_test_params) gp->p = gp->bwd->test_params[0];
     soma_op_test_shapes(gp->fwd_id, &gp->p, m, n, 1, gp->in_shape, gp->out_shapes);
-    gp->out_shape = gp->out_shapes[0]; /* forward ops have one output */
+    gp->out_shape = gp->out_shapes[0]; /* the output differentiated; others are kept for backward */
     for (int i = 0; i < gp->fwd->n_in; i++) {
         int64_t c = count(gp->in_shape[i]);
         float *tmp = malloc((size_t)c * sizeof *tmp);
@@ -78,20 +80,43 @@ static void problem_free(grad_problem *gp) {
 
 /* ---- float64: reference against reference -------------------------------- */
 
-static void ref_forward(const grad_problem *gp, double *y) {
-    soma_ref_call rc = {.op = gp->fwd_id, .p = gp->p, .out = {y}, .out_shape = {gp->out_shape}};
+/* The forward's outputs: y (differentiated) and those kept for the backward
+ * (z, a mask, statistics that start at 0). */
+typedef struct ref_outputs {
+    double *out[SOMA_MAX_OUT];
+} ref_outputs;
+
+static void ref_outputs_make(const grad_problem *gp, ref_outputs *r) {
+    for (int o = 0; o < gp->fwd->n_out; o++) r->out[o] = calloc((size_t)count(gp->out_shapes[o]), sizeof(double));
+}
+
+static void ref_outputs_free(const grad_problem *gp, ref_outputs *r) {
+    for (int o = 0; o < gp->fwd->n_out; o++) free(r->out[o]);
+}
+
+static void ref_forward(const grad_problem *gp, ref_outputs *r) {
+    soma_ref_call rc = {.op = gp->fwd_id, .p = gp->p};
     for (int i = 0; i < gp->fwd->n_in; i++) {
         rc.in[i] = gp->x[i];
         rc.in_shape[i] = gp->in_shape[i];
     }
+    for (int o = 0; o < gp->fwd->n_out; o++) {
+        rc.out[o] = r->out[o];
+        rc.out_shape[o] = gp->out_shapes[o];
+    }
     gp->fwd->reference(&rc);
 }
 
-static double ref_phi(const grad_problem *gp, double *y) {
-    ref_forward(gp, y);
+static double ref_phi(const grad_problem *gp, ref_outputs *r) {
+    ref_forward(gp, r);
     double phi = 0.0;
-    for (int64_t j = 0; j < count(gp->out_shape); j++) phi += gp->g[j] * y[j];
+    for (int64_t j = 0; j < count(gp->out_shape); j++) phi += gp->g[j] * r->out[0][j];
     return phi;
+}
+
+/* Which forward output a backward input of source src is, or -1 */
+static int forward_output(soma_grad_source src) {
+    return src == SOMA_FROM_FWD_OUT ? 0 : src == SOMA_FROM_FWD_OUT1 ? 1 : src == SOMA_FROM_FWD_OUT2 ? 2 : -1;
 }
 
 /* The backward ops, found in the op table; loop tests index this list. */
@@ -104,31 +129,36 @@ START_TEST(reference_backward_matches_differences) {
         grad_problem gp;
         problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
         int w = gp.bwd->grad_wrt;
-        int64_t nw = count(gp.in_shape[w]), ny = count(gp.out_shape);
-        double *y = malloc((size_t)ny * sizeof *y), *fd = malloc((size_t)nw * sizeof *fd);
-        double *analytic = malloc((size_t)nw * sizeof *analytic);
+        int64_t nw = count(gp.in_shape[w]);
+        ref_outputs y;
+        ref_outputs_make(&gp, &y);
+        double *fd = malloc((size_t)nw * sizeof *fd), *analytic = malloc((size_t)nw * sizeof *analytic);
         for (int64_t j = 0; j < nw; j++) {
             double keep = gp.x[w][j];
             gp.x[w][j] = keep + STEP64;
-            double up = ref_phi(&gp, y);
+            double up = ref_phi(&gp, &y);
             gp.x[w][j] = keep - STEP64;
-            double down = ref_phi(&gp, y);
+            double down = ref_phi(&gp, &y);
             gp.x[w][j] = keep;
             fd[j] = (up - down) / (2 * STEP64);
         }
-        ref_forward(&gp, y);
+        ref_outputs_free(&gp, &y);
+        ref_outputs_make(&gp, &y); /* statistics the forward accumulates start again at 0 */
+        ref_forward(&gp, &y);
         soma_ref_call rc = {.op = op, .p = gp.p, .out = {analytic}, .out_shape = {gp.in_shape[w]}};
         for (int i = 0; i < gp.bwd->n_in; i++) {
             soma_grad_source src = gp.bwd->grad_src[i];
-            rc.in[i] = src == SOMA_FROM_FWD_OUT ? y : src == SOMA_FROM_DOUT ? gp.g : gp.x[src];
-            rc.in_shape[i] = src >= SOMA_FROM_FWD_OUT ? gp.out_shape : gp.in_shape[src];
+            int o = forward_output(src);
+            rc.in[i] = o >= 0 ? y.out[o] : src == SOMA_FROM_DOUT ? gp.g : gp.x[src];
+            rc.in_shape[i] = o >= 0 ? gp.out_shapes[o] : src == SOMA_FROM_DOUT ? gp.out_shape : gp.in_shape[src];
         }
         gp.bwd->reference(&rc);
         double e = nmse64(analytic, fd, nw);
         ck_assert_msg(e <= LIMIT64, "%s reference at %lldx%lld, seed %llu: NMSE %.3e vs differences",
                       gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
                       TEST_SEED, e);
-        free(y), free(fd), free(analytic);
+        ref_outputs_free(&gp, &y);
+        free(fd), free(analytic);
         problem_free(&gp);
     }
 }
@@ -146,9 +176,12 @@ static soma_tensor *upload64(soma_device *dev, soma_shape s, const double *v) {
     return t;
 }
 
-static double cpu_phi(const grad_problem *gp, soma_tensor *const in[], soma_tensor *y, float *host_y) {
-    soma_op_call call = {.op = gp->fwd_id, .out = {y}, .p = gp->p};
+static double cpu_phi(const grad_problem *gp, soma_tensor *const in[], soma_tensor *const out[],
+                      float *host_y) {
+    soma_tensor *y = out[0];
+    soma_op_call call = {.op = gp->fwd_id, .p = gp->p};
     for (int i = 0; i < gp->fwd->n_in; i++) call.in[i] = in[i];
+    for (int o = 0; o < gp->fwd->n_out; o++) call.out[o] = out[o];
     ck_soma(soma_op_run(&call, NULL));
     ck_soma(soma_tensor_download(y, host_y, (size_t)count(gp->out_shape)));
     double phi = 0.0;
@@ -164,10 +197,13 @@ START_TEST(cpu_backward_matches_differences) {
         problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
         int w = gp.bwd->grad_wrt;
         int64_t nw = count(gp.in_shape[w]), ny = count(gp.out_shape);
-        soma_tensor *in[SOMA_MAX_IN] = {NULL}, *y = NULL, *g = upload64(cpu, gp.out_shape, gp.g);
+        soma_tensor *in[SOMA_MAX_IN] = {NULL}, *y[SOMA_MAX_OUT] = {NULL}, *g = upload64(cpu, gp.out_shape, gp.g);
         soma_tensor *dx = NULL;
         for (int i = 0; i < gp.fwd->n_in; i++) in[i] = upload64(cpu, gp.in_shape[i], gp.x[i]);
-        ck_soma(soma_tensor_create(cpu, gp.out_shape.rows, gp.out_shape.cols, &y));
+        for (int o = 0; o < gp.fwd->n_out; o++) {
+            ck_soma(soma_tensor_create(cpu, gp.out_shapes[o].rows, gp.out_shapes[o].cols, &y[o]));
+            ck_soma(soma_tensor_fill(y[o], 0.0f)); /* statistics the forward accumulates start at 0 */
+        }
         ck_soma(soma_tensor_create(cpu, gp.in_shape[w].rows, gp.in_shape[w].cols, &dx));
         float *host_y = malloc((size_t)ny * sizeof *host_y), *host_dx = malloc((size_t)nw * sizeof *host_dx);
         double *fd = malloc((size_t)nw * sizeof *fd), *analytic = malloc((size_t)nw * sizeof *analytic);
@@ -190,7 +226,8 @@ START_TEST(cpu_backward_matches_differences) {
         soma_op_call call = {.op = op, .out = {dx}, .p = gp.p};
         for (int i = 0; i < gp.bwd->n_in; i++) {
             soma_grad_source src = gp.bwd->grad_src[i];
-            call.in[i] = src == SOMA_FROM_FWD_OUT ? y : src == SOMA_FROM_DOUT ? g : in[src];
+            int o = forward_output(src);
+            call.in[i] = o >= 0 ? y[o] : src == SOMA_FROM_DOUT ? g : in[src];
         }
         ck_soma(soma_op_run(&call, NULL));
         ck_soma(soma_tensor_download(dx, host_dx, (size_t)nw));
@@ -200,7 +237,8 @@ START_TEST(cpu_backward_matches_differences) {
                       gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
                       TEST_SEED, e);
         for (int i = 0; i < SOMA_MAX_IN; i++) soma_tensor_free(in[i]);
-        soma_tensor_free(y), soma_tensor_free(g), soma_tensor_free(dx);
+        for (int o = 0; o < SOMA_MAX_OUT; o++) soma_tensor_free(y[o]);
+        soma_tensor_free(g), soma_tensor_free(dx);
         free(host_y), free(host_dx), free(fd), free(analytic);
         problem_free(&gp);
     }

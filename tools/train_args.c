@@ -123,6 +123,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--save-every", OPT_INT, &a->save_every, "also save to --save every N epochs during training (off)"},
         {"--log", OPT_STRING, &a->log, "write per-epoch metrics to this CSV file"},
         {"--plot", OPT_STRING, &a->plot, "draw loss and accuracy per epoch into this .svg, .png or .pdf"},
+        {"--profile", OPT_FLAG, &a->profile, "print where each epoch's time went (GEMMs, dropout, data, ...)"},
     };
     int code = options_parse("train", train_synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (code) return code;

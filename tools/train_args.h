@@ -13,7 +13,7 @@ typedef struct train_args {
     double lr, val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;
     uint64_t seed;
-    int no_shuffle, nesterov;
+    int no_shuffle, nesterov, profile;
     /* the names above, parsed */
     soma_activation act_kind;
     soma_optim_kind optim_kind;

@@ -28,6 +28,7 @@ typedef struct progress {
     soma_optimizer *opt;
     soma_checkpoint_info info; /* epochs_done and the best epoch are filled per epoch */
     int failed;
+    int profile; /* --profile: print each epoch's time by part */
 } progress;
 
 static double now(void) {
@@ -52,6 +53,23 @@ static void on_batch(int64_t batch, int64_t batches, void *user) {
     if (batch == batches) fprintf(stderr, "\r%*s\r", width + 60, "");
 }
 
+/* --profile: one line per epoch, the parts in seconds and shares, largest first. */
+static void print_profile(const soma_profile *prof, double seconds) {
+    int order[SOMA_PROFILE_PARTS];
+    for (int i = 0; i < SOMA_PROFILE_PARTS; i++) order[i] = i;
+    for (int i = 1; i < SOMA_PROFILE_PARTS; i++) /* insertion sort, largest first */
+        for (int j = i; j > 0 && prof->seconds[order[j]] > prof->seconds[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    printf("  profile:");
+    for (int i = 0; i < SOMA_PROFILE_PARTS; i++)
+        printf(" %s %.3fs (%.0f%%)", soma_profile_part_name((soma_profile_part)order[i]),
+               prof->seconds[order[i]], seconds > 0 ? 100.0 * prof->seconds[order[i]] / seconds : 0.0);
+    printf("\n");
+}
+
 static int on_epoch(const soma_epoch_report *r, void *user) {
     progress *p = user;
     printf("epoch %d/%d  train_loss %.4f", r->epoch, r->epochs, r->train_loss);
@@ -66,6 +84,7 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
             if (!isnan(r->dead_relu[l])) printf(" %.2f", r->dead_relu[l]);
     }
     printf("%s\n", r->best ? "  *" : "");
+    if (p->profile) print_profile(&r->profile, r->seconds);
     fflush(stdout);
     if (p->log) {
         fprintf(p->log, "%d,%.9g,%.9g,%.9g,%.9g,%.6f\n", r->epoch, r->train_loss, r->val_loss,
@@ -272,10 +291,11 @@ int soma_cmd_train(int argc, char **argv) {
 
     progress prog = {.log = s.log, .tty = isatty(2), .n_layers = soma_mlp_layer_count(s.model),
                      .save_every = a.save_every, .save = a.save, .model = s.model, .opt = s.opt,
-                     .curves = a.plot ? &curves : NULL};
+                     .curves = a.plot ? &curves : NULL, .profile = a.profile};
     soma_train_config tc = {.loss = loss, .batch = batch, .epochs = (int)a.epochs, .seed = a.seed,
                             .no_shuffle = a.no_shuffle, .patience = (int)a.patience,
-                            .on_epoch = on_epoch, .on_batch = on_batch, .user = &prog};
+                            .on_epoch = on_epoch, .on_batch = on_batch, .user = &prog,
+                            .profile = a.profile};
     soma_train_state state = info.state;
     if (a.resume) {
         tc.seed = info.train.seed;

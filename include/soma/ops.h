@@ -145,6 +145,31 @@ soma_status soma_dropout_forward(float p, soma_rng rng, const soma_tensor *x, so
  *  the same p and rng. */
 soma_status soma_dropout_backward(float p, soma_rng rng, const soma_tensor *dy, soma_tensor *dx);
 
+/** The 32-bit words per row of a dropout mask for a tensor of `cols`
+ *  columns: ceil(cols / 32). The mask of an m x n tensor is an
+ *  m x soma_dropout_mask_words(n) tensor whose floats hold raw bits: bit
+ *  j % 32 of word j / 32 of row i is 1 when element (i, j) is kept (the bits
+ *  past column n are 0). Only the dropout ops read it. */
+int64_t soma_dropout_mask_words(int64_t cols);
+
+/** A hidden layer's training forward after its GEMM, in one pass
+ *  (bias is 1 x n, alive 1 x n, mask as soma_dropout_mask_words() says):
+ *  `z[i,j] = x[i,j] + bias[0,j]`,  `h[i,j] = f(z[i,j]) * mask[i,j] / (1 - p)`,
+ *  with the mask of soma_dropout_forward() (element i n + j of the uniform
+ *  stream rng) stored for the backward, and the dead-unit statistics
+ *  `alive[0,j] = 1 if alive[0,j] != 0 or z[i,j] > 0 for some i, else 0`.
+ *  p = 0 keeps every element (h = f(z)). z may be x; h may be x when z is
+ *  not. */
+soma_status soma_bias_act_dropout(soma_activation act, float param, float p, soma_rng rng,
+                                  const soma_tensor *x, const soma_tensor *bias, soma_tensor *h,
+                                  soma_tensor *z, soma_tensor *mask, soma_tensor *alive);
+/** The gradient of soma_bias_act_dropout() with respect to x (and z):
+ *  `dx[i,j] = (mask[i,j] ? dh[i,j] / (1 - p) : 0) * f'(z[i,j])`, from the z and
+ *  the mask it stored (no random numbers are drawn). dx may be dh or z. */
+soma_status soma_bias_act_dropout_backward(soma_activation act, float param, float p,
+                                           const soma_tensor *z, const soma_tensor *mask,
+                                           const soma_tensor *dh, soma_tensor *dx);
+
 /** out (1x1) = the sum of `x^2` (global gradient norms are built from these) */
 soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out);
 /** `flags[0,j] |= [x[i,j] > 0 for some i]` (flags is 1 x n): run over an

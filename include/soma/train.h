@@ -8,6 +8,7 @@
 
 #include "soma/data.h"
 #include "soma/optim.h"
+#include "soma/profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,8 @@ typedef struct soma_epoch_report {
     double dead_relu[SOMA_MAX_LAYERS]; /**< fraction of ReLU units never active in the epoch;
                                             NaN for layers that are not ReLU */
     int best;                    /**< the best validation loss so far */
+    soma_profile profile;        /**< where the epoch's time went (soma_train_config::profile);
+                                      all zero when not profiled */
 } soma_epoch_report;
 
 /** How soma_train() trains. */
@@ -58,6 +61,7 @@ typedef struct soma_train_config {
     /** Called after every step (for progress bars); may be NULL. */
     void (*on_batch)(int64_t batch, int64_t batches, void *user);
     void *user;        /**< passed to the callbacks */
+    int profile;       /**< 1: time the parts of every epoch (soma_epoch_report::profile) */
 } soma_train_config;
 
 /** Where a run stands, for checkpoints: soma_train() starts after epochs_done

@@ -32,6 +32,11 @@ SOMA_HD float soma_act_f(soma_activation act, float x, float param) {
     }
 }
 
+/* Whether soma_act_df reads y (else a caller without y may pass anything). */
+SOMA_HD int soma_act_df_reads_y(soma_activation act) {
+    return act == SOMA_ACT_SIGMOID || act == SOMA_ACT_TANH;
+}
+
 /* f'(x), given x and y = f(x). */
 SOMA_HD float soma_act_df(soma_activation act, float x, float y, float param) {
     switch (act) {

@@ -14,6 +14,7 @@
 #include "core/op_table.h"
 #include "soma/device.h"
 #include "soma/tensor.h"
+#include "soma/profile.h"
 
 struct soma_tensor {
     soma_device *device;
@@ -80,6 +81,8 @@ struct soma_device {
     int refcount;
     char name[16];
     char description[256];
+    soma_profile *profile;  /* where op times go while profiled (core/profile.h); else NULL */
+    int profile_phase_open; /* a phase counts everything until it ends */
 };
 
 /* Runs an op through the op layer: validates, then calls the device's kernel,

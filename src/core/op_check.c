@@ -23,6 +23,11 @@ void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float
         /* stream `index` keeps the inputs of one case independent */
         float u = soma_philox_uniform(seed, 1000u + (uint64_t)index, (uint64_t)i, 0.0f, 1.0f);
         switch (kind) {
+        case SOMA_IN_BITS: {
+            soma_philox4 r = soma_philox_block(seed, 3000u + (uint64_t)index, (uint64_t)i);
+            memcpy(&values[i], &r.v[0], sizeof values[i]); /* any bit pattern, NaNs too */
+            break;
+        }
         case SOMA_IN_POSITIVE: values[i] = 0.5f + u; break;
         case SOMA_IN_PROB: values[i] = u; break;
         case SOMA_IN_LABELS: values[i] = floorf(u * (float)label_classes); break;
@@ -44,6 +49,15 @@ double soma_nmse(const float *a, const double *b, int64_t count) {
     }
     return norm > 0.0 ? err / norm : err;
 }
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* A value as the float64 reference takes it: a mask word as its integer. */
+static double widen(float f, int is_bits) { return is_bits ? (double)bits_of(f) : (double)f; }
 
 /* One case's host data: inputs, the outputs' initial values, shapes. */
 typedef struct case_data {
@@ -164,14 +178,16 @@ static soma_status run_reference(const case_data *cd, double *ref_out) {
     soma_ref_call rc = {.op = (int)(cd->desc - soma_op_table), .p = cd->p};
     double *cursor = ref_in;
     for (int i = 0; i < cd->desc->n_in; i++) {
-        for (int64_t j = 0; j < numel(cd->in_shape[i]); j++) cursor[j] = cd->in[i][j];
+        const int is_bits = cd->desc->kind[i] == SOMA_IN_BITS;
+        for (int64_t j = 0; j < numel(cd->in_shape[i]); j++) cursor[j] = widen(cd->in[i][j], is_bits);
         rc.in[i] = cursor;
         rc.in_shape[i] = cd->in_shape[i];
         cursor += numel(cd->in_shape[i]);
     }
     cursor = ref_out;
     for (int o = 0; o < cd->desc->n_out; o++) {
-        for (int64_t j = 0; j < numel(cd->out_shape[o]); j++) cursor[j] = cd->out_init[o][j];
+        const int is_bits = (cd->desc->bits_out >> o) & 1u;
+        for (int64_t j = 0; j < numel(cd->out_shape[o]); j++) cursor[j] = widen(cd->out_init[o][j], is_bits);
         rc.out[o] = cursor;
         rc.out_shape[o] = cd->out_shape[o];
         cursor += numel(cd->out_shape[o]);
@@ -181,14 +197,21 @@ static soma_status run_reference(const case_data *cd, double *ref_out) {
     return SOMA_OK;
 }
 
-/* The worst NMSE over the outputs. */
-static double worst_nmse(const case_data *cd, const float *a, const double *b) {
+/* The worst NMSE over the outputs that hold values, and the words that
+ * differ in the outputs that hold mask bits (b as the reference writes
+ * them, or widened from another device's floats). */
+static double worst_nmse(const case_data *cd, const float *a, const double *b, int64_t *bit_mismatches) {
     double worst = 0.0;
     for (int o = 0; o < cd->desc->n_out; o++) {
-        double e = soma_nmse(a, b, numel(cd->out_shape[o]));
-        worst = e > worst || isnan(e) ? e : worst;
-        a += numel(cd->out_shape[o]);
-        b += numel(cd->out_shape[o]);
+        const int64_t count = numel(cd->out_shape[o]);
+        if ((cd->desc->bits_out >> o) & 1u) {
+            for (int64_t j = 0; j < count; j++) *bit_mismatches += bits_of(a[j]) != (uint32_t)b[j];
+        } else {
+            double e = soma_nmse(a, b, count);
+            worst = e > worst || isnan(e) ? e : worst;
+        }
+        a += count;
+        b += count;
     }
     return worst;
 }
@@ -206,9 +229,9 @@ soma_status soma_check_against_reference(soma_device *dev, const soma_check_case
     if (status == SOMA_OK) status = run_on_device(dev, &cd, c->variant, out, &r->guards_intact);
     if (status == SOMA_OK) status = run_reference(&cd, ref_out);
     if (status == SOMA_OK) {
-        r->nmse = worst_nmse(&cd, out, ref_out);
+        r->nmse = worst_nmse(&cd, out, ref_out, &r->bit_mismatches);
         r->limit = cd.desc->nmse_limit;
-        r->passed = r->guards_intact && r->nmse <= r->limit;
+        r->passed = r->guards_intact && r->nmse <= r->limit && r->bit_mismatches == 0;
     }
     free(out);
     free(ref_out);
@@ -232,14 +255,20 @@ soma_status soma_check_against_device(soma_device *dev, soma_device *base, const
     if (status == SOMA_OK) status = run_on_device(base, &cd, NULL, base_out, &base_guards);
     if (status == SOMA_OK) {
         r->guards_intact &= base_guards;
-        for (int64_t j = 0; j < n; j++) {
-            base_wide[j] = base_out[j];
-            r->bit_mismatches += memcmp(&out[j], &base_out[j], sizeof(float)) != 0;
+        int64_t all_bits = 0, mask_bits = 0; /* values differing in any bit; mask words differing */
+        const float *from = base_out;
+        double *to = base_wide;
+        for (int o = 0; o < cd.desc->n_out; o++) {
+            const int is_bits = (cd.desc->bits_out >> o) & 1u;
+            for (int64_t j = 0; j < numel(cd.out_shape[o]); j++) to[j] = widen(from[j], is_bits);
+            from += numel(cd.out_shape[o]);
+            to += numel(cd.out_shape[o]);
         }
-        r->nmse = worst_nmse(&cd, out, base_wide);
+        for (int64_t j = 0; j < n; j++) all_bits += memcmp(&out[j], &base_out[j], sizeof(float)) != 0;
+        r->nmse = worst_nmse(&cd, out, base_wide, &mask_bits);
         r->limit = cd.desc->bit_exact ? 0.0 : cd.desc->nmse_limit;
-        r->passed = r->guards_intact &&
-                    (cd.desc->bit_exact ? r->bit_mismatches == 0 : r->nmse <= r->limit);
+        r->bit_mismatches = cd.desc->bit_exact ? all_bits : mask_bits;
+        r->passed = r->guards_intact && r->bit_mismatches == 0 && (cd.desc->bit_exact || r->nmse <= r->limit);
     }
     free(out);
     free(base_out);
@@ -257,6 +286,9 @@ void soma_check_describe_params(const soma_check_case *c, char *buf, size_t size
                  p->alpha, p->beta);
     else if (c->op == SOMA_OP_FILL_UNIFORM || c->op == SOMA_OP_FILL_NORMAL)
         snprintf(buf, size, "%g,%g seed=%llu", p->alpha, p->beta, (unsigned long long)p->seed);
-    else if (d->n_test_params && p->alpha != 0.0f)
-        snprintf(buf, size, "alpha=%g", p->alpha);
+    else if (c->op == SOMA_OP_BIAS_ACT_DROPOUT || c->op == SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD)
+        snprintf(buf, size, "%s p=%g seed=%llu", soma_activation_name((soma_activation)p->act),
+                 p->drop, (unsigned long long)p->seed);
+    else if (d->n_test_params && (p->alpha != 0.0f || p->drop != 0.0f))
+        snprintf(buf, size, p->drop != 0.0f ? "p=%g" : "alpha=%g", p->drop != 0.0f ? p->drop : p->alpha);
 }

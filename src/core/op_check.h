@@ -23,7 +23,8 @@ typedef struct soma_check_case {
 typedef struct soma_check_result {
     double nmse;      /* NaN-aware: matching NaNs count as equal */
     double limit;     /* the op's limit; 0 for bit-exact comparisons */
-    int64_t bit_mismatches; /* bit-exact comparisons only */
+    int64_t bit_mismatches; /* values that differ in bits: every output of bit-exact ops,
+                               the mask words of the others */
     int guards_intact;
     int passed;
 } soma_check_result;

@@ -31,6 +31,20 @@ static void gemm_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int6
     {.trans_a = ta, .trans_b = tb, .alpha = 1.0f, .beta = 0.0f},                               \
         {.trans_a = ta, .trans_b = tb, .alpha = 0.7f, .beta = -0.3f}
 
+/* bias_act_dropout and its backward: every activation at p = 0.3, the
+ * default 0.1 and no dropout at all with ReLU, each from its own stream. */
+#define BIAS_ACT_DROPOUT_PARAMS                                                                \
+    {.act = SOMA_ACT_TANH, .drop = 0.3f, .seed = 11, .offset = 1},                             \
+        {.act = SOMA_ACT_RELU, .drop = 0.3f, .seed = 11, .offset = 2},                         \
+        {.act = SOMA_ACT_LEAKY_RELU, .alpha = 0.1f, .drop = 0.3f, .seed = 11, .offset = 3},    \
+        {.act = SOMA_ACT_SIGMOID, .drop = 0.3f, .seed = 11, .offset = 4},                      \
+        {.act = SOMA_ACT_IDENTITY, .drop = 0.3f, .seed = 11, .offset = 5},                     \
+        {.act = SOMA_ACT_GELU_ERF, .drop = 0.3f, .seed = 11, .offset = 6},                     \
+        {.act = SOMA_ACT_GELU_TANH, .drop = 0.3f, .seed = 11, .offset = 7},                    \
+        {.act = SOMA_ACT_SILU, .drop = 0.3f, .seed = 0x123456789abcdefull, .offset = 8},       \
+        {.act = SOMA_ACT_RELU, .drop = 0.1f, .seed = 3, .offset = (1ull << 32) + 5},           \
+        {.act = SOMA_ACT_RELU, .drop = 0.0f, .seed = 3, .offset = 6}
+
 /* A forward activation and its backward, tested with `slope` as param. */
 #define ACTIVATION_OPS(ID, NAME, SLOPE)                                                        \
     [SOMA_OP_##ID] = {.name = NAME,                                                            \
@@ -60,7 +74,8 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                       .arg = {"a", "b", "c"},
                       .check = check_gemm, .test_shapes = gemm_test_shapes,
                       .reads_output = 1,
-                      .nmse_limit = LIMIT_GEMM, .reference = soma_ref_gemm, .grad_of = -1,
+                      .nmse_limit = LIMIT_GEMM, .part = SOMA_PROFILE_GEMM,
+                      .reference = soma_ref_gemm, .grad_of = -1,
                       .n_test_params = 8,
                       .test_params = {GEMM_PARAMS(0, 0), GEMM_PARAMS(0, 1), GEMM_PARAMS(1, 0),
                                       GEMM_PARAMS(1, 1)}},
@@ -126,14 +141,15 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
 
     [SOMA_OP_MSE_LOSS] = {.name = "mse_loss", .api = "soma_mse_loss", .n_in = 2, .n_out = 1,
                           .arg = {"pred", "target", "loss"}, .shape = {"mn", "mn", "11"},
-                          .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_mse_loss,
+                          .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_LOSS,
+                          .reference = soma_ref_mse_loss,
                           .grad_of = -1},
     [SOMA_OP_MSE_BACKWARD] = {.name = "mse_backward", .api = "soma_mse_backward",
                               .n_in = 2, .n_out = 1,
                               .arg = {"pred", "target", "dpred"}, .shape = {"mn", "mn", "mn"},
                               .alias_mask = 1u,
                               .nmse_limit = LIMIT_ELEMENTWISE,
-                              .reference = soma_ref_mse_backward,
+                              .part = SOMA_PROFILE_LOSS, .reference = soma_ref_mse_backward,
                               .grad_of = SOMA_OP_MSE_LOSS, .grad_wrt = 0,
                               .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
     [SOMA_OP_BCE_LOGITS_LOSS] = {.name = "bce_logits_loss", .api = "soma_bce_logits_loss",
@@ -142,7 +158,8 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                  .shape = {"mn", "mn", "11"},
                                  .kind = {SOMA_IN_NORMAL, SOMA_IN_PROB},
                                  .nmse_limit = LIMIT_REDUCTION,
-                                 .reference = soma_ref_bce_logits_loss, .grad_of = -1},
+                                 .part = SOMA_PROFILE_LOSS, .reference = soma_ref_bce_logits_loss,
+                                 .grad_of = -1},
     [SOMA_OP_BCE_LOGITS_BACKWARD] = {.name = "bce_logits_backward",
                                      .api = "soma_bce_logits_backward", .n_in = 2, .n_out = 1,
                                      .arg = {"logits", "target", "dlogits"},
@@ -150,7 +167,7 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                      .kind = {SOMA_IN_NORMAL, SOMA_IN_PROB},
                                      .alias_mask = 1u,
                                      .nmse_limit = LIMIT_ELEMENTWISE,
-                                     .reference = soma_ref_bce_logits_backward,
+                                     .part = SOMA_PROFILE_LOSS, .reference = soma_ref_bce_logits_backward,
                                      .grad_of = SOMA_OP_BCE_LOGITS_LOSS, .grad_wrt = 0,
                                      .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
     [SOMA_OP_SOFTMAX_XENT_LOSS] = {.name = "softmax_xent_loss", .api = "soma_softmax_xent_loss",
@@ -159,7 +176,8 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                    .shape = {"mn", "m1", "11"},
                                    .kind = {SOMA_IN_NORMAL, SOMA_IN_LABELS},
                                    .nmse_limit = LIMIT_REDUCTION,
-                                   .reference = soma_ref_softmax_xent_loss, .grad_of = -1},
+                                   .part = SOMA_PROFILE_LOSS, .reference = soma_ref_softmax_xent_loss,
+                                   .grad_of = -1},
     [SOMA_OP_SOFTMAX_XENT_BACKWARD] = {.name = "softmax_xent_backward",
                                        .api = "soma_softmax_xent_backward",
                                        .n_in = 2, .n_out = 1,
@@ -168,7 +186,7 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                        .kind = {SOMA_IN_NORMAL, SOMA_IN_LABELS},
                                        .alias_mask = 1u,
                                        .nmse_limit = LIMIT_ELEMENTWISE,
-                                       .reference = soma_ref_softmax_xent_backward,
+                                       .part = SOMA_PROFILE_LOSS, .reference = soma_ref_softmax_xent_backward,
                                        .grad_of = SOMA_OP_SOFTMAX_XENT_LOSS, .grad_wrt = 0,
                                        .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1}},
 
@@ -217,20 +235,57 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                              {.alpha = 0.5f, .beta = 2.0f,
                                               .seed = 1234567890123ull, .offset = 3}}},
 
+    /* x -> y = x mask / (1 - p), the mask drawn from {seed, offset}; its
+     * backward draws the same mask again (the model uses bias_act_dropout,
+     * which keeps it) */
     [SOMA_OP_DROPOUT] = {.name = "dropout", .api = "soma_dropout_forward", .n_in = 1, .n_out = 1,
                          .arg = {"x", "y"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
-                         .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_dropout,
-                         .grad_of = -1, .n_test_params = 2,
-                         .test_params = {{.alpha = 0.3f, .seed = 5, .offset = 9},
-                                         {.alpha = 0.0f, .seed = 5, .offset = 9}}},
+                         .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_DROPOUT,
+                         .reference = soma_ref_dropout, .grad_of = -1, .n_test_params = 2,
+                         .test_params = {{.drop = 0.3f, .seed = 5, .offset = 9},
+                                         {.drop = 0.0f, .seed = 5, .offset = 9}}},
     [SOMA_OP_DROPOUT_BACKWARD] = {.name = "dropout_backward", .api = "soma_dropout_backward",
                                   .n_in = 1, .n_out = 1,
                                   .arg = {"dy", "dx"}, .shape = {"mn", "mn"}, .alias_mask = 1u,
-                                  .nmse_limit = LIMIT_ELEMENTWISE,
+                                  .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_DROPOUT,
                                   .reference = soma_ref_dropout,
                                   .grad_of = SOMA_OP_DROPOUT, .grad_wrt = 0,
                                   .grad_src = {SOMA_FROM_DOUT}, .n_test_params = 1,
-                                  .test_params = {{.alpha = 0.3f, .seed = 5, .offset = 9}}},
+                                  .test_params = {{.drop = 0.3f, .seed = 5, .offset = 9}}},
+
+    /* (x, bias) -> (h, z, mask, alive): a hidden layer's training forward
+     * after its GEMM in one pass: z = x + bias, h = f(z) mask / (1 - p), the
+     * mask kept for the backward (1 bit per element), and the dead-unit
+     * statistics alive[j] |= [z[i,j] > 0] (read and written). Tested with
+     * every activation; tanh first (test_grad takes the first: smooth) */
+    [SOMA_OP_BIAS_ACT_DROPOUT] = {.name = "bias_act_dropout", .api = "soma_bias_act_dropout",
+                                  .n_in = 2, .n_out = 4,
+                                  .arg = {"x", "bias", "h", "z", "mask", "alive"},
+                                  .shape = {"mn", "1n", "mn", "mn", "mw", "1n"},
+                                  .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_BITS,
+                                               SOMA_IN_LABELS},
+                                  .reads_output = 1, .alias_mask = 1u, .bits_out = 1u << 2,
+                                  .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_DROPOUT,
+                                  .reference = soma_ref_bias_act_dropout, .grad_of = -1,
+                                  .n_test_params = 10,
+                                  .test_params = {BIAS_ACT_DROPOUT_PARAMS}},
+    /* (z, mask, dh) -> dx = dh mask / (1 - p) f'(z) (f(z) is recomputed where
+     * f' needs it) */
+    [SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD] = {.name = "bias_act_dropout_backward",
+                                           .api = "soma_bias_act_dropout_backward",
+                                           .n_in = 3, .n_out = 1,
+                                           .arg = {"z", "mask", "dh", "dx"},
+                                           .shape = {"mn", "mw", "mn", "mn"},
+                                           .kind = {SOMA_IN_NORMAL, SOMA_IN_BITS, SOMA_IN_NORMAL},
+                                           .alias_mask = 5u,
+                                           .nmse_limit = LIMIT_ELEMENTWISE,
+                                           .part = SOMA_PROFILE_DROPOUT,
+                                           .reference = soma_ref_bias_act_dropout_backward,
+                                           .grad_of = SOMA_OP_BIAS_ACT_DROPOUT, .grad_wrt = 0,
+                                           .grad_src = {SOMA_FROM_FWD_OUT1, SOMA_FROM_FWD_OUT2,
+                                                        SOMA_FROM_DOUT},
+                                           .n_test_params = 10,
+                                           .test_params = {BIAS_ACT_DROPOUT_PARAMS}},
     [SOMA_OP_SUM_SQUARES] = {.name = "sum_squares", .api = "soma_sum_squares",
                              .n_in = 1, .n_out = 1, .arg = {"x", "out"}, .shape = {"mn", "11"},
                              .nmse_limit = LIMIT_REDUCTION, .reference = soma_ref_sum_squares,
@@ -243,7 +298,8 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
     [SOMA_OP_SGD_UPDATE] = {.name = "sgd_update", .api = "soma_sgd_update", .n_in = 1, .n_out = 2,
                             .arg = {"grad", "weight", "velocity"}, .shape = {"mn", "mn", "mn"},
                             .reads_output = 1, .nmse_limit = LIMIT_ELEMENTWISE,
-                            .reference = soma_ref_sgd_update, .grad_of = -1, .n_test_params = 3,
+                            .part = SOMA_PROFILE_OPTIMIZER, .reference = soma_ref_sgd_update,
+                            .grad_of = -1, .n_test_params = 3,
                             .test_params = {{.lr = 0.1f, .momentum = 0.9f},
                                             {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f,
                                              .nesterov = 1},
@@ -253,7 +309,8 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                              .arg = {"grad", "weight", "m", "v"},
                              .shape = {"mn", "mn", "mn", "mn"}, .reads_output = 1,
                              .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_POSITIVE},
-                             .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_adam_update,
+                             .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_OPTIMIZER,
+                             .reference = soma_ref_adam_update,
                              .grad_of = -1, .n_test_params = 3,
                              /* step 3: 1/(1-0.9^3) = 3.6900369, 1/(1-0.999^3) = 333.6669 */
                              .test_params = {{.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f,
@@ -276,7 +333,7 @@ soma_op_id soma_op_find(const char *name) {
 }
 
 static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
-    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : 1;
+    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : letter == 'w' ? (n + 31) / 32 : 1;
 }
 
 void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,

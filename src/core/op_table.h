@@ -11,10 +11,11 @@
 
 #include <stdint.h>
 #include "soma/ops.h"
+#include "soma/profile.h"
 
 #define SOMA_MAX_IN 3
-#define SOMA_MAX_OUT 3
-#define SOMA_MAX_TEST_PARAMS 8
+#define SOMA_MAX_OUT 4
+#define SOMA_MAX_TEST_PARAMS 10
 
 typedef enum soma_op_id {
     SOMA_OP_GEMM,
@@ -51,6 +52,8 @@ typedef enum soma_op_id {
     SOMA_OP_FILL_NORMAL,
     SOMA_OP_DROPOUT,
     SOMA_OP_DROPOUT_BACKWARD,
+    SOMA_OP_BIAS_ACT_DROPOUT, /* fused: bias, activation and dropout in one pass, keeping the mask */
+    SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD,
     SOMA_OP_SUM_SQUARES,
     SOMA_OP_ACTIVE_COLUMNS,
     SOMA_OP_SGD_UPDATE,
@@ -74,15 +77,17 @@ typedef struct soma_op_params {
     float alpha, beta;         /* gemm; scale, axpy: alpha; leaky_relu, bias_act: alpha = slope;
                                   fill: alpha; fill_uniform: [alpha, beta);
                                   fill_normal: mean alpha, stddev beta */
-    uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout: Philox key and stream;
-                                  dropout: alpha = the drop probability p */
+    uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout, bias_act_dropout: Philox
+                                  key and stream */
+    float drop;                /* dropout, bias_act_dropout(_backward): the drop probability p */
     float lr, momentum, weight_decay; /* sgd_update, adam_update */
     int nesterov;                     /* sgd_update */
     float beta1, beta2, eps;          /* adam_update */
     float bias_correction1;           /* adam_update: 1 / (1 - beta1^t) */
     float bias_correction2;           /* adam_update: 1 / (1 - beta2^t) */
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
-    int act;                          /* bias_act: the soma_activation */
+    int act;                          /* bias_act, bias_act_dropout(_backward): the soma_activation;
+                                         alpha = leaky_relu's slope */
 } soma_op_params;
 
 /* How the tests make an input. */
@@ -91,14 +96,17 @@ typedef enum soma_input_kind {
     SOMA_IN_POSITIVE,   /* uniform in [0.5, 1.5): sums and means stay far from 0 */
     SOMA_IN_PROB,       /* uniform in [0, 1): targets of binary cross-entropy */
     SOMA_IN_LABELS,     /* integers in [0, cols of input 0) */
+    SOMA_IN_BITS,       /* raw 32-bit words (dropout masks), any bit pattern */
 } soma_input_kind;
 
 /* Where the backward op's input i comes from, given the forward call. */
 typedef enum soma_grad_source {
     SOMA_FROM_FWD_IN0 = 0,
     SOMA_FROM_FWD_IN1,
-    SOMA_FROM_FWD_OUT,  /* the forward output y */
+    SOMA_FROM_FWD_OUT,  /* the forward output y (output 0, the one differentiated) */
     SOMA_FROM_DOUT,     /* the upstream gradient dL/dy */
+    SOMA_FROM_FWD_OUT1, /* the forward's other outputs, kept for its backward (z, mask) */
+    SOMA_FROM_FWD_OUT2,
 } soma_grad_source;
 
 /* A reference computes in float64 on host arrays; outputs that the op reads
@@ -118,7 +126,8 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, 1}: "mn", "1n", "m1", "11".
+    /* Argument shapes as two letters from {m, n, k, w, 1}: "mn", "1n", "m1", "11";
+     * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw").
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
      * NULL for gemm, whose shapes depend on the transpositions. */
@@ -134,7 +143,11 @@ typedef struct soma_op_desc {
     int reads_output;      /* the output's old value is an input (gemm beta, axpy) */
     unsigned alias_mask;   /* bit i: the output may be the same tensor as input i */
     int bit_exact;         /* backends must agree bit for bit (fills, argmax, counts) */
+    unsigned bits_out;     /* bit o: output o holds 32-bit words of mask bits in float storage,
+                              compared bit for bit (the reference writes each word as an
+                              integer in [0, 2^32)) */
     double nmse_limit;     /* backend vs backend and backend vs float64 reference */
+    soma_profile_part part; /* where a profiled run counts its time (0: elementwise) */
     soma_ref_fn reference;
     /* backward ops: the forward op, which of its inputs this is the gradient
      * for, and where each input comes from */

@@ -8,6 +8,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/profile.h"
 
 static const char *arg_name(const soma_op_desc *d, int a) {
     return d->arg[a] ? d->arg[a] : "?";
@@ -37,7 +38,8 @@ static soma_status check_present_and_same_device(const soma_op_desc *d, const so
 }
 
 /* Binds the letters m, n, k of the shape codes to the first argument that
- * uses them and checks every other argument against that binding. */
+ * uses them and checks every other argument against that binding; w, the
+ * mask words of a row, must be ceil(n / 32) for the n bound before it. */
 static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *c) {
     int64_t value[3] = {-1, -1, -1};
     int bound_by[3] = {0, 0, 0};
@@ -46,6 +48,17 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
         int64_t actual[2] = {t->rows, t->cols};
         for (int side = 0; side < 2; side++) {
             char letter = d->shape[a][side];
+            if (letter == 'w') {
+                int64_t words = (value[1] + 31) / 32;
+                if (actual[side] == words) continue;
+                const soma_tensor *b = arg_tensor(c, bound_by[1], d->n_in);
+                return soma_fail(SOMA_ERR_SHAPE,
+                                 "%s: '%s' is %lldx%lld but must hold %lld 32-bit mask words per "
+                                 "row for the %lld columns of '%s' (%lldx%lld)",
+                                 d->api, arg_name(d, a), (long long)t->rows, (long long)t->cols,
+                                 (long long)words, (long long)value[1], arg_name(d, bound_by[1]),
+                                 (long long)b->rows, (long long)b->cols);
+            }
             int slot = letter == 'm' ? 0 : letter == 'n' ? 1 : 2;
             if (letter == '1' ? actual[side] == 1
                               : value[slot] < 0 || value[slot] == actual[side]) {
@@ -61,6 +74,8 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
                 int s = l == 'm' ? 0 : l == 'n' ? 1 : 2;
                 if (l == '1')
                     snprintf(expected[e], sizeof expected[e], "1");
+                else if (l == 'w')
+                    snprintf(expected[e], sizeof expected[e], "%lld", (long long)(value[1] + 31) / 32);
                 else if (value[s] >= 0)
                     snprintf(expected[e], sizeof expected[e], "%lld", (long long)value[s]);
                 else
@@ -141,9 +156,10 @@ soma_status soma_op_run(const soma_op_call *call, const char *variant) {
         SOMA_TRY(check_shape_codes(d, call));
     }
     SOMA_TRY(check_aliasing(d, call));
-    const soma_device *dev = call->out[0]->device;
+    soma_device *dev = call->out[0]->device;
     soma_op_kernel kernel = find_kernel(call->op, dev, variant);
     if (!kernel) return SOMA_ERR_UNSUPPORTED;
+    if (dev->profile) return soma_profile_run_op(dev, kernel, call);
     return kernel(dev->ctx, call);
 }
 
@@ -293,12 +309,15 @@ soma_status soma_tensor_fill_normal(soma_tensor *t, soma_rng *rng, float mean, f
     return fill_random(SOMA_OP_FILL_NORMAL, t, rng, mean, stddev);
 }
 
+static soma_status check_drop(const char *api, float p) {
+    if (!(p >= 0.0f && p < 1.0f)) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: p = %g is not in [0, 1)", api, p);
+    return SOMA_OK;
+}
+
 static soma_status dropout(soma_op_id op, float p, soma_rng rng, const soma_tensor *in,
                            soma_tensor *out) {
-    if (!(p >= 0.0f && p < 1.0f))
-        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: p = %g is not in [0, 1)",
-                         soma_op_table[op].api, p);
-    soma_op_params params = {.alpha = p, .seed = rng.seed, .offset = rng.offset};
+    SOMA_TRY(check_drop(soma_op_table[op].api, p));
+    soma_op_params params = {.drop = p, .seed = rng.seed, .offset = rng.offset};
     return run(op, in, NULL, NULL, out, params);
 }
 
@@ -308,6 +327,28 @@ soma_status soma_dropout_forward(float p, soma_rng rng, const soma_tensor *x, so
 
 soma_status soma_dropout_backward(float p, soma_rng rng, const soma_tensor *dy, soma_tensor *dx) {
     return dropout(SOMA_OP_DROPOUT_BACKWARD, p, rng, dy, dx);
+}
+
+int64_t soma_dropout_mask_words(int64_t cols) { return cols > 0 ? (cols + 31) / 32 : 0; }
+
+soma_status soma_bias_act_dropout(soma_activation act, float param, float p, soma_rng rng,
+                                  const soma_tensor *x, const soma_tensor *bias, soma_tensor *h,
+                                  soma_tensor *z, soma_tensor *mask, soma_tensor *alive) {
+    SOMA_TRY(check_activation("soma_bias_act_dropout", act));
+    SOMA_TRY(check_drop("soma_bias_act_dropout", p));
+    soma_op_call call = {.op = SOMA_OP_BIAS_ACT_DROPOUT, .in = {x, bias}, .out = {h, z, mask, alive},
+                         .p = {.alpha = param, .act = (int)act, .drop = p, .seed = rng.seed,
+                               .offset = rng.offset}};
+    return soma_op_run(&call, NULL);
+}
+
+soma_status soma_bias_act_dropout_backward(soma_activation act, float param, float p,
+                                           const soma_tensor *z, const soma_tensor *mask,
+                                           const soma_tensor *dh, soma_tensor *dx) {
+    SOMA_TRY(check_activation("soma_bias_act_dropout_backward", act));
+    SOMA_TRY(check_drop("soma_bias_act_dropout_backward", p));
+    return run(SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD, z, mask, dh, dx,
+               (soma_op_params){.alpha = param, .act = (int)act, .drop = p});
 }
 
 soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out) {

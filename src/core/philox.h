@@ -4,14 +4,20 @@
  * Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
  * SC'11) maps a 128-bit counter and a 64-bit key to four 32-bit words. Element
  * i of a fill with state {seed, offset} uses key = seed and counter =
- * (i / 4, offset), lane i % 4, so it depends on nothing but (seed, offset, i).
+ * (i / 4, offset), word i % 4, so it depends on nothing but (seed, offset, i),
+ * and one call of the generator serves four consecutive elements: the
+ * kernels compute each block once and use all four of its words (the
+ * per-element functions at the end are the reference they are tested
+ * against, and what code off the hot paths calls).
  *
  * Bit-identical floats on both backends: uniforms are exact multiples of
  * 2^-24; normals use a log and a sine/cosine written here from +, *, / and
  * fmaf only, each correctly rounded in IEEE arithmetic on both sides. On the
  * device the explicit __f*_rn intrinsics stop nvcc from contracting a*b+c
- * into an fma the host would not do; the host file is compiled with
- * -ffp-contract=off for the same reason. */
+ * into an fma the host would not do; the host files are compiled with
+ * -ffp-contract=off for the same reason. Dropout compares the words
+ * themselves with an integer threshold: its masks are integer arithmetic
+ * through and through. */
 #ifndef SOMA_CORE_PHILOX_H
 #define SOMA_CORE_PHILOX_H
 
@@ -115,26 +121,50 @@ SOMA_HD void soma_det_sincos_2pi(float u, float *s_out, float *c_out) {
     }
 }
 
-/* Element i of a uniform fill on [lo, hi). */
-SOMA_HD float soma_philox_uniform(uint64_t seed, uint64_t offset, uint64_t i, float lo, float hi) {
-    soma_philox4 r = soma_philox_block(seed, offset, i >> 2);
-    return fmaf(soma_u32_to_unit(r.v[i & 3]), SOMA_FADD(hi, -lo), lo);
+/* A uniform on [lo, hi) from one word: lo + (hi - lo) u, u the word's top 24
+ * bits times 2^-24. */
+SOMA_HD float soma_uniform_from_word(uint32_t word, float lo, float hi) {
+    return fmaf(soma_u32_to_unit(word), SOMA_FADD(hi, -lo), lo);
 }
 
-/* Element i of a normal fill: lanes (0,1) and (2,3) of a block are the two
- * outputs of one Box-Muller pair, z = sqrt(-2 log u1) (cos, sin)(2 pi u2). */
-SOMA_HD float soma_philox_normal(uint64_t seed, uint64_t offset, uint64_t i, float mean,
-                                 float stddev) {
-    soma_philox4 r = soma_philox_block(seed, offset, i >> 2);
-    unsigned lane = (unsigned)(i & 3);
-    uint32_t x1 = r.v[lane & 2u], x2 = r.v[(lane & 2u) + 1];
+/* Two normals from two words by Box-Muller: (z0, z1) = mean + stddev
+ * sqrt(-2 log u1) (cos, sin)(2 pi u2), u1 in (0, 1] from x1, u2 in [0, 1)
+ * from x2. Words (0, 1) and (2, 3) of a block make elements (4b, 4b+1) and
+ * (4b+2, 4b+3) of a normal fill. */
+SOMA_HD void soma_normal_pair_from_words(uint32_t x1, uint32_t x2, float mean, float stddev,
+                                         float *z0, float *z1) {
     float u1 = SOMA_FMUL((float)((x1 >> 8) + 1u), 5.9604644775390625e-8f); /* (0, 1] */
     float u2 = soma_u32_to_unit(x2);
     float radius = SOMA_FSQRT(SOMA_FMUL(-2.0f, soma_det_logf(u1)));
     float s, c;
     soma_det_sincos_2pi(u2, &s, &c);
-    float z = SOMA_FMUL(radius, (lane & 1u) ? s : c);
-    return fmaf(z, stddev, mean);
+    *z0 = fmaf(SOMA_FMUL(radius, c), stddev, mean);
+    *z1 = fmaf(SOMA_FMUL(radius, s), stddev, mean);
+}
+
+/* Dropout keeps element i when u_i >= p, u_i = (word >> 8) 2^-24 its uniform
+ * in [0, 1): exactly when word >= ceil(p 2^24) 2^8, the threshold returned
+ * (p in [0, 1) is a float, so p 2^24 <= 2^24 - 1 is exact and so is the
+ * shifted integer). */
+SOMA_HD uint32_t soma_dropout_threshold(float p) {
+    return (uint32_t)ceil((double)p * 16777216.0) << 8;
+}
+
+/* Element i of a uniform fill on [lo, hi). */
+SOMA_HD float soma_philox_uniform(uint64_t seed, uint64_t offset, uint64_t i, float lo, float hi) {
+    soma_philox4 r = soma_philox_block(seed, offset, i >> 2);
+    return soma_uniform_from_word(r.v[i & 3], lo, hi);
+}
+
+/* Element i of a normal fill (soma_normal_pair_from_words of its block's
+ * pair). */
+SOMA_HD float soma_philox_normal(uint64_t seed, uint64_t offset, uint64_t i, float mean,
+                                 float stddev) {
+    soma_philox4 r = soma_philox_block(seed, offset, i >> 2);
+    unsigned pair = (unsigned)(i & 2);
+    float z[2];
+    soma_normal_pair_from_words(r.v[pair], r.v[pair + 1], mean, stddev, &z[0], &z[1]);
+    return z[i & 1];
 }
 
 #endif

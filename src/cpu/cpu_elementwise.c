@@ -14,29 +14,6 @@
 #define NUMEL(t) ((t)->rows * (t)->cols)
 #define ALIGN 16 /* pieces of 16 floats: whole cache lines per thread */
 
-/* Expands the body once per activation, with ACT that activation as a
- * constant, so that soma_act_f's switch folds away inside each loop. */
-#define ACT_CASE(NAME, ...)                                                                     \
-    case NAME: {                                                                                \
-        const soma_activation ACT = NAME;                                                       \
-        __VA_ARGS__;                                                                            \
-        break;                                                                                  \
-    }
-#define FOR_EACH_ACTIVATION(act, ...)                                                           \
-    switch (act) {                                                                              \
-        ACT_CASE(SOMA_ACT_RELU, __VA_ARGS__)                                                    \
-        ACT_CASE(SOMA_ACT_LEAKY_RELU, __VA_ARGS__)                                              \
-        ACT_CASE(SOMA_ACT_SIGMOID, __VA_ARGS__)                                                 \
-        ACT_CASE(SOMA_ACT_TANH, __VA_ARGS__)                                                    \
-        ACT_CASE(SOMA_ACT_GELU_ERF, __VA_ARGS__)                                                \
-        ACT_CASE(SOMA_ACT_GELU_TANH, __VA_ARGS__)                                               \
-        ACT_CASE(SOMA_ACT_SILU, __VA_ARGS__)                                                    \
-    default: {                                                                                  \
-        const soma_activation ACT = SOMA_ACT_IDENTITY;                                          \
-        __VA_ARGS__;                                                                            \
-    }                                                                                           \
-    }
-
 static soma_activation activation_of(soma_op_id op) {
     return (soma_activation)((op - SOMA_OP_IDENTITY) / 2);
 }

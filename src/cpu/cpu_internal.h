@@ -1,6 +1,8 @@
 /* cpu_internal.h: the CPU backend's kernels, one file per concept:
  *   cpu_elementwise.c  activations, bias add, bias + activation, scale, axpy, fill
- *   cpu_random.c       Philox uniform and normal fills, dropout
+ *   cpu_random.c       Philox uniform and normal fills
+ *   cpu_dropout.c      dropout, and the hidden layer's fused bias + activation
+ *                      + dropout pass with its backward (cpu_philox.h draws)
  *   cpu_optim.c        SGD and Adam updates
  *   cpu_softmax.c      softmax and log-softmax, forward and backward
  *   cpu_loss.c         MSE, BCE on logits, softmax cross-entropy
@@ -15,6 +17,29 @@
 #include "core/backend.h"
 
 #define CPU_KERNEL(name) soma_status name(void *ctx, const soma_op_call *call)
+
+/* Expands the body once per activation, with ACT that activation as a
+ * constant, so that soma_act_f's switch folds away inside each loop. */
+#define ACT_CASE(NAME, ...)                                                                     \
+    case NAME: {                                                                                \
+        const soma_activation ACT = NAME;                                                       \
+        __VA_ARGS__;                                                                            \
+        break;                                                                                  \
+    }
+#define FOR_EACH_ACTIVATION(act, ...)                                                           \
+    switch (act) {                                                                              \
+        ACT_CASE(SOMA_ACT_RELU, __VA_ARGS__)                                                    \
+        ACT_CASE(SOMA_ACT_LEAKY_RELU, __VA_ARGS__)                                              \
+        ACT_CASE(SOMA_ACT_SIGMOID, __VA_ARGS__)                                                 \
+        ACT_CASE(SOMA_ACT_TANH, __VA_ARGS__)                                                    \
+        ACT_CASE(SOMA_ACT_GELU_ERF, __VA_ARGS__)                                                \
+        ACT_CASE(SOMA_ACT_GELU_TANH, __VA_ARGS__)                                               \
+        ACT_CASE(SOMA_ACT_SILU, __VA_ARGS__)                                                    \
+    default: {                                                                                  \
+        const soma_activation ACT = SOMA_ACT_IDENTITY;                                          \
+        __VA_ARGS__;                                                                            \
+    }                                                                                           \
+    }
 
 CPU_KERNEL(soma_cpu_activation_forward);
 CPU_KERNEL(soma_cpu_activation_backward);
@@ -41,6 +66,8 @@ CPU_KERNEL(soma_cpu_bias_grad);
 CPU_KERNEL(soma_cpu_row_argmax);
 CPU_KERNEL(soma_cpu_correct_count);
 CPU_KERNEL(soma_cpu_dropout);
+CPU_KERNEL(soma_cpu_bias_act_dropout);
+CPU_KERNEL(soma_cpu_bias_act_dropout_backward);
 CPU_KERNEL(soma_cpu_sum_squares);
 CPU_KERNEL(soma_cpu_active_columns);
 CPU_KERNEL(soma_cpu_sgd_update);

@@ -255,9 +255,21 @@ CUDA_KERNEL(k_fill_uniform, soma_cuda_fill_uniform(call->p.seed, call->p.offset,
                                                    call->p.beta, OUT, OUT_NUMEL, STREAM))
 CUDA_KERNEL(k_fill_normal, soma_cuda_fill_normal(call->p.seed, call->p.offset, call->p.alpha,
                                                  call->p.beta, OUT, OUT_NUMEL, STREAM))
-/* x -> y = x mask / (1 - p), alpha = p; dy -> dx the same (one kernel) */
-CUDA_KERNEL(k_dropout, soma_cuda_dropout(call->p.seed, call->p.offset, call->p.alpha, IN(0), OUT,
+/* x -> y = x mask / (1 - p), drop = p; dy -> dx the same (one kernel) */
+CUDA_KERNEL(k_dropout, soma_cuda_dropout(call->p.seed, call->p.offset, call->p.drop, IN(0), OUT,
                                          NUMEL, STREAM))
+/* (x, bias) -> (h, z, mask, alive): bias, activation and dropout in one
+ * pass; act, alpha = slope, drop = p. The mask's floats hold raw bits. */
+CUDA_KERNEL(k_bias_act_dropout,
+            soma_cuda_bias_act_dropout(call->p.act, call->p.alpha, call->p.drop, call->p.seed,
+                                       call->p.offset, IN(0), IN(1), OUT_AT(0), OUT_AT(1),
+                                       (uint32_t *)(void *)OUT_AT(2), OUT_AT(3), ROWS, COLS,
+                                       STREAM))
+/* (z, mask, dh) -> dx */
+CUDA_KERNEL(k_bias_act_dropout_backward,
+            soma_cuda_bias_act_dropout_backward(call->p.act, call->p.alpha, call->p.drop, IN(0),
+                                                (const uint32_t *)(const void *)IN(1), IN(2),
+                                                OUT, ROWS, COLS, STREAM))
 /* grad -> (weight, velocity), both updated in place */
 CUDA_KERNEL(k_sgd_update,
             soma_cuda_sgd_update(call->p.lr, call->p.momentum, call->p.weight_decay,
@@ -326,6 +338,8 @@ const soma_backend soma_cuda_backend = {
         [SOMA_OP_FILL_NORMAL] = k_fill_normal,
         [SOMA_OP_DROPOUT] = k_dropout,
         [SOMA_OP_DROPOUT_BACKWARD] = k_dropout,
+        [SOMA_OP_BIAS_ACT_DROPOUT] = k_bias_act_dropout,
+        [SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD] = k_bias_act_dropout_backward,
         [SOMA_OP_SUM_SQUARES] = k_sum_squares,
         [SOMA_OP_ACTIVE_COLUMNS] = k_active_columns,
         [SOMA_OP_SGD_UPDATE] = k_sgd_update,

@@ -1,12 +1,18 @@
 /* mlp.c: the multilayer perceptron: layers, initialization, forward and
  * backward passes, all through the tensor API (device-blind).
  *
- * Per layer l with input x_l (rows x in):
- *   z = x_l W^T + b,   a = act(z),   h = dropout(a)  (training; else h = a)
- * (the bias and the activation in one pass after the GEMM: soma_bias_act).
+ * Per layer l with input x_l (rows x in), in training:
+ *   z = x_l W^T + b,   h = act(z) mask / (1 - p)
+ * where a hidden layer's bias, activation and dropout (p = 0: none) run in
+ * one pass after the GEMM (soma_bias_act_dropout), which keeps the mask
+ * (1 bit per element) for the backward and counts the units ever active
+ * for the dead-ReLU statistics. The output layer has no dropout:
+ * h = act(z) (soma_bias_act, or a bias add in place for identity).
  * Backward, from dh:
- *   da = dropout'(dh),  dz = da * act'(z),
- *   dW = dz^T x_l,  db = colsum(dz),  dx_l = dz W. */
+ *   dz = dh mask / (1 - p) act'(z)   (one pass, no random numbers drawn),
+ *   dW = dz^T x_l,  db = colsum(dz),  dx_l = dz W.
+ * In evaluation every layer is h = act(z) (soma_bias_act): no dropout, no
+ * mask, no statistics. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +29,16 @@ typedef struct layer {
     soma_tensor *alive; /* 1 x out: ever positive pre-activation (ReLU layers) */
 } layer;
 
-/* Work tensors for one batch size. a aliases z for identity layers and h
- * aliases a where there is no dropout, so no pass copies for nothing. */
+/* Work tensors for one batch size: z and the layer's output h (which is z
+ * itself for an identity output layer); for training also the dropout masks
+ * of the hidden layers and g, the gradient flowing back through each layer's
+ * outputs, made by the first training forward with these rows (evaluation
+ * batches never need them). */
 typedef struct workspace {
     int64_t rows;
-    soma_tensor *z[SOMA_MAX_LAYERS], *a[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
-    soma_tensor *g[SOMA_MAX_LAYERS]; /* gradient flowing back through layer l's outputs */
+    int training;
+    soma_tensor *z[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
+    soma_tensor *mask[SOMA_MAX_LAYERS], *g[SOMA_MAX_LAYERS];
     unsigned long long last_used;
 } workspace;
 
@@ -39,7 +49,7 @@ struct soma_mlp {
     layer layers[SOMA_MAX_LAYERS];
     workspace ws[MAX_WORKSPACES];
     workspace *current;  /* of the last forward */
-    soma_rng dropout_rng; /* of the last training forward, for backward's masks */
+    int current_training; /* ... and whether it was a training one */
     unsigned long long clock;
 };
 
@@ -64,9 +74,9 @@ soma_status soma_init_parse(const char *name, soma_init *out) {
 
 static void workspace_free(workspace *ws) {
     for (int l = 0; l < SOMA_MAX_LAYERS; l++) {
-        if (ws->h[l] != ws->a[l]) soma_tensor_free(ws->h[l]);
-        if (ws->a[l] != ws->z[l]) soma_tensor_free(ws->a[l]);
+        if (ws->h[l] != ws->z[l]) soma_tensor_free(ws->h[l]);
         soma_tensor_free(ws->z[l]);
+        soma_tensor_free(ws->mask[l]);
         soma_tensor_free(ws->g[l]);
     }
     memset(ws, 0, sizeof *ws);
@@ -228,9 +238,24 @@ void soma_mlp_print_summary(const soma_mlp *m, FILE *to) {
     fprintf(to, "total parameters: %lld\n", (long long)soma_mlp_parameter_count(m));
 }
 
+static int is_hidden(const soma_mlp *m, int l) { return l + 1 < m->n_layers; }
+
+/* The training half of a workspace: masks and gradients. */
+static soma_status workspace_add_training(soma_mlp *m, workspace *ws) {
+    for (int l = 0; l < m->n_layers; l++) {
+        const layer *L = &m->layers[l];
+        SOMA_TRY(soma_tensor_create(m->device, ws->rows, L->out, &ws->g[l]));
+        if (is_hidden(m, l))
+            SOMA_TRY(soma_tensor_create(m->device, ws->rows, soma_dropout_mask_words(L->out), &ws->mask[l]));
+    }
+    ws->training = 1;
+    return SOMA_OK;
+}
+
 /* The workspace for `rows`, created on first use (evicting the least
- * recently used one when all are taken). */
-static soma_status workspace_for(soma_mlp *m, int64_t rows, workspace **out) {
+ * recently used one when all are taken), with its training half when
+ * training. */
+static soma_status workspace_for(soma_mlp *m, int64_t rows, int training, workspace **out) {
     workspace *pick = NULL;
     for (int w = 0; w < MAX_WORKSPACES && !pick; w++)
         if (m->ws[w].rows == rows) pick = &m->ws[w];
@@ -244,14 +269,17 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, workspace **out) {
         for (int l = 0; l < m->n_layers && st == SOMA_OK; l++) {
             const layer *L = &m->layers[l];
             st = soma_tensor_create(m->device, rows, L->out, &pick->z[l]);
-            if (st == SOMA_OK) st = soma_tensor_create(m->device, rows, L->out, &pick->g[l]);
-            pick->a[l] = pick->z[l];
-            if (st == SOMA_OK && L->spec.act != SOMA_ACT_IDENTITY)
-                st = soma_tensor_create(m->device, rows, L->out, &pick->a[l]);
-            pick->h[l] = pick->a[l];
-            if (st == SOMA_OK && L->spec.dropout > 0.0f)
+            pick->h[l] = pick->z[l];
+            if (st == SOMA_OK && (is_hidden(m, l) || L->spec.act != SOMA_ACT_IDENTITY))
                 st = soma_tensor_create(m->device, rows, L->out, &pick->h[l]);
         }
+        if (st != SOMA_OK) {
+            workspace_free(pick);
+            return st;
+        }
+    }
+    if (training && !pick->training) {
+        soma_status st = workspace_add_training(m, pick);
         if (st != SOMA_OK) {
             workspace_free(pick);
             return st;
@@ -260,6 +288,12 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, workspace **out) {
     pick->last_used = ++m->clock;
     *out = pick;
     return SOMA_OK;
+}
+
+/* h = act(z + b) with z = z + b kept, or z += b alone where h is z */
+static soma_status bias_and_activation(const layer *L, soma_tensor *z, soma_tensor *h) {
+    if (h == z) return soma_bias_add(z, L->b, z);
+    return soma_bias_act(L->spec.act, L->spec.act_param, z, L->b, z, h);
 }
 
 soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
@@ -271,28 +305,25 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
         return soma_fail(SOMA_ERR_SHAPE, "%s: 'x' is %lldx%lld but the model takes %lld inputs", api,
                          (long long)soma_tensor_rows(x), (long long)soma_tensor_cols(x), (long long)m->inputs);
     workspace *ws;
-    SOMA_TRY(workspace_for(m, soma_tensor_rows(x), &ws));
+    m->current = NULL; /* until this forward is complete */
+    SOMA_TRY(workspace_for(m, soma_tensor_rows(x), training, &ws));
     const soma_tensor *input = x;
     for (int l = 0; l < m->n_layers; l++) {
         layer *L = &m->layers[l];
-        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, ws->z[l]));
-        if (ws->a[l] != ws->z[l]) /* z = z + b and a = act(z), one pass */
-            SOMA_TRY(soma_bias_act(L->spec.act, L->spec.act_param, ws->z[l], L->b, ws->z[l], ws->a[l]));
-        else
-            SOMA_TRY(soma_bias_add(ws->z[l], L->b, ws->z[l]));
-        if (training && L->spec.act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(ws->z[l], L->alive));
-        if (ws->h[l] != ws->a[l]) {
-            if (training) {
-                soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
-                SOMA_TRY(soma_dropout_forward(L->spec.dropout, r, ws->a[l], ws->h[l]));
-            } else {
-                SOMA_TRY(soma_tensor_copy(ws->h[l], ws->a[l]));
-            }
+        soma_tensor *z = ws->z[l], *h = ws->h[l];
+        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, z));
+        if (training && is_hidden(m, l)) {
+            soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
+            SOMA_TRY(soma_bias_act_dropout(L->spec.act, L->spec.act_param, L->spec.dropout, r, z, L->b, h, z,
+                                           ws->mask[l], L->alive));
+        } else {
+            SOMA_TRY(bias_and_activation(L, z, h));
+            if (training && L->spec.act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(z, L->alive));
         }
-        input = ws->h[l];
+        input = h;
     }
     m->current = ws;
-    m->dropout_rng = dropout_rng;
+    m->current_training = training;
     *output = input;
     return SOMA_OK;
 }
@@ -303,25 +334,22 @@ soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tens
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument '%s' is NULL", api,
                          !m ? "m" : !x ? "x" : "doutput");
     workspace *ws = m->current;
-    if (!ws || ws->rows != soma_tensor_rows(x))
+    if (!ws || !m->current_training || ws->rows != soma_tensor_rows(x))
         return soma_fail(SOMA_ERR_INVALID_ARG,
                          "%s: no training forward pass with %lld rows precedes this backward pass",
                          api, (long long)soma_tensor_rows(x));
     const soma_tensor *dh = doutput;
     for (int l = m->n_layers - 1; l >= 0; l--) {
         layer *L = &m->layers[l];
-        const soma_tensor *da = dh;
-        if (ws->h[l] != ws->a[l]) {
-            soma_rng r = {m->dropout_rng.seed, m->dropout_rng.offset + (uint64_t)l};
-            SOMA_TRY(soma_dropout_backward(L->spec.dropout, r, dh, ws->g[l]));
-            da = ws->g[l];
-        }
-        /* dz = da * act'(z), into g[l] (in place when da is already there);
-         * for identity layers dz is da itself */
-        const soma_tensor *dz = da;
-        if (L->spec.act != SOMA_ACT_IDENTITY) {
-            SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->a[l], da,
-                                              ws->g[l]));
+        /* dz = dh mask / (1 - p) act'(z), into g[l] (in place when dh is
+         * already there); for an identity output layer dz is dh itself */
+        const soma_tensor *dz = dh;
+        if (is_hidden(m, l)) {
+            SOMA_TRY(soma_bias_act_dropout_backward(L->spec.act, L->spec.act_param, L->spec.dropout, ws->z[l],
+                                                    ws->mask[l], dh, ws->g[l]));
+            dz = ws->g[l];
+        } else if (L->spec.act != SOMA_ACT_IDENTITY) {
+            SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->h[l], dh, ws->g[l]));
             dz = ws->g[l];
         }
         const soma_tensor *input = l > 0 ? ws->h[l - 1] : x;

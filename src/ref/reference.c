@@ -285,13 +285,53 @@ void soma_ref_fill_normal(const soma_ref_call *c) {
 }
 
 /* y = x / (1 - p) where the uniform u_i >= p, else 0 (u_i exact in double) */
+/* Whether dropout keeps element i of stream {seed, offset}: its uniform
+ * u_i = (word >> 8) / 2^24 (word i % 4 of Philox block i / 4) is >= p. */
+static int dropout_keeps(const soma_op_params *p, int64_t i) {
+    soma_philox4 r = soma_philox_block(p->seed, p->offset, (uint64_t)i / 4);
+    return (double)(r.v[i % 4] >> 8) / 16777216.0 >= p->drop;
+}
+
+/* x -> x mask / (1 - p); the same map for forward and backward */
 void soma_ref_dropout(const soma_ref_call *c) {
-    double p = c->p.alpha;
-    for (int64_t i = 0; i < NUMEL(c, 0); i++) {
-        soma_philox4 r = soma_philox_block(c->p.seed, c->p.offset, (uint64_t)i / 4);
-        double u = (double)(r.v[i % 4] >> 8) / 16777216.0;
-        c->out[0][i] = u >= p ? c->in[0][i] / (1.0 - p) : 0.0;
-    }
+    for (int64_t i = 0; i < NUMEL(c, 0); i++)
+        c->out[0][i] = dropout_keeps(&c->p, i) ? c->in[0][i] / (1.0 - c->p.drop) : 0.0;
+}
+
+/* Bit j % 32 of word j / 32 of row i of a dropout mask (m x ceil(n/32) words
+ * held as integers). */
+static int mask_bit(const double *mask, int64_t n, int64_t i, int64_t j) {
+    int64_t words = (n + 31) / 32;
+    return (int)(((uint32_t)mask[i * words + j / 32] >> (j % 32)) & 1u);
+}
+
+/* (x, bias) -> (h, z, mask, alive): z = x + bias, h = f(z) mask / (1 - p),
+ * mask bits as above (padding bits 0), alive[j] = 1 if alive[j] != 0 or
+ * some z[i,j] > 0, else 0 */
+void soma_ref_bias_act_dropout(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0), words = (n + 31) / 32;
+    double *h = c->out[0], *z = c->out[1], *mask = c->out[2], *alive = c->out[3];
+    for (int64_t k = 0; k < m * words; k++) mask[k] = 0.0;
+    for (int64_t j = 0; j < n; j++) alive[j] = alive[j] != 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double zij = c->in[0][i * n + j] + c->in[1][j];
+            int keep = dropout_keeps(&c->p, i * n + j);
+            z[i * n + j] = zij;
+            h[i * n + j] = keep ? act_f((soma_activation)c->p.act, zij, c->p.alpha) / (1.0 - c->p.drop) : 0.0;
+            mask[i * words + j / 32] += keep ? ldexp(1.0, (int)(j % 32)) : 0.0;
+            if (zij > 0) alive[j] = 1.0;
+        }
+}
+
+/* (z, mask, dh) -> dx = dh mask / (1 - p) f'(z) */
+void soma_ref_bias_act_dropout_backward(const soma_ref_call *c) {
+    int64_t m = ROWS(c, 0), n = COLS(c, 0);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double g = mask_bit(c->in[1], n, i, j) ? c->in[2][i * n + j] / (1.0 - c->p.drop) : 0.0;
+            c->out[0][i * n + j] = g * act_df((soma_activation)c->p.act, c->in[0][i * n + j], c->p.alpha);
+        }
 }
 
 void soma_ref_sum_squares(const soma_ref_call *c) {

@@ -32,6 +32,8 @@ void soma_ref_fill(const soma_ref_call *c);
 void soma_ref_fill_uniform(const soma_ref_call *c);
 void soma_ref_fill_normal(const soma_ref_call *c);
 void soma_ref_dropout(const soma_ref_call *c); /* forward and backward: the same map */
+void soma_ref_bias_act_dropout(const soma_ref_call *c);
+void soma_ref_bias_act_dropout_backward(const soma_ref_call *c);
 void soma_ref_sum_squares(const soma_ref_call *c);
 void soma_ref_active_columns(const soma_ref_call *c);
 void soma_ref_sgd_update(const soma_ref_call *c);

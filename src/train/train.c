@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/philox.h"
+#include "core/profile.h"
 #include "train/feeder.h"
 
 #define EVAL_BATCH 1024
@@ -254,6 +255,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
                                const soma_train_config *c, run *r, int epoch) {
     int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
     int64_t batches = (rows + batch - 1) / batch;
+    soma_device *dev = soma_mlp_device(m);
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
     SOMA_TRY(soma_tensor_fill(r->loss_sum, 0.0f));
     SOMA_TRY(soma_mlp_reset_dead_tracking(m));
@@ -262,16 +264,20 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         soma_tensor *x, *y, *grad = count == batch ? r->grad : r->grad_part;
         const soma_tensor *out;
         soma_rng dropout_rng = {c->seed ^ DROPOUT_SALT, (uint64_t)soma_optimizer_steps(o) * SOMA_MAX_LAYERS};
-        SOMA_TRY(soma_feeder_load(&r->feed, r->order, b * batch, count, &x, &y));
+        SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA,
+                          soma_feeder_load(&r->feed, r->order, b * batch, count, &x, &y));
         SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
-        SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
         float loss;
+        soma_profile_phase phase;
+        SOMA_TRY(soma_profile_begin(dev, SOMA_PROFILE_LOSS, &phase));
+        SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
         SOMA_TRY(soma_tensor_download(r->batch_loss, &loss, 1));
         if (!isfinite(loss)) return name_non_finite(m, r->batch_loss, soma_optimizer_steps(o) + 1, epoch, loss);
         SOMA_TRY(soma_axpy((float)count, r->batch_loss, r->loss_sum));
         SOMA_TRY(losses[c->loss].backward(out, y, grad));
+        SOMA_TRY(soma_profile_end(&phase));
         SOMA_TRY(soma_mlp_backward(m, x, grad));
-        SOMA_TRY(soma_optimizer_step(o));
+        SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_step(o));
         if (c->on_batch) c->on_batch(b + 1, batches, c->user);
     }
     return SOMA_OK;
@@ -289,6 +295,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         soma_epoch_report rep = {.epoch = epoch, .epochs = c->epochs, .val_loss = NAN,
                                  .val_accuracy = NAN, .samples = soma_dataset_rows(train),
                                  .n_layers = soma_mlp_layer_count(m)};
+        if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
         st = train_epoch(m, o, train, c, &r, epoch);
         float sum = 0.0f;
         if (st == SOMA_OK) st = soma_tensor_download(r.loss_sum, &sum, 1);
@@ -300,10 +307,16 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
             st = soma_mlp_dead_fraction(m, l, &rep.dead_relu[l]);
             if (soma_mlp_layer(m, l).act != SOMA_ACT_RELU) rep.dead_relu[l] = NAN;
         }
-        if (st == SOMA_OK && val) st = run_inference(m, val, c->loss, &rep.val_loss, &rep.val_accuracy, NULL);
-        if (st != SOMA_OK) break;
+        if (st == SOMA_OK && val) {
+            soma_profile_phase phase;
+            st = soma_profile_begin(soma_mlp_device(m), SOMA_PROFILE_VALIDATION, &phase);
+            if (st == SOMA_OK) st = run_inference(m, val, c->loss, &rep.val_loss, &rep.val_accuracy, NULL);
+            if (st == SOMA_OK) st = soma_profile_end(&phase);
+        }
         rep.lr = soma_schedule_lr(soma_optimizer_config(o), soma_optimizer_steps(o) - 1);
         rep.seconds = now_seconds() - start;
+        soma_profile_detach(soma_mlp_device(m), rep.seconds);
+        if (st != SOMA_OK) break;
         state->epochs_done = epoch;
         if (val && rep.val_loss < state->best_val_loss) {
             state->best_val_loss = rep.val_loss;
