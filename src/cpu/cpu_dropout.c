@@ -5,7 +5,7 @@
  * Element e of a mask is kept when the Philox word of e (word e % 4 of
  * block e / 4 of the stream {seed, offset}) is >= soma_dropout_threshold(p):
  * integer arithmetic, the very comparison the CUDA kernels make, so the
- * backends' masks agree bit for bit. The words are drawn 16 blocks (64
+ * backends' masks agree bit for bit. The words are drawn 32 blocks (128
  * elements) at a time by the instruction set's generator (cpu_philox.h),
  * every word used, into a buffer in L1, and the loops that consume them are
  * plain C the compiler vectorises per instruction set. */
@@ -15,7 +15,7 @@
 #include "cpu/cpu_parallel.h"
 #include "cpu/cpu_philox.h"
 
-#define ELEMENTS_PER_GROUP (4 * PHILOX_GROUP) /* 64: one call of the generator */
+#define ELEMENTS_PER_GROUP (4 * PHILOX_GROUP) /* 128: one call of the generator */
 #define CHUNK 256                             /* elements per buffer of words */
 #define DRAW_COST 4 /* an element drawn and written against one copied, for the team size */
 
@@ -40,7 +40,7 @@ static dropout_args args_of(const soma_op_call *call) {
 }
 
 /* The words of elements [first, first + count) of the stream into words[skip ..],
- * skip = first % 64; words holds skip + count rounded up to 64. */
+ * skip = first % 128; words holds skip + count rounded up to 128. */
 PHILOX_INLINE const uint32_t *draw(philox_words_fn generate, const dropout_args *a, int64_t first,
                                    int64_t count, uint32_t *words) {
     const int64_t start = first / ELEMENTS_PER_GROUP * ELEMENTS_PER_GROUP, skip = first - start;
@@ -54,13 +54,18 @@ PHILOX_INLINE void dropout_range(const void *v, int64_t begin, int64_t end, phil
                                  keep_bits_fn unused) {
     (void)unused;
     const dropout_args *a = v;
+    const uint32_t t = a->threshold; /* locals: a store to y could change *a, for all the compiler knows */
+    const float scale = a->scale;
     uint32_t buffer[CHUNK + ELEMENTS_PER_GROUP];
     for (int64_t first = begin; first < end; first += CHUNK) {
         const int64_t count = end - first < CHUNK ? end - first : CHUNK;
         const uint32_t *w = draw(generate, a, first, count, buffer);
         const float *x = a->x + first;
         float *y = a->y + first;
-        for (int64_t k = 0; k < count; k++) y[k] = w[k] >= a->threshold ? x[k] * a->scale : 0.0f;
+        for (int64_t k = 0; k < count; k++) {
+            const float kept = x[k] * scale; /* loaded either way, so the loop vectorises */
+            y[k] = w[k] >= t ? kept : 0.0f;
+        }
     }
 }
 PHILOX_RANGE_VARIANTS(dropout_range)
@@ -87,8 +92,9 @@ PHILOX_INLINE void bias_act_dropout_cols(const void *v, int64_t wbegin, int64_t 
     const int64_t j_begin = 32 * wbegin, j_end = 32 * wend < n ? 32 * wend : n;
     const uint32_t t = a->threshold;
     const float slope = a->slope, scale = a->scale;
-    /* a chunk may start 63 elements into its first group; its last mask word reads 32 words */
+    /* a chunk may start 127 elements into its first group; its last mask word reads 32 words */
     uint32_t buffer[ELEMENTS_PER_GROUP + CHUNK + 32];
+    float zs[CHUNK];
     FOR_EACH_ACTIVATION(a->act, for (int64_t i = 0; i < a->rows; i++) {
         for (int64_t j0 = j_begin; j0 < j_end; j0 += CHUNK) {
             const int64_t count = j_end - j0 < CHUNK ? j_end - j0 : CHUNK, e0 = i * n + j0;
@@ -96,13 +102,15 @@ PHILOX_INLINE void bias_act_dropout_cols(const void *v, int64_t wbegin, int64_t 
             const uint32_t *w = draw(generate, a, e0, padded, buffer);
             const float *x = a->x + e0, *bias = a->bias + j0;
             float *z = a->z + e0, *h = a->y + e0, *alive = a->alive + j0;
+            /* z first into a local buffer: z and h may be x, which the
+             * compiler would otherwise have to check for at every step */
+            for (int64_t k = 0; k < count; k++) zs[k] = x[k] + bias[k];
+            for (int64_t k = 0; k < count; k++) z[k] = zs[k];
             for (int64_t k = 0; k < count; k++) {
-                const float zk = x[k] + bias[k];
-                const float ak = soma_act_f(ACT, zk, slope);
-                z[k] = zk;
-                h[k] = w[k] >= t ? ak * scale : 0.0f;
-                alive[k] = (alive[k] != 0.0f) | (zk > 0.0f) ? 1.0f : 0.0f;
+                const float kept = soma_act_f(ACT, zs[k], slope) * scale;
+                h[k] = w[k] >= t ? kept : 0.0f;
             }
+            for (int64_t k = 0; k < count; k++) alive[k] = (alive[k] != 0.0f) | (zs[k] > 0.0f) ? 1.0f : 0.0f;
             uint32_t *mask = a->mask + i * a->words + j0 / 32;
             for (int64_t q = 0; 32 * q < count; q++) {
                 const int64_t left = count - 32 * q; /* columns past n get 0 bits */

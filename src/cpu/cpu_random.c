@@ -4,7 +4,7 @@
  * bit for bit.
  *
  * The tensor is cut into chunks of 256 elements; for each, the words of 64
- * Philox blocks are drawn 16 blocks at a time (cpu_philox.h: every word
+ * Philox blocks are drawn 32 blocks at a time (cpu_philox.h: every word
  * used) into a buffer in L1, and mapped to floats in a loop the compiler
  * vectorises per instruction set. The chunks are shared out by OpenMP
  * directly, not through soma_cpu_parallel_for, which flushes denormals: a
@@ -23,14 +23,14 @@ typedef struct fill_args {
 } fill_args;
 
 /* The words of elements [first, first + count) into w; first is a multiple
- * of 64 and w holds count rounded up to 64 (the excess is drawn, unused). */
+ * of 128 and w holds count rounded up to 128 (the excess is drawn, unused). */
 PHILOX_INLINE void draw_words(philox_words_fn words, uint64_t seed, uint64_t offset, int64_t first,
                               int64_t count, uint32_t *w) {
     for (int64_t g = 0; g < count; g += ELEMENTS_PER_GROUP)
         words(seed, offset, (uint64_t)(first + g) / 4, w + g);
 }
 
-/* t[i] = lo + (hi - lo) u_i over [begin, end), begin a multiple of 64 */
+/* t[i] = lo + (hi - lo) u_i over [begin, end), begin a multiple of 256 */
 PHILOX_INLINE void uniform_range(const void *v, int64_t begin, int64_t end, philox_words_fn words,
                                  keep_bits_fn unused) {
     (void)unused;
