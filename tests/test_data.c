@@ -285,6 +285,64 @@ START_TEST(split_checks_its_arguments) {
 }
 END_TEST
 
+/* The in-place split leaves in ds exactly the training part the copying
+ * split makes (rows, order, targets, source rows), and a validation part
+ * equal to its; also on a split part, whose source rows point further back. */
+static void ck_same_dataset(const soma_dataset *a, const soma_dataset *b) {
+    int64_t rows = soma_dataset_rows(a), f = soma_dataset_features(a);
+    ck_assert_int_eq(soma_dataset_rows(b), rows);
+    ck_assert_mem_eq(soma_dataset_feature_data_const(a), soma_dataset_feature_data_const(b),
+                     (size_t)(rows * f) * sizeof(float));
+    ck_assert_mem_eq(soma_dataset_target_data_const(a), soma_dataset_target_data_const(b),
+                     (size_t)rows * sizeof(float));
+    for (int64_t r = 0; r < rows; r++)
+        ck_assert_int_eq(soma_dataset_source_row(a, r), soma_dataset_source_row(b, r));
+}
+
+START_TEST(split_in_place_equals_the_copying_split) {
+    enum { F = 3 };
+    static const int64_t sizes[] = {2, 7, 100, 1001};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        soma_dataset *ds = counting_dataset(sizes[c], F), *tr = NULL, *va = NULL, *va2 = NULL;
+        ck_soma(soma_dataset_split(ds, 0.3, TEST_SEED, &tr, &va));
+        ck_soma(soma_dataset_split_in_place(ds, 0.3, TEST_SEED, &va2));
+        ck_same_dataset(ds, tr);
+        ck_same_dataset(va2, va);
+        int seen[1001] = {0};
+        collect_rows(ds, F, seen, NULL);
+        collect_rows(va2, F, seen, NULL);
+        for (int64_t i = 0; i < sizes[c]; i++) ck_assert_int_eq(seen[i], 1);
+        /* a split of the (in-place) training part names rows of the original */
+        soma_dataset *tr3 = NULL, *va3 = NULL, *va4 = NULL;
+        if (soma_dataset_rows(ds) >= 2) {
+            ck_soma(soma_dataset_split(ds, 0.5, TEST_SEED + 1, &tr3, &va3));
+            ck_soma(soma_dataset_split_in_place(ds, 0.5, TEST_SEED + 1, &va4));
+            ck_same_dataset(ds, tr3);
+            ck_same_dataset(va4, va3);
+        }
+        soma_dataset *all[] = {ds, tr, va, va2, tr3, va3, va4};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) soma_dataset_free(all[i]);
+    }
+}
+END_TEST
+
+START_TEST(split_in_place_checks_its_arguments) {
+    soma_dataset *ds = counting_dataset(10, 2), *va = NULL;
+    ck_fails(soma_dataset_split_in_place(ds, 1.0, 1, &va), SOMA_ERR_INVALID_ARG, "fraction 1 ");
+    ck_fails(soma_dataset_split_in_place(ds, NAN, 1, &va), SOMA_ERR_INVALID_ARG, "fraction nan");
+    ck_fails(soma_dataset_split_in_place(NULL, 0.5, 1, &va), SOMA_ERR_INVALID_ARG, "'ds' is NULL");
+    ck_fails(soma_dataset_split_in_place(ds, 0.5, 1, NULL), SOMA_ERR_INVALID_ARG, "'validation' is NULL");
+    ck_assert_ptr_null(va);
+    /* refused calls leave ds as it was */
+    ck_assert_int_eq(soma_dataset_rows(ds), 10);
+    for (int i = 0; i < 20; i++) ck_assert_float_eq(soma_dataset_feature_data_const(ds)[i], (float)i);
+    soma_dataset_free(ds);
+    ds = counting_dataset(1, 2);
+    ck_fails(soma_dataset_split_in_place(ds, 0.5, 1, &va), SOMA_ERR_SHAPE, "1 row(s) cannot be split");
+    soma_dataset_free(ds);
+}
+END_TEST
+
 /* ---- normalizers ---------------------------------------------------------------- */
 
 static soma_dataset *dataset_of(int64_t rows, int64_t features, const float *x) {
@@ -734,6 +792,8 @@ int main(void) {
     tcase_add_test(datasets, split_is_a_seeded_partition);
     tcase_add_test(datasets, split_order_is_pinned);
     tcase_add_test(datasets, split_checks_its_arguments);
+    tcase_add_test(datasets, split_in_place_equals_the_copying_split);
+    tcase_add_test(datasets, split_in_place_checks_its_arguments);
     tcase_add_test(datasets, scale01_uses_the_global_min_and_max);
     tcase_add_test(datasets, standardize_per_feature);
     tcase_add_test(datasets, normalizer_none_and_errors);

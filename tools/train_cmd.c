@@ -206,10 +206,11 @@ int soma_cmd_train(int argc, char **argv) {
     if ((rc = model_sizes(&a, features, outputs, sizes, &n_sizes))) goto done;
     rc = 1;
 
-    /* validation split, then normalization fitted on the training part only */
+    /* validation split (in place: the data is not held twice), then
+     * normalization fitted on the training part only */
+    const int64_t all_rows = soma_dataset_rows(s.train_src.data);
     s.train = s.train_src.data;
-    if (a.val_split > 0 &&
-        soma_dataset_split(s.train_src.data, a.val_split, a.seed, &s.train, &s.val) != SOMA_OK) {
+    if (a.val_split > 0 && soma_dataset_split_in_place(s.train, a.val_split, a.seed, &s.val) != SOMA_OK) {
         error(soma_last_error());
         goto done;
     }
@@ -281,7 +282,7 @@ int soma_cmd_train(int argc, char **argv) {
     if (s.log && !a.resume) fprintf(s.log, "epoch,train_loss,val_loss,val_accuracy,lr,seconds\n");
 
     printf("data: %s, %lld rows (%lld for training, %lld for validation), %lld features\n",
-           s.train_src.name, (long long)soma_dataset_rows(s.train_src.data), (long long)soma_dataset_rows(s.train),
+           s.train_src.name, (long long)all_rows, (long long)soma_dataset_rows(s.train),
            s.val ? (long long)soma_dataset_rows(s.val) : 0LL, (long long)features);
     printf("device: %s\n", soma_device_description(s.dev));
     soma_mlp_print_summary(s.model, stdout);

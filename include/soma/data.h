@@ -75,6 +75,14 @@ soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *opti
 soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t seed,
                                soma_dataset **train, soma_dataset **validation);
 
+/** The same split without a copy of the training part: ds itself becomes
+ *  the training part (the rows soma_dataset_split() would put in `train`, in
+ *  the same order, moved within ds's memory, which then shrinks), and
+ *  *validation a new dataset of the held-out rows. Peak memory is ds plus
+ *  the validation part, not twice ds. On failure ds is left as it was. */
+soma_status soma_dataset_split_in_place(soma_dataset *ds, double fraction, uint64_t seed,
+                                        soma_dataset **validation);
+
 /** The index that row `row` of ds had in the dataset it was split from (the
  *  original, through splits of splits): what error messages about a row
  *  report, so that they point into the file. `row` itself for a dataset

@@ -110,8 +110,55 @@ static void copy_rows(const soma_dataset *src, const int64_t *order, soma_datase
     for (int64_t i = 0; i < dst->rows; i++) {
         memcpy(dst->x + i * dst->features, src->x + order[i] * src->features, fbytes);
         memcpy(dst->y + i * dst->targets, src->y + order[i] * src->targets, tbytes);
-        dst->source[i] = soma_dataset_source_row(src, order[i]);
     }
+}
+
+/* Checks a split's arguments and sizes its validation part. */
+static soma_status check_split(const char *api, const soma_dataset *ds, double fraction, int64_t *n_val) {
+    if (!ds) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'ds' is NULL", api);
+    if (!(fraction > 0.0 && fraction < 1.0))
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: fraction %g is not in (0, 1)", api, fraction);
+    if (ds->rows < 2)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: a dataset of %lld row(s) cannot be split (at least 1 row each)",
+                         api, (long long)ds->rows);
+    *n_val = (int64_t)llround(fraction * (double)ds->rows);
+    if (*n_val < 1) *n_val = 1;
+    if (*n_val > ds->rows - 1) *n_val = ds->rows - 1;
+    return SOMA_OK;
+}
+
+/* The split's order of the rows (training rows first), or NULL when out of
+ * memory. Fisher-Yates: step k swaps position n-1-k with a uniform j in
+ * [0, n-1-k]. */
+static int64_t *split_order(int64_t rows, uint64_t seed) {
+    int64_t *order = malloc((size_t)rows * sizeof *order);
+    if (!order) return NULL;
+    for (int64_t i = 0; i < rows; i++) order[i] = i;
+    for (int64_t i = rows - 1, step = 0; i > 0; i--, step++) {
+        int64_t j = (int64_t)draw_index(seed, (uint64_t)step, (uint64_t)i);
+        int64_t tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    return order;
+}
+
+/* Each part's source rows, for the parts' rows order[0 ..) and order[n_train ..). */
+static soma_status attach_sources(const soma_dataset *ds, const int64_t *order, soma_dataset *tr,
+                                  soma_dataset *va) {
+    int64_t *ts = malloc((size_t)tr->rows * sizeof *ts), *vs = malloc((size_t)va->rows * sizeof *vs);
+    if (!ts || !vs) {
+        free(ts);
+        free(vs);
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    for (int64_t i = 0; i < tr->rows; i++) ts[i] = soma_dataset_source_row(ds, order[i]);
+    for (int64_t i = 0; i < va->rows; i++) vs[i] = soma_dataset_source_row(ds, order[tr->rows + i]);
+    free(tr->source);
+    free(va->source);
+    tr->source = ts;
+    va->source = vs;
+    return SOMA_OK;
 }
 
 soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t seed,
@@ -121,36 +168,16 @@ soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t
     *train = NULL;
     if (!validation) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'validation' is NULL", api);
     *validation = NULL;
-    if (!ds) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'ds' is NULL", api);
-    if (!(fraction > 0.0 && fraction < 1.0))
-        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: fraction %g is not in (0, 1)", api, fraction);
-    if (ds->rows < 2)
-        return soma_fail(SOMA_ERR_SHAPE, "%s: a dataset of %lld row(s) cannot be split (at least 1 row each)",
-                         api, (long long)ds->rows);
-    int64_t n_val = (int64_t)llround(fraction * (double)ds->rows);
-    if (n_val < 1) n_val = 1;
-    if (n_val > ds->rows - 1) n_val = ds->rows - 1;
+    int64_t n_val;
+    SOMA_TRY(check_split(api, ds, fraction, &n_val));
     int64_t n_train = ds->rows - n_val;
 
-    int64_t *order = malloc((size_t)ds->rows * sizeof *order);
+    int64_t *order = split_order(ds->rows, seed);
     if (!order) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", api);
-    /* Fisher-Yates: step k swaps position n-1-k with a uniform j in [0, n-1-k]. */
-    for (int64_t i = 0; i < ds->rows; i++) order[i] = i;
-    for (int64_t i = ds->rows - 1, step = 0; i > 0; i--, step++) {
-        int64_t j = (int64_t)draw_index(seed, (uint64_t)step, (uint64_t)i);
-        int64_t tmp = order[i];
-        order[i] = order[j];
-        order[j] = tmp;
-    }
-
     soma_dataset *tr = NULL, *va = NULL;
     soma_status status = soma_dataset_create(n_train, ds->features, ds->targets, &tr);
     if (status == SOMA_OK) status = soma_dataset_create(n_val, ds->features, ds->targets, &va);
-    if (status == SOMA_OK) {
-        tr->source = malloc((size_t)n_train * sizeof *tr->source);
-        va->source = malloc((size_t)n_val * sizeof *va->source);
-        if (!tr->source || !va->source) status = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "out of host memory");
-    }
+    if (status == SOMA_OK) status = attach_sources(ds, order, tr, va);
     if (status != SOMA_OK) {
         char why[512]; /* soma_fail must not format from its own buffer */
         snprintf(why, sizeof why, "%s", soma_last_error());
@@ -163,6 +190,84 @@ soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t
     copy_rows(ds, order + n_train, va);
     free(order);
     *train = tr;
+    *validation = va;
+    return SOMA_OK;
+}
+
+/* Row i of a (features and targets) into row j, or from/to a spare row. */
+typedef struct row_mover {
+    soma_dataset *ds;
+    float *spare_x, *spare_y;
+} row_mover;
+
+static void move_row(const row_mover *m, int64_t from, int64_t to) {
+    soma_dataset *ds = m->ds;
+    float *fx = from < 0 ? m->spare_x : ds->x + from * ds->features;
+    float *fy = from < 0 ? m->spare_y : ds->y + from * ds->targets;
+    float *tx = to < 0 ? m->spare_x : ds->x + to * ds->features;
+    float *ty = to < 0 ? m->spare_y : ds->y + to * ds->targets;
+    memcpy(tx, fx, (size_t)ds->features * sizeof(float));
+    memcpy(ty, fy, (size_t)ds->targets * sizeof(float));
+}
+
+/* Rows [0, rows) of ds become rows order[0 ..) of it: the permutation's
+ * cycles, each through one spare row; done[] marks the rows placed. */
+static void permute_rows(const row_mover *m, const int64_t *order, unsigned char *done) {
+    for (int64_t start = 0; start < m->ds->rows; start++) {
+        if (done[start]) continue;
+        move_row(m, start, -1);
+        int64_t at = start;
+        while (order[at] != start) {
+            move_row(m, order[at], at);
+            done[at] = 1;
+            at = order[at];
+        }
+        move_row(m, -1, at);
+        done[at] = 1;
+    }
+}
+
+/* Gives back the memory past a shrunk part; keeps the block when the
+ * allocator cannot (the data is intact either way). */
+static float *shrink(float *block, int64_t count) {
+    float *smaller = realloc(block, (size_t)count * sizeof *block);
+    return smaller ? smaller : block;
+}
+
+soma_status soma_dataset_split_in_place(soma_dataset *ds, double fraction, uint64_t seed,
+                                        soma_dataset **validation) {
+    const char *api = "soma_dataset_split_in_place";
+    if (!validation) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'validation' is NULL", api);
+    *validation = NULL;
+    int64_t n_val;
+    SOMA_TRY(check_split(api, ds, fraction, &n_val));
+    const int64_t n_train = ds->rows - n_val;
+
+    /* Everything that can fail comes first, so that a failure leaves ds as it was. */
+    int64_t *order = split_order(ds->rows, seed);
+    unsigned char *done = calloc((size_t)ds->rows, 1);
+    float *spare = malloc((size_t)(ds->features + ds->targets) * sizeof *spare);
+    soma_dataset *va = NULL, train_view = {.rows = n_train};
+    soma_status status = order && done && spare ? SOMA_OK : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (status == SOMA_OK) status = soma_dataset_create(n_val, ds->features, ds->targets, &va);
+    if (status == SOMA_OK) status = attach_sources(ds, order, &train_view, va);
+    if (status != SOMA_OK) {
+        char why[512]; /* soma_fail must not format from its own buffer */
+        snprintf(why, sizeof why, "%s", soma_last_error());
+        free(order), free(done), free(spare);
+        soma_dataset_free(va);
+        return soma_fail(status, "%s: %s", api, why);
+    }
+    row_mover mover = {.ds = ds, .spare_x = spare, .spare_y = spare + ds->features};
+    permute_rows(&mover, order, done);
+    memcpy(va->x, ds->x + n_train * ds->features, (size_t)(n_val * ds->features) * sizeof(float));
+    memcpy(va->y, ds->y + n_train * ds->targets, (size_t)(n_val * ds->targets) * sizeof(float));
+    ds->rows = n_train;
+    ds->x = shrink(ds->x, n_train * ds->features);
+    ds->y = shrink(ds->y, n_train * ds->targets);
+    free(ds->source);
+    ds->source = train_view.source;
+    free(order), free(done), free(spare);
     *validation = va;
     return SOMA_OK;
 }
