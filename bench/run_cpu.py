@@ -2,17 +2,26 @@
 """run_cpu.py: soma's CPU benchmarks side by side with OpenBLAS and PyTorch.
 
 Usage (bench/run_cpu.sh builds first and passes --build):
-  run_cpu.py --build DIR [--runs N] [--only gemm,mnist,large] [--gemm-seconds S]
+  run_cpu.py --build DIR [--runs N] [--only gemm,mnist,default,dropout,large] [--gemm-seconds S]
              [--torch-python PATH] [--quick]
 
-Three tables, each from the same script run:
+Five tables, each from the same script run:
   gemm   GFLOP/s of soma's own GEMM, soma's OpenBLAS path, OpenBLAS sgemm
          called directly (the ceiling) and torch.mm, at square sizes and at
          every GEMM shape of the MLPs below (NT forward, TN weight gradient,
          NN input gradient);
   mnist  (a) 784-128-64-10 Adam 1e-3 batch 128, (b) 784-256-128-10 SGD 0.05
          momentum 0.9 batch 64, 5 epochs each: median epoch time, samples/s,
-         test accuracy after the last epoch;
+         test accuracy after the last epoch; with the GEMM table in the same
+         run, each epoch against its FLOP limit (6 x parameters x samples at
+         the sgemm ceiling);
+  default  (d) `soma train --data mnist --device cpu` itself (784-256-128-10,
+         dropout 0.1, Adam 1e-3 with a cosine schedule per step, batch 128,
+         validation on 10% after every epoch) against PyTorch doing the same:
+         epoch time (validation included), test accuracy, and the peak
+         resident memory of each process (/usr/bin/time -v);
+  dropout  bench_dropout: the dropout op, the fused bias+ReLU+dropout pass and
+         its backward in GB/s beside plain copies of the same tensor;
   large  1024-4096-4096-4096-1024, batch 512, Adam: ms per step, forward +
          backward and optimizer apart, GFLOP/s, and the GEMM part against
          the OpenBLAS sgemm ceiling at the same shapes.
@@ -30,6 +39,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +65,13 @@ MLPS = {
     "b": ([784, 256, 128, 10], 64),
     "c": ([1024, 4096, 4096, 4096, 1024], 512),
 }
+
+
+def parameters(sizes):
+    return sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+
+
+MNIST_TRAIN_ROWS = 60000
 
 
 def shape_name(s):
@@ -112,7 +129,7 @@ def run(cmd, env):
             settings = line
             continue
         words = line.split()
-        if not words or words[0] not in ("gemm", "mnist", "large"):
+        if not words or words[0] not in ("gemm", "mnist", "large", "dropout"):
             continue
         rec = {"kind": words[0]}
         for w in words[1:]:
@@ -123,6 +140,25 @@ def run(cmd, env):
                 rec[k] = v
         results.append(rec)
     return results, settings
+
+
+def run_timed(cmd, env):
+    """Runs cmd under /usr/bin/time -v; its output and its peak resident memory in MB."""
+    if QUIET["wait"] > 0:
+        wait_for_quiet()
+    full_env = dict(os.environ)
+    full_env.update(env)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+        p = subprocess.run(["/usr/bin/time", "-v", "-o", t.name] + cmd, env=full_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            sys.stderr.write(p.stdout)
+            raise SystemExit("run_cpu: %s failed (exit %d)" % (" ".join(cmd), p.returncode))
+        peak = None
+        for line in t.read().splitlines():
+            if "Maximum resident set size" in line:
+                peak = int(line.split(":")[1]) / 1024.0
+    return p.stdout, peak
 
 
 class Bench:
@@ -191,7 +227,7 @@ class Bench:
                     s = (int(rec["m"]), int(rec["n"]), int(rec["k"]), rec["op"])
                     data[impl][s].append(rec["gflops"])
         # soma's own kernel on its other code paths (SOMA_CPU_ISA caps the choice)
-        isa_specs = ["1024x1024x1024", "2048x2048x2048"]
+        isa_specs = ["1024x1024x1024"] if a.quick else ["1024x1024x1024", "2048x2048x2048"]
         isa = {i: {s: [] for s in isa_specs} for i in ("avx2", "generic")}
         for r in range(a.runs):
             for i in isa:
@@ -288,14 +324,107 @@ class Bench:
                 " ".join("%d" % x.get("late_regions", 0) for x in s),
                 " ".join("%.3f" % x["median_epoch_s"] for x in t), " ".join("%.4f" % x["test_acc"] for x in t)))
             if runs >= 2:
-                # test accuracy moves by about 0.2 points from seed to seed: the means and the standard
-                # error of their difference say whether the two sides really differ
-                sa, ta = [x["test_acc"] for x in s], [x["test_acc"] for x in t]
-                se_diff = (statistics.variance(sa) / len(sa) + statistics.variance(ta) / len(ta)) ** 0.5
-                print("  accuracy over the %d seeds: soma mean %.4f (sd %.4f), torch mean %.4f (sd %.4f); "
-                      "soma - torch = %+.4f, standard error %.4f" % (
-                          runs, statistics.mean(sa), statistics.stdev(sa), statistics.mean(ta), statistics.stdev(ta),
-                          statistics.mean(sa) - statistics.mean(ta), se_diff))
+                accuracy_line(runs, [x["test_acc"] for x in s], [x["test_acc"] for x in t])
+            self.flop_limit_lines(cfg, se)
+        print()
+        sys.stdout.flush()
+
+    def flop_limit_lines(self, cfg, epoch_s):
+        """An epoch against its FLOP limit, 6 x parameters x samples at the sgemm ceiling of this run's GEMM
+        table: the machine's best (squares) and sgemm at the model's own step shapes."""
+        if not hasattr(self, "gemm_med"):
+            print("  (FLOP limit: run the gemm table in the same run, --only gemm,mnist)")
+            return
+        sizes, batch = MLPS[cfg]
+        flop = 6.0 * parameters(sizes) * MNIST_TRAIN_ROWS
+        sgemm = self.gemm_med["openblas"]
+        peak = max(v for k, v in sgemm.items() if k[0] == k[1] == k[2] and k[3] == "NN")
+        step = mlp_shapes(sizes, batch)
+        step_s = sum(2.0 * m * n * k / (sgemm[(m, n, k, op)] * 1e9) for m, n, k, op in step)
+        at_shapes = sum(2.0 * m * n * k for m, n, k, _ in step) / step_s / 1e9
+        print("  FLOP limit: 6 x %d parameters x %d samples = %.1f GFLOP per epoch; at the sgemm peak of this run "
+              "(%.0f GFLOP/s, best square) %.3f s = %.0f%% of the measured %.3f s; at sgemm on these step shapes "
+              "(%.0f GFLOP/s) %.3f s = %.0f%%" % (
+                  parameters(sizes), MNIST_TRAIN_ROWS, flop / 1e9, peak, flop / peak / 1e9,
+                  100 * flop / peak / 1e9 / epoch_s, epoch_s, at_shapes, flop / at_shapes / 1e9,
+                  100 * flop / at_shapes / 1e9 / epoch_s))
+
+    # ---- (d): soma train's own default run -------------------------------------------------
+    def default_run(self):
+        a = self.args
+        epochs = str(a.default_epochs if not a.quick else 2)
+        tt, bt = self.probe_torch("MNIST default run, 1 epoch of 150 steps", "mnist",
+                                  ["--config", "default", "--epochs", "1", "--max-steps", "150"], "median_epoch_s")
+        soma_cli = os.path.join(self.args.build, "soma")
+        runs = max(a.runs, a.mnist_runs)
+        _, soma_idle = run_timed([soma_cli, "--version"], self.soma_env)
+        _, torch_idle = run_timed([self.py, "-c", "import torch"], self.torch_env(tt, bt))
+        soma_runs, torch_runs = [], []
+        for r in range(runs):
+            print("mnist (d) round %d/%d, load %s" % (r + 1, runs, load_average()))
+            sys.stdout.flush()
+            seed = str(r + 1)
+            with tempfile.NamedTemporaryFile("r", suffix=".csv") as log:
+                out, peak = run_timed([soma_cli, "train", "--data", "mnist", "--device", "cpu", "--epochs", epochs,
+                                       "--seed", seed, "--log", log.name], self.soma_env)
+                seconds = [float(line.split(",")[5]) for line in log.read().splitlines()[1:]]
+            acc = [float(line.split("accuracy")[1].split()[0]) for line in out.splitlines() if line.startswith("test:")]
+            soma_runs.append({"median_epoch_s": statistics.median(seconds), "test_acc": acc[-1], "peak_mb": peak})
+            out, peak = run_timed(self.torch_cmd("mnist", tt, ["--config", "default", "--epochs", epochs, "--seed", seed]),
+                                  self.torch_env(tt, bt))
+            rec = [l for l in out.splitlines() if l.startswith("mnist ")][-1]
+            fields = dict(w.split("=", 1) for w in rec.split()[1:])
+            torch_runs.append({"median_epoch_s": float(fields["median_epoch_s"]), "test_acc": float(fields["test_acc"]),
+                               "peak_mb": peak})
+        med = lambda runs, k: statistics.median(x[k] for x in runs)
+        print()
+        print("MNIST (d), soma train's default run: 784-256-128-10 ReLU, dropout 0.1 after each hidden layer, Adam 1e-3")
+        print("with a cosine schedule stepped per batch, batch 128, 54000/6000 split with validation after every epoch")
+        print("(inside the epoch's time); %s epochs per run, median over %d runs (seeds 1..%d)" % (epochs, runs, runs))
+        print("  soma: `soma train --data mnist --device cpu --epochs %s --seed S` (epoch seconds from its --log);" % epochs)
+        print("  torch: torch_mlp_cpu.py mnist --config default; peak = maximum resident set (/usr/bin/time -v)")
+        hdr = "%-10s %10s %10s %7s %9s %9s %14s %14s" % ("config", "soma s/ep", "torch s/ep", "ratio", "soma acc",
+                                                         "torch acc", "soma peak MB", "torch peak MB")
+        print(hdr)
+        print("-" * len(hdr))
+        se, te = med(soma_runs, "median_epoch_s"), med(torch_runs, "median_epoch_s")
+        print("%-10s %10.3f %10.3f %7.2f %9.4f %9.4f %14.0f %14.0f" % (
+            "(d)", se, te, se / te, med(soma_runs, "test_acc"), med(torch_runs, "test_acc"), med(soma_runs, "peak_mb"),
+            med(torch_runs, "peak_mb")))
+        print("  per run: soma s/ep %s acc %s | torch s/ep %s acc %s" % (
+            " ".join("%.3f" % x["median_epoch_s"] for x in soma_runs), " ".join("%.4f" % x["test_acc"] for x in soma_runs),
+            " ".join("%.3f" % x["median_epoch_s"] for x in torch_runs),
+            " ".join("%.4f" % x["test_acc"] for x in torch_runs)))
+        print("  peak resident memory of the processes doing nothing: `soma --version` %.0f MB (the libraries it "
+              "links, CUDA's when built with CUDA), `python3 -c 'import torch'` %.0f MB" % (soma_idle, torch_idle))
+        if runs >= 2:
+            accuracy_line(runs, [x["test_acc"] for x in soma_runs], [x["test_acc"] for x in torch_runs])
+        print()
+        sys.stdout.flush()
+
+    # ---- dropout against a copy ---------------------------------------------------------------
+    def dropout(self):
+        a = self.args
+        data = {}
+        for r in range(a.runs):
+            print("dropout round %d/%d, load %s" % (r + 1, a.runs, load_average()))
+            sys.stdout.flush()
+            res, st = run([os.path.join(self.bin, "bench_dropout"), "--seconds", str(a.gemm_seconds)], self.soma_env)
+            self.settings["soma-dropout"] = st
+            for rec in res:
+                data.setdefault((rec["shape"], rec["op"]), []).append(rec)
+        print()
+        print("Dropout on the CPU against a copy of the same tensor (bench_dropout, p = 0.1, median of %d runs)" % a.runs)
+        print("  copy: soma_tensor_copy (one memmove); scale: soma_scale(1), the same traffic on soma's threads;")
+        print("  dropout: soma_dropout_forward (draws and applies the mask); fused: soma_bias_act_dropout (ReLU, z and")
+        print("  the 1-bit mask kept); fused_bwd: its backward. 'x copy' = time / the faster copy's time.")
+        hdr = "%-12s %-10s %9s %11s %8s" % ("shape", "op", "GB/s", "ns/element", "x copy")
+        print(hdr)
+        print("-" * len(hdr))
+        for (shape, op), recs in data.items():
+            print("%-12s %-10s %9.1f %11.3f %8.2f" % (shape, op, statistics.median(x["gbps"] for x in recs),
+                                                       statistics.median(x["ns_per_elem"] for x in recs),
+                                                       statistics.median(x["vs_copy"] for x in recs)))
         print()
         sys.stdout.flush()
 
@@ -370,6 +499,16 @@ class Bench:
         sys.stdout.flush()
 
 
+def accuracy_line(runs, sa, ta):
+    """Test accuracy moves by about 0.2 points from seed to seed: the means and the standard error of their
+    difference say whether the two sides really differ."""
+    se_diff = (statistics.variance(sa) / len(sa) + statistics.variance(ta) / len(ta)) ** 0.5
+    print("  accuracy over the %d seeds: soma mean %.4f (sd %.4f), torch mean %.4f (sd %.4f); "
+          "soma - torch = %+.4f, standard error %.4f" % (
+              runs, statistics.mean(sa), statistics.stdev(sa), statistics.mean(ta), statistics.stdev(ta),
+              statistics.mean(sa) - statistics.mean(ta), se_diff))
+
+
 def machine_lines():
     model = "?"
     try:
@@ -411,7 +550,8 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--mnist-runs", type=int, default=7,
                    help="MNIST runs per side (at least --runs): test accuracy varies by about 0.2 points by seed")
-    p.add_argument("--only", default="gemm,mnist,large")
+    p.add_argument("--only", default="gemm,mnist,default,dropout,large")
+    p.add_argument("--default-epochs", type=int, default=5, help="epochs of each (d) run (5)")
     p.add_argument("--threads", type=int, default=2, help="soma's OMP_NUM_THREADS (2)")
     p.add_argument("--gemm-seconds", type=float, default=0.5)
     p.add_argument("--openblas-coretype", default="SkylakeX",
@@ -440,6 +580,10 @@ def main():
         b.gemm()
     if "mnist" in only:
         b.mnist()
+    if "default" in only:
+        b.default_run()
+    if "dropout" in only:
+        b.dropout()
     if "large" in only:
         b.large()
     print("settings lines of the last runs:")

@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${SOMA_BENCH_BUILD:-build-bench}"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSOMA_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target bench_gemm bench_mnist bench_mlp_large >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_gemm bench_mnist bench_mlp_large bench_dropout soma_cli >/dev/null
 exec python3 bench/run_cpu.py --build "$build" "$@"
