@@ -1,7 +1,9 @@
 /* test_cuda.c: every op on every CUDA variant against the CPU, by NMSE within
- * each op's limit (bit for bit for fills, argmax and counts), with sentinel
- * guards around every tensor; plus copies across devices and mixed-device
- * errors. Without a usable GPU it exits 77, which ctest reports as skipped.
+ * each op's limit (bit for bit for fills, argmax, counts and dropout masks),
+ * with sentinel guards around every tensor; dropout masks and the fills bit
+ * for bit at training shapes and awkward ones; plus copies across devices and
+ * mixed-device errors. Without a usable GPU it exits 77, which ctest reports
+ * as skipped.
  *
  * Runs without fork: a CUDA context does not survive fork(), and the probe
  * for a GPU already creates one. */
@@ -38,6 +40,97 @@ START_TEST(op_matches_cpu) {
                               (unsigned long long)c.seed, r.nmse, r.limit,
                               (long long)r.bit_mismatches, r.guards_intact ? "intact" : "OVERWRITTEN");
             }
+}
+END_TEST
+
+/* Runs bias_act_dropout (ReLU, whose float steps are exact on both
+ * devices) and the fills on dev from the same inputs; the outputs' bits. */
+typedef struct random_outputs {
+    float *h, *z, *uniform, *normal, *dropped;
+    uint32_t *mask;
+} random_outputs;
+
+static void random_outputs_on(soma_device *dev, int64_t m, int64_t n, float p, const float *x, const float *bias,
+                              random_outputs *out) {
+    const int64_t words = soma_dropout_mask_words(n);
+    soma_rng rng = {TEST_SEED, 3}, fill = {TEST_SEED, 11};
+    soma_tensor *tx = NULL, *tb = NULL, *h = NULL, *z = NULL, *mask = NULL, *alive = NULL, *u = NULL, *g = NULL;
+    soma_tensor *d = NULL;
+    ck_soma(soma_tensor_create(dev, m, n, &tx));
+    ck_soma(soma_tensor_create(dev, 1, n, &tb));
+    ck_soma(soma_tensor_create(dev, m, n, &h));
+    ck_soma(soma_tensor_create(dev, m, n, &z));
+    ck_soma(soma_tensor_create(dev, m, words, &mask));
+    ck_soma(soma_tensor_create(dev, 1, n, &alive));
+    ck_soma(soma_tensor_create(dev, m, n, &u));
+    ck_soma(soma_tensor_create(dev, m, n, &g));
+    ck_soma(soma_tensor_create(dev, m, n, &d));
+    ck_soma(soma_tensor_upload(tx, x, (size_t)(m * n)));
+    ck_soma(soma_tensor_upload(tb, bias, (size_t)n));
+    ck_soma(soma_tensor_fill(alive, 0.0f));
+    ck_soma(soma_bias_act_dropout(SOMA_ACT_RELU, 0.0f, p, rng, tx, tb, h, z, mask, alive));
+    ck_soma(soma_dropout_forward(p, rng, tx, d));
+    ck_soma(soma_tensor_fill_uniform(u, &fill, -1.0f, 2.0f));
+    ck_soma(soma_tensor_fill_normal(g, &fill, 0.5f, 3.0f));
+    out->h = malloc((size_t)(m * n) * sizeof(float));
+    out->z = malloc((size_t)(m * n) * sizeof(float));
+    out->uniform = malloc((size_t)(m * n) * sizeof(float));
+    out->normal = malloc((size_t)(m * n) * sizeof(float));
+    out->dropped = malloc((size_t)(m * n) * sizeof(float));
+    out->mask = malloc((size_t)(m * words) * sizeof(uint32_t));
+    ck_soma(soma_tensor_download(h, out->h, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(z, out->z, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(u, out->uniform, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(g, out->normal, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(d, out->dropped, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(mask, (float *)(void *)out->mask, (size_t)(m * words)));
+    soma_tensor *all[] = {tx, tb, h, z, mask, alive, u, g, d};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) soma_tensor_free(all[i]);
+}
+
+static void random_outputs_free(random_outputs *o) {
+    free(o->h), free(o->z), free(o->uniform), free(o->normal), free(o->dropped), free(o->mask);
+}
+
+/* The first index where two arrays of count 32-bit values differ, or -1. */
+static int64_t first_difference(const void *a, const void *b, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        if (memcmp((const char *)a + 4 * i, (const char *)b + 4 * i, 4) != 0) return i;
+    return -1;
+}
+
+START_TEST(dropout_masks_and_fills_match_cpu_bit_for_bit) {
+    static const int64_t dims[][2] = {{1, 1}, {7, 13}, {128, 256}, {128, 128}, {129, 257}, {3, 100000}, {1000, 33}};
+    static const float ps[] = {0.1f, 0.5f, 0.0f, 0.99999994f};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+        for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+            const int64_t m = dims[d][0], n = dims[d][1], words = soma_dropout_mask_words(n);
+            float *x = malloc((size_t)(m * n) * sizeof *x), *bias = malloc((size_t)n * sizeof *bias);
+            soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 0, x, m * n, 0);
+            soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 1, bias, n, 0);
+            random_outputs on_cpu, on_gpu;
+            random_outputs_on(cpu, m, n, ps[k], x, bias, &on_cpu);
+            random_outputs_on(gpu, m, n, ps[k], x, bias, &on_gpu);
+            const struct {
+                const char *what;
+                const void *a, *b;
+                int64_t count;
+            } pairs[] = {{"mask word", on_cpu.mask, on_gpu.mask, m * words},
+                         {"h", on_cpu.h, on_gpu.h, m * n},
+                         {"z", on_cpu.z, on_gpu.z, m * n},
+                         {"dropout output", on_cpu.dropped, on_gpu.dropped, m * n},
+                         {"uniform fill", on_cpu.uniform, on_gpu.uniform, m * n},
+                         {"normal fill", on_cpu.normal, on_gpu.normal, m * n}};
+            for (size_t c = 0; c < sizeof pairs / sizeof pairs[0]; c++) {
+                int64_t at = first_difference(pairs[c].a, pairs[c].b, pairs[c].count);
+                ck_assert_msg(at < 0, "%lldx%lld p=%g seed %llu: %s %lld differs between cpu and %s",
+                              (long long)m, (long long)n, (double)ps[k], TEST_SEED, pairs[c].what, (long long)at,
+                              soma_device_name(gpu));
+            }
+            random_outputs_free(&on_cpu);
+            random_outputs_free(&on_gpu);
+            free(x), free(bias);
+        }
 }
 END_TEST
 
@@ -91,6 +184,7 @@ int main(void) {
     tcase_add_loop_test(table, op_matches_cpu, 0, SOMA_OP_COUNT);
     suite_add_tcase(s, table);
     TCase *direct = tcase_create("direct");
+    tcase_add_test(direct, dropout_masks_and_fills_match_cpu_bit_for_bit);
     tcase_add_test(direct, copies_across_devices_round_trip);
     tcase_add_test(direct, mixed_devices_are_refused);
     tcase_add_test(direct, impossible_allocation_is_an_error);

@@ -209,6 +209,93 @@ START_TEST(bias_act_equals_bias_add_then_activation) {
 }
 END_TEST
 
+/* The fused hidden-layer pass gives the very bits of its steps done apart
+ * (bias_act, then dropout; on the way back dropout_backward, then the
+ * activation's backward), its mask is the standalone dropout's, and alive
+ * is active_columns' verdict: every activation, p = 0.1 and 0.5, at shapes
+ * whose rows are not whole mask words and which threads split, in place. */
+static void check_fused_dropout(soma_device *cpu, int64_t m, int64_t n, soma_activation act, float p) {
+    const int64_t words = soma_dropout_mask_words(n);
+    float *x = malloc((size_t)(m * n) * sizeof *x), *bias = malloc((size_t)n * sizeof *bias);
+    float *dh = malloc((size_t)(m * n) * sizeof *dh), *ones = malloc((size_t)(m * n) * sizeof *ones);
+    float *h1 = malloc((size_t)(m * n) * sizeof *h1), *h2 = malloc((size_t)(m * n) * sizeof *h2);
+    float *z1 = malloc((size_t)(m * n) * sizeof *z1), *z2 = malloc((size_t)(m * n) * sizeof *z2);
+    float *d1 = malloc((size_t)(m * n) * sizeof *d1), *d2 = malloc((size_t)(m * n) * sizeof *d2);
+    float *kept = malloc((size_t)(m * n) * sizeof *kept), *alive1 = malloc((size_t)n * sizeof *alive1);
+    float *alive2 = malloc((size_t)n * sizeof *alive2);
+    uint32_t *mask = malloc((size_t)(m * words) * sizeof *mask);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 0, x, m * n, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 1, bias, n, 0);
+    soma_check_make_input(SOMA_IN_NORMAL, TEST_SEED, 2, dh, m * n, 0);
+    for (int64_t i = 0; i < m * n; i++) ones[i] = 1.0f;
+    soma_rng rng = {TEST_SEED, 7};
+    soma_tensor *tx = tensor_from(cpu, m, n, x), *tb = tensor_from(cpu, 1, n, bias), *tdh = tensor_from(cpu, m, n, dh);
+    soma_tensor *tones = tensor_from(cpu, m, n, ones), *z = NULL, *a = NULL, *h = NULL, *g = NULL;
+    soma_tensor *tmask = NULL, *alive = NULL, *flags = NULL;
+    ck_soma(soma_tensor_create(cpu, m, n, &z));
+    ck_soma(soma_tensor_create(cpu, m, n, &a));
+    ck_soma(soma_tensor_create(cpu, m, n, &h));
+    ck_soma(soma_tensor_create(cpu, m, n, &g));
+    ck_soma(soma_tensor_create(cpu, m, words, &tmask));
+    ck_soma(soma_tensor_create(cpu, 1, n, &alive));
+    ck_soma(soma_tensor_create(cpu, 1, n, &flags));
+    ck_soma(soma_tensor_fill(alive, 0.0f));
+    ck_soma(soma_tensor_fill(flags, 0.0f));
+    /* apart */
+    ck_soma(soma_bias_act(act, 0.1f, tx, tb, z, a));
+    ck_soma(soma_dropout_forward(p, rng, a, h));
+    ck_soma(soma_active_columns(z, flags));
+    ck_soma(soma_dropout_forward(p, rng, tones, g)); /* the mask, as values */
+    ck_soma(soma_tensor_download(g, kept, (size_t)(m * n)));
+    ck_soma(soma_dropout_backward(p, rng, tdh, g));
+    ck_soma(soma_activation_backward(act, 0.1f, z, a, g, g));
+    ck_soma(soma_tensor_download(h, h1, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(z, z1, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(g, d1, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(flags, alive1, (size_t)n));
+    /* fused, z in place on x, the gradient in place on dh */
+    ck_soma(soma_bias_act_dropout(act, 0.1f, p, rng, tx, tb, h, tx, tmask, alive));
+    ck_soma(soma_bias_act_dropout_backward(act, 0.1f, p, tx, tmask, tdh, tdh));
+    ck_soma(soma_tensor_download(h, h2, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(tx, z2, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(tdh, d2, (size_t)(m * n)));
+    ck_soma(soma_tensor_download(alive, alive2, (size_t)n));
+    ck_soma(soma_tensor_download(tmask, (float *)(void *)mask, (size_t)(m * words)));
+    const char *name = soma_activation_name(act);
+    ck_assert_msg(memcmp(z1, z2, (size_t)(m * n) * sizeof *z1) == 0, "%s p=%g %lldx%lld: z differs", name, p,
+                  (long long)m, (long long)n);
+    ck_assert_msg(memcmp(h1, h2, (size_t)(m * n) * sizeof *h1) == 0, "%s p=%g %lldx%lld: h differs", name, p,
+                  (long long)m, (long long)n);
+    ck_assert_msg(memcmp(d1, d2, (size_t)(m * n) * sizeof *d1) == 0, "%s p=%g %lldx%lld: the gradient differs",
+                  name, p, (long long)m, (long long)n);
+    ck_assert_msg(memcmp(alive1, alive2, (size_t)n * sizeof *alive1) == 0, "%s p=%g: alive differs", name, p);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t w = 0; w < words; w++)
+            for (int b = 0; b < 32; b++) {
+                int64_t j = 32 * w + b;
+                int bit = (int)((mask[i * words + w] >> b) & 1u), want = j < n && kept[i * n + j] != 0.0f;
+                ck_assert_msg(bit == want, "%s p=%g %lldx%lld: mask bit (%lld, %lld) is %d, dropout kept %d", name, p,
+                              (long long)m, (long long)n, (long long)i, (long long)j, bit, want);
+            }
+    soma_tensor *all[] = {tx, tb, tdh, tones, z, a, h, g, tmask, alive, flags};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) soma_tensor_free(all[i]);
+    float *bufs[] = {x, bias, dh, ones, h1, h2, z1, z2, d1, d2, kept, alive1, alive2};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(mask);
+}
+
+START_TEST(bias_act_dropout_equals_its_steps) {
+    static const int64_t dims[][2] = {{1, 1}, {7, 13}, {129, 257}, {64, 1000}};
+    soma_device *cpu = test_open("cpu");
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+        for (int act = 0; act < SOMA_ACT_COUNT; act++) {
+            check_fused_dropout(cpu, dims[d][0], dims[d][1], (soma_activation)act, 0.1f);
+            check_fused_dropout(cpu, dims[d][0], dims[d][1], (soma_activation)act, 0.5f);
+        }
+    soma_device_close(cpu);
+}
+END_TEST
+
 /* CPU kernels flush denormals (FTZ/DAZ) while they run, and leave the
  * caller's floating-point mode as it was. */
 START_TEST(denormals_are_flushed_and_the_mode_restored) {
@@ -261,6 +348,7 @@ static Suite *ops_suite(void) {
     tcase_add_test(direct, in_place_equals_out_of_place);
     tcase_add_test(direct, row_views_share_memory);
     tcase_add_test(direct, bias_act_equals_bias_add_then_activation);
+    tcase_add_test(direct, bias_act_dropout_equals_its_steps);
     tcase_add_test(direct, gemm_variants_on_tall_and_wide_shapes);
     tcase_add_test(direct, gemm_sliver_claims_hand_out_each_sliver_once);
     tcase_add_test(direct, denormals_are_flushed_and_the_mode_restored);

@@ -1,11 +1,14 @@
 /* test_rng.c: the counter-based generator. Known-answer vectors of
  * Philox4x32-10 (from the Random123 distribution), reproducibility and stream
  * independence, the accuracy of the deterministic log and sine/cosine, and
- * the moments of the uniform and normal fills. */
+ * the moments of the uniform and normal fills; the CPU's SIMD Philox against
+ * the scalar one (every instruction set this CPU has, counters that cross
+ * 2^32 blocks included), and dropout's integer threshold against u >= p. */
 #include <math.h>
 #include <string.h>
 
 #include "core/philox.h"
+#include "cpu/cpu_philox.h"
 #include "test_util.h"
 
 START_TEST(philox_known_answers) {
@@ -108,6 +111,71 @@ START_TEST(fills_have_the_right_moments) {
 }
 END_TEST
 
+/* philox_words_<isa> gives, for blocks [first, first + 32), exactly the
+ * words of soma_philox_block in element order, and keep_bits the bits of
+ * word >= threshold; at block counters that wrap the low counter word inside
+ * the group (the SIMD paths hand those to the scalar one) and past 2^32. */
+static void check_words(const char *isa, philox_words_fn words, keep_bits_fn keep_bits) {
+    static const uint64_t firsts[] = {0, 1, 77, 0xFFFFFFFFull - 40, 0xFFFFFFFFull - 20, 0xFFFFFFFFull - 31,
+                                      0xFFFFFFFFull, 1ull << 32, (1ull << 40) + 3};
+    static const uint64_t seeds[][2] = {{0, 0}, {TEST_SEED, 5}, {0xFFFFFFFFFFFFFFFFull, 0x123456789abcdefull}};
+    for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++)
+        for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+            uint32_t got[4 * PHILOX_GROUP];
+            words(seeds[k][0], seeds[k][1], firsts[f], got);
+            for (int b = 0; b < PHILOX_GROUP; b++) {
+                soma_philox4 want = soma_philox_block(seeds[k][0], seeds[k][1], firsts[f] + (uint64_t)b);
+                for (int q = 0; q < 4; q++)
+                    ck_assert_msg(got[4 * b + q] == want.v[q], "%s: block %llu + %d word %d: %08x, want %08x",
+                                  isa, (unsigned long long)firsts[f], b, q, got[4 * b + q], want.v[q]);
+            }
+            static const uint32_t thresholds[] = {0, 1, 0x19999A00u, 0x80000000u, 0xFFFFFF00u};
+            for (size_t t = 0; t < sizeof thresholds / sizeof thresholds[0]; t++)
+                for (int w = 0; w < 4 * PHILOX_GROUP; w += 32) {
+                    uint32_t want = 0;
+                    for (int b = 0; b < 32; b++) want |= (uint32_t)(got[w + b] >= thresholds[t]) << b;
+                    ck_assert_msg(keep_bits(got + w, thresholds[t]) == want, "%s: keep bits at threshold %08x",
+                                  isa, thresholds[t]);
+                }
+        }
+}
+
+START_TEST(simd_philox_equals_scalar) {
+    check_words("generic", philox_words_generic, keep_bits_generic);
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        check_words("avx2", philox_words_avx2, keep_bits_avx2);
+    else
+        printf("simd_philox_equals_scalar: no AVX2 on this CPU, its path not run\n");
+    if (__builtin_cpu_supports("avx512f"))
+        check_words("avx512", philox_words_avx512, keep_bits_avx512);
+    else
+        printf("simd_philox_equals_scalar: no AVX-512 on this CPU, its path not run\n");
+#endif
+}
+END_TEST
+
+/* word >= soma_dropout_threshold(p) exactly when the word's uniform
+ * (word >> 8) 2^-24 is >= p, around each threshold and at the extremes of p. */
+START_TEST(dropout_threshold_is_u_at_least_p) {
+    const float ps[] = {0.0f, 5.9604645e-8f /* 2^-24 */, 1e-7f, 0.1f, 0.3f, 0.5f, 0.9f, 0.99999994f /* 1 - 2^-24 */};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        uint32_t t = soma_dropout_threshold(ps[i]);
+        for (int64_t d = -1024; d <= 1024; d++) {
+            int64_t w64 = (int64_t)t + d;
+            if (w64 < 0 || w64 > 0xFFFFFFFFll) continue;
+            uint32_t w = (uint32_t)w64;
+            int keeps = (double)(w >> 8) / 16777216.0 >= (double)ps[i];
+            ck_assert_msg((w >= t) == keeps, "p = %.9g: word %08x against threshold %08x", (double)ps[i], w, t);
+        }
+        ck_assert_msg(((double)(0xFFFFFFFFu >> 8) / 16777216.0 >= (double)ps[i]) == (0xFFFFFFFFu >= t),
+                      "p = %.9g: the largest word", (double)ps[i]);
+    }
+    ck_assert_uint_eq(soma_dropout_threshold(0.0f), 0u); /* p = 0 keeps everything */
+}
+END_TEST
+
 int main(void) {
     printf("test_rng: seed %llu\n", TEST_SEED);
     Suite *s = suite_create("rng");
@@ -117,6 +185,8 @@ int main(void) {
     tcase_add_test(tc, deterministic_log_and_sincos_are_accurate);
     tcase_add_test(tc, same_state_same_numbers_new_offset_new_numbers);
     tcase_add_test(tc, fills_have_the_right_moments);
+    tcase_add_test(tc, simd_philox_equals_scalar);
+    tcase_add_test(tc, dropout_threshold_is_u_at_least_p);
     suite_add_tcase(s, tc);
     Suite *suites[] = {s};
     return test_run(suites, 1, CK_FORK);
