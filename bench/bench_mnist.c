@@ -1,6 +1,6 @@
 /* bench_mnist.c: MNIST epochs through soma_train(), as `soma train` runs them.
  *
- *   bench_mnist --config a|b [--epochs N] [--seed S]
+ *   bench_mnist --config a|b [--epochs N] [--seed S] [--profile]
  *
  *   (a) 784-128-64-10, Adam lr 1e-3, batch 128
  *   (b) 784-256-128-10, SGD lr 0.05 momentum 0.9, batch 64
@@ -10,7 +10,8 @@
  * time is soma_train's own measurement of the epoch (training steps and the
  * end-of-epoch bookkeeping; there is no validation). Test accuracy is
  * measured after the last epoch, outside the timed epochs. Prints one line
- * per epoch and a summary line that bench/run_cpu.py reads; PyTorch's side
+ * per epoch (with --profile, and the epoch's time by part: soma_train's
+ * profile) and a summary line that bench/run_cpu.py reads; PyTorch's side
  * is bench/torch_mlp_cpu.py. MNIST comes from ~/.cache/soma/mnist (SOMA_DATA
  * moves it; scripts/fetch-mnist.sh fetches it). */
 #include <stdint.h>
@@ -38,7 +39,12 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     epochs *e = user;
     if (e->count < 1000) e->seconds[e->count++] = r->seconds;
     e->train_loss = r->train_loss;
-    printf("epoch %d seconds=%.4f train_loss=%.4f\n", r->epoch, r->seconds, r->train_loss);
+    printf("epoch %d seconds=%.4f train_loss=%.4f", r->epoch, r->seconds, r->train_loss);
+    double profiled = 0.0;
+    for (int part = 0; part < SOMA_PROFILE_PARTS; part++) profiled += r->profile.seconds[part];
+    for (int part = 0; profiled > 0 && part < SOMA_PROFILE_PARTS; part++)
+        printf(" %s=%.4f", soma_profile_part_name((soma_profile_part)part), r->profile.seconds[part]);
+    printf("\n");
     fflush(stdout);
     return 0;
 }
@@ -56,7 +62,7 @@ static soma_dataset *load(const char *dir, const char *prefix) {
 }
 
 int main(int argc, char **argv) {
-    int which = 0, epochs_wanted = 5;
+    int which = 0, epochs_wanted = 5, profile = 0;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && (argv[i + 1][0] == 'a' || argv[i + 1][0] == 'b'))
@@ -65,8 +71,10 @@ int main(int argc, char **argv) {
             epochs_wanted = atoi(argv[++i]);
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--profile") == 0)
+            profile = 1;
         else {
-            fprintf(stderr, "usage: bench_mnist --config a|b [--epochs N] [--seed S]\n");
+            fprintf(stderr, "usage: bench_mnist --config a|b [--epochs N] [--seed S] [--profile]\n");
             return 2;
         }
     }
@@ -94,7 +102,7 @@ int main(int argc, char **argv) {
 
     epochs e = {.count = 0};
     soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = c->batch, .epochs = epochs_wanted,
-                            .seed = seed, .on_epoch = on_epoch, .user = &e};
+                            .seed = seed, .on_epoch = on_epoch, .user = &e, .profile = profile};
     soma_train_state state = {0};
     BENCH_TRY(soma_train(model, opt, train, NULL, &tc, &state));
     double loss, accuracy;
