@@ -30,44 +30,40 @@ PHILOX_INLINE void draw_words(philox_words_fn words, uint64_t seed, uint64_t off
         words(seed, offset, (uint64_t)(first + g) / 4, w + g);
 }
 
-/* t[i] = lo + (hi - lo) u_i over [begin, end), begin a multiple of 256 */
-PHILOX_INLINE void uniform_range(const void *v, int64_t begin, int64_t end, philox_words_fn words,
+/* t[i] = lo + (hi - lo) u_i over one chunk [begin, end) */
+PHILOX_INLINE void uniform_chunk(const void *v, int64_t begin, int64_t end, philox_words_fn words,
                                  keep_bits_fn unused) {
     (void)unused;
     const fill_args *a = v;
     const float lo = a->p.alpha, hi = a->p.beta;
     uint32_t w[CHUNK];
-    for (int64_t first = begin; first < end; first += CHUNK) {
-        const int64_t count = end - first < CHUNK ? end - first : CHUNK;
-        draw_words(words, a->p.seed, a->p.offset, first, count, w);
-        float *t = a->t + first;
-        for (int64_t k = 0; k < count; k++) t[k] = soma_uniform_from_word(w[k], lo, hi);
-    }
+    draw_words(words, a->p.seed, a->p.offset, begin, end - begin, w);
+    float *t = a->t + begin;
+    for (int64_t k = 0; k < end - begin; k++) t[k] = soma_uniform_from_word(w[k], lo, hi);
 }
-PHILOX_RANGE_VARIANTS(uniform_range)
+PHILOX_RANGE_VARIANTS(uniform_chunk)
 
-/* t[i] = mean + stddev z_i, z by Box-Muller from the word pairs (0,1), (2,3) of each block */
-PHILOX_INLINE void normal_range(const void *v, int64_t begin, int64_t end, philox_words_fn words,
+/* t[i] = mean + stddev z_i over one chunk, z by Box-Muller from the word
+ * pairs (0,1), (2,3) of each block */
+PHILOX_INLINE void normal_chunk(const void *v, int64_t begin, int64_t end, philox_words_fn words,
                                 keep_bits_fn unused) {
     (void)unused;
     const fill_args *a = v;
     const float mean = a->p.alpha, stddev = a->p.beta;
     uint32_t w[CHUNK];
-    for (int64_t first = begin; first < end; first += CHUNK) {
-        const int64_t count = end - first < CHUNK ? end - first : CHUNK;
-        draw_words(words, a->p.seed, a->p.offset, first, count, w);
-        float *t = a->t + first;
-        for (int64_t k = 0; k < count; k += 2) {
-            float z[2];
-            soma_normal_pair_from_words(w[k], w[k + 1], mean, stddev, &z[0], &z[1]);
-            t[k] = z[0];
-            if (k + 1 < count) t[k + 1] = z[1];
-        }
+    draw_words(words, a->p.seed, a->p.offset, begin, end - begin, w);
+    float *t = a->t + begin;
+    for (int64_t k = 0; k < end - begin; k += 2) {
+        float z[2];
+        soma_normal_pair_from_words(w[k], w[k + 1], mean, stddev, &z[0], &z[1]);
+        t[k] = z[0];
+        if (k + 1 < end - begin) t[k + 1] = z[1];
     }
 }
-PHILOX_RANGE_VARIANTS(normal_range)
+PHILOX_RANGE_VARIANTS(normal_chunk)
 
-/* fn over the chunks of t, on threads when there are enough of them */
+/* fn over the chunks of t (multiples of CHUNK, the last one shorter), on
+ * threads when there are enough of them */
 static void fill_chunks(soma_cpu_range_fn fn, const fill_args *a, int64_t n) {
     const int64_t chunks = (n + CHUNK - 1) / CHUNK;
     SOMA_PARALLEL_FOR(n)
@@ -77,13 +73,13 @@ static void fill_chunks(soma_cpu_range_fn fn, const fill_args *a, int64_t n) {
 CPU_KERNEL(soma_cpu_fill_uniform) {
     (void)ctx;
     fill_args a = {.t = call->out[0]->data, .p = call->p};
-    fill_chunks(uniform_range_variant(), &a, call->out[0]->rows * call->out[0]->cols);
+    fill_chunks(uniform_chunk_variant(), &a, call->out[0]->rows * call->out[0]->cols);
     return SOMA_OK;
 }
 
 CPU_KERNEL(soma_cpu_fill_normal) {
     (void)ctx;
     fill_args a = {.t = call->out[0]->data, .p = call->p};
-    fill_chunks(normal_range_variant(), &a, call->out[0]->rows * call->out[0]->cols);
+    fill_chunks(normal_chunk_variant(), &a, call->out[0]->rows * call->out[0]->cols);
     return SOMA_OK;
 }
