@@ -37,16 +37,16 @@ static __global__ void dropout_kernel(uint64_t seed, uint64_t offset, float p, f
 
 extern "C" cudaError_t soma_cuda_fill_uniform(uint64_t seed, uint64_t offset, float lo, float hi,
                                               float *y, int64_t count, cudaStream_t stream) {
-    fill_uniform_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(seed, offset, lo, hi,
-                                                                            y, count);
+    SOMA_LAUNCH(fill_uniform_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, seed, offset,
+                lo, hi, y, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_fill_normal(uint64_t seed, uint64_t offset, float mean,
                                              float stddev, float *y, int64_t count,
                                              cudaStream_t stream) {
-    fill_normal_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(seed, offset, mean,
-                                                                           stddev, y, count);
+    SOMA_LAUNCH(fill_normal_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, seed, offset,
+                mean, stddev, y, count);
     return cudaGetLastError();
 }
 
@@ -54,7 +54,7 @@ extern "C" cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p
                                          float *y, int64_t count, cudaStream_t stream) {
     /* on the host, in float, exactly as soma_cpu_dropout computes it */
     const float keep_scale = 1.0f / (1.0f - p);
-    dropout_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(seed, offset, p,
-                                                                       keep_scale, x, y, count);
+    SOMA_LAUNCH(dropout_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, seed, offset, p,
+                keep_scale, x, y, count);
     return cudaGetLastError();
 }

@@ -11,7 +11,6 @@
 #include "core/op_check.h"
 #include "test_util.h"
 
-static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}, {3, 100000, 1}};
 static soma_device *cpu, *gpu;
 
 START_TEST(op_matches_cpu) {
@@ -19,12 +18,13 @@ START_TEST(op_matches_cpu) {
     const char *variants[8];
     int n_variants = test_variants(&soma_cuda_backend, (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
-    for (int v = 0; v < n_variants; v++)
-        for (int p = 0; p < n_params; p++)
-            for (int s = 0; s < 5; s++) {
-                if (s == 4 && _i == SOMA_OP_GEMM) continue; /* 3x100000x1 GEMM says nothing new */
-                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = shapes[s][0],
-                                     .n = shapes[s][1], .k = shapes[s][2], .seed = TEST_SEED,
+    /* variants innermost: they share one expected result (op_check.c) */
+    for (int p = 0; p < n_params; p++)
+        for (int s = 0; s < SOMA_CHECK_SHAPE_COUNT; s++)
+            for (int v = 0; v < n_variants; v++) {
+                const soma_check_shape *sh = &soma_check_shapes[s];
+                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = sh->m,
+                                     .n = sh->n, .k = sh->k, .seed = TEST_SEED,
                                      .variant = variants[v]};
                 soma_check_result r;
                 char params[64];
@@ -83,9 +83,9 @@ END_TEST
 int main(void) {
     test_require_gpu();
     printf("test_cuda: seed %llu\n", TEST_SEED);
-    cpu = test_open("cpu");
-    gpu = test_open("cuda:0");
-    printf("%s\n%s\n", soma_device_description(cpu), soma_device_description(gpu));
+    test_require(soma_device_open("cpu", &cpu));
+    test_require(soma_device_open("cuda:0", &gpu));
+    test_say_where_cuda_runs("test_cuda", gpu);
     Suite *s = suite_create("cuda_ops");
     TCase *table = tcase_create("op_table");
     tcase_add_loop_test(table, op_matches_cpu, 0, SOMA_OP_COUNT);

@@ -22,20 +22,22 @@ typedef struct device_run {
     float losses[STEPS];
 } device_run;
 
+/* Called from main(), outside a running test: test_require, not ck_soma. */
 static void setup(device_run *r, const char *spec) {
-    r->dev = test_open(spec);
+    test_require(soma_device_open(spec, &r->dev));
     soma_layer_spec specs[3] = {{.units = 32, .act = SOMA_ACT_RELU, .dropout = 0.1f},
                                 {.units = 32, .act = SOMA_ACT_GELU_TANH},
                                 {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
-    ck_soma(soma_mlp_create(r->dev, FEATURES, specs, 3, &r->model));
-    ck_soma(soma_mlp_init(r->model, SOMA_INIT_AUTO, TEST_SEED));
+    test_require(soma_mlp_create(r->dev, FEATURES, specs, 3, &r->model));
+    test_require(soma_mlp_init(r->model, SOMA_INIT_AUTO, TEST_SEED));
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
+    oc.lr = 1e-2f; /* at the default 1e-3, 60 steps take the loss to 0.73 of its start */
     oc.clip_norm = 5.0f;
-    ck_soma(soma_optimizer_create(r->model, &oc, &r->opt));
-    ck_soma(soma_tensor_create(r->dev, BATCH, FEATURES, &r->x));
-    ck_soma(soma_tensor_create(r->dev, BATCH, 1, &r->y));
-    ck_soma(soma_tensor_create(r->dev, 1, 1, &r->loss));
-    ck_soma(soma_tensor_create(r->dev, BATCH, CLASSES, &r->dout));
+    test_require(soma_optimizer_create(r->model, &oc, &r->opt));
+    test_require(soma_tensor_create(r->dev, BATCH, FEATURES, &r->x));
+    test_require(soma_tensor_create(r->dev, BATCH, 1, &r->y));
+    test_require(soma_tensor_create(r->dev, 1, 1, &r->loss));
+    test_require(soma_tensor_create(r->dev, BATCH, CLASSES, &r->dout));
 }
 
 static void step(device_run *r, int s, const float *x, const float *y) {
@@ -84,7 +86,7 @@ START_TEST(loss_curves_agree) {
     }
     printf("loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n", cpu_run.losses[0],
            gpu_run.losses[0], STEPS - 1, cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
-    ck_assert_msg(cpu_run.losses[STEPS - 1] < 0.7 * cpu_run.losses[0], "the model did not learn");
+    ck_assert_msg(cpu_run.losses[STEPS - 1] < 0.5 * cpu_run.losses[0], "the model did not learn");
     for (int l = 0; l < 3; l++) {
         soma_tensor *wc = soma_mlp_weight(cpu_run.model, l), *wg = soma_mlp_weight(gpu_run.model, l);
         int64_t n = soma_tensor_numel(wc);
@@ -108,6 +110,7 @@ int main(void) {
     printf("test_cuda_train: seed %llu\n", TEST_SEED);
     setup(&cpu_run, "cpu");
     setup(&gpu_run, "cuda:0");
+    test_say_where_cuda_runs("test_cuda_train", gpu_run.dev);
     Suite *s = suite_create("cuda_train");
     TCase *tc = tcase_create("curves");
     tcase_set_timeout(tc, 120);
