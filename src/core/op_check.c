@@ -33,7 +33,7 @@ void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float
     const uint64_t stream = (kind == SOMA_IN_NORMAL ? 2000u : 1000u) + (uint64_t)index;
     for (int64_t i0 = 0; i0 < count; i0 += 4) {
         soma_philox4 r = soma_philox_block(seed, stream, (uint64_t)i0 >> 2);
-        float quad[4];
+        float quad[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int lane = 0; lane < 4; lane++) {
             float u = soma_u32_to_unit(r.v[lane]); /* [0, 1) */
             switch (kind) {

@@ -35,8 +35,10 @@ typedef struct soma_emu_counters {
     uint64_t library_calls;    /* cublasSgemm, cublasLtMatmul, cudnn* compute calls */
     uint64_t graph_launches;   /* cudaGraphLaunch */
     uint64_t graph_nodes_run;  /* kernels and library calls replayed by graphs */
-    uint64_t host_waits;       /* stream/event/device synchronize, cudaMemcpy, copies to
-                                  pageable host memory, cudaFree (all make the host wait) */
+    uint64_t host_waits;       /* calls that block the host while the device has work queued:
+                                  stream/event/device synchronize, cudaMemcpy, copies to
+                                  pageable host memory, cudaFree (a download followed by a
+                                  stream synchronize is one wait: the second finds nothing) */
     uint64_t device_allocs, device_frees;  /* cudaMalloc, cudaFree */
     uint64_t pinned_allocs, pinned_frees;  /* cudaMallocHost/cudaHostAlloc, cudaFreeHost */
     uint64_t h2d_copies, h2d_bytes;        /* host to device */

@@ -58,13 +58,15 @@
 namespace soma_emu {
 
 /* The running thread's coordinates (grid.cpp keeps them current): its
- * index in the block, and the block's place in the grid. */
+ * index in the block, and the block's place in the grid. Plain globals, not
+ * thread_local (every kernel reads them, and TLS costs a call in PIC code):
+ * grids run one at a time, under the runtime's lock. */
 struct block_coords {
     uint3 block_idx;
     dim3 block_dim, grid_dim;
 };
-extern thread_local const uint3 *current_thread_idx;
-extern thread_local const block_coords *current_block_coords;
+extern const uint3 *current_thread_idx;
+extern const block_coords *current_block_coords;
 
 /* A call site, for messages about barriers and shuffles. */
 struct site {

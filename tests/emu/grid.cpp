@@ -34,8 +34,8 @@
 
 namespace soma_emu {
 
-thread_local const uint3 *current_thread_idx;
-thread_local const block_coords *current_block_coords;
+const uint3 *current_thread_idx;
+const block_coords *current_block_coords;
 
 namespace {
 
@@ -73,10 +73,14 @@ struct block {
     emu_thread *running = NULL;
 };
 
-thread_local block *current_block;
-thread_local std::vector<fiber *> fiber_pool;
-thread_local uint64_t schedule_state; /* splitmix64 */
-thread_local bool schedule_seeded;
+block *current_block; /* grids run one at a time (runtime.cpp's lock) */
+/* Fibers are made once and reused by every block, for the life of the
+ * process (never destroyed: they stay reachable for LeakSanitizer, which
+ * runs after static destructors). Grids run under the runtime's lock, one
+ * at a time; a parked fiber may be resumed from another OS thread. */
+std::vector<fiber *> &fiber_pool = *new std::vector<fiber *>();
+uint64_t schedule_state; /* splitmix64 */
+bool schedule_seeded;
 
 uint64_t schedule_next() {
     uint64_t z = (schedule_state += 0x9e3779b97f4a7c15ull);

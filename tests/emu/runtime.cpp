@@ -343,7 +343,31 @@ static void flush_device(int device) {
         if (s->device == device) flush(s);
 }
 
-static void flush_all() {
+static bool device_busy(int device) {
+    if (!legacy_streams[device].queue.empty()) return true;
+    for (CUstream_st *s : live_streams)
+        if (s->device == device && !s->queue.empty()) return true;
+    return false;
+}
+
+/* The host blocks until queued work is done. Counted as a host wait only
+ * when work is queued: a synchronization with nothing queued returns at
+ * once on a GPU too (so a download followed by cudaStreamSynchronize is one
+ * wait, not two). */
+static void wait_stream(CUstream_st *s) {
+    if (!s->queue.empty()) counters.host_waits++;
+    flush(s);
+}
+
+static void wait_device(int device) {
+    if (device_busy(device)) counters.host_waits++;
+    flush_device(device);
+}
+
+static void wait_all() {
+    bool busy = false;
+    for (int d = 0; d < config().devices; d++) busy |= device_busy(d);
+    if (busy) counters.host_waits++;
     for (int d = 0; d < config().devices; d++) flush_device(d);
 }
 
@@ -381,8 +405,6 @@ void enqueue(cudaStream_t stream, const char *what, std::function<void()> work, 
     }
     s->queue.push_back(pending{std::move(work), what, ++s->enqueued});
 }
-
-static void host_wait() { counters.host_waits++; }
 
 bool device_span_ok(const void *p, size_t extent, const char *caller, const char *operand) {
     if (find_allocation(p, extent)) return true;
@@ -574,8 +596,7 @@ cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, 
 cudaError_t cudaDeviceSynchronize(void) {
     API_ENTRY();
     if (refused_during_capture("cudaDeviceSynchronize", NULL)) return cudaErrorStreamCaptureUnsupported;
-    host_wait();
-    flush_device(current);
+    wait_device(current);
     return cudaSuccess;
 }
 
@@ -644,8 +665,7 @@ cudaError_t cudaFree(void *ptr) {
         return set_error(cudaErrorInvalidValue);
     }
     if (refused_during_capture("cudaFree", NULL)) return cudaErrorStreamCaptureUnsupported;
-    host_wait();
-    flush_all();
+    wait_all();
     check_guards("the work before cudaFree");
     live_allocation la = it->second;
 #ifdef SOMA_EMU_ASAN
@@ -690,8 +710,7 @@ cudaError_t cudaFreeHost(void *ptr) {
         note("cudaFreeHost(%p): not memory that cudaMallocHost/cudaHostAlloc returned", ptr);
         return set_error(cudaErrorInvalidValue);
     }
-    host_wait(); /* pending copies may read it */
-    flush_all();
+    wait_all(); /* pending copies may read it */
     pinned_memory.erase(it);
     counters.pinned_frees++;
     free(ptr);
@@ -760,10 +779,7 @@ static cudaError_t queue_copy(const char *caller, void *dst, const void *src, si
     } else {
         enqueue(stream, caller, [dst, src, bytes] { memmove(dst, src, bytes); }, false);
     }
-    if (pageable_dst || synchronous) { /* returns when the copy is done */
-        host_wait();
-        flush(s);
-    }
+    if (pageable_dst || synchronous) wait_stream(s); /* returns when the copy is done */
     return cudaSuccess;
 }
 
@@ -794,8 +810,7 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
     API_ENTRY();
     cudaError_t e = cudaMemsetAsync(ptr, value, bytes, NULL);
     if (e != cudaSuccess) return e;
-    host_wait();
-    flush(resolve(NULL));
+    wait_stream(resolve(NULL));
     return cudaSuccess;
 }
 
@@ -837,8 +852,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     if (stream_device(stream, "cudaStreamSynchronize") < 0) return cudaErrorInvalidResourceHandle;
     CUstream_st *s = resolve(stream);
     if (refused_during_capture("cudaStreamSynchronize", s)) return cudaErrorStreamCaptureUnsupported;
-    host_wait();
-    flush(s);
+    wait_stream(s);
     return cudaSuccess;
 }
 
@@ -924,7 +938,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
     API_ENTRY();
     if (!live_events.count(event)) return set_error(cudaErrorInvalidResourceHandle);
-    host_wait();
+    if (event->recorded && event->stream && event->stream->executed < event->seq)
+        counters.host_waits++;
     complete_event(event);
     return cudaSuccess;
 }
@@ -1030,7 +1045,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
     API_ENTRY();
     if (!live_execs.count(exec)) return set_error(cudaErrorInvalidResourceHandle);
-    flush_all(); /* a queued launch may still replay it */
+    wait_all(); /* a queued launch may still replay it */
     live_execs.erase(exec);
     delete exec;
     return cudaSuccess;
