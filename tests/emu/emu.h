@@ -16,8 +16,8 @@
  *   SOMA_EMU_DEVICES   how many devices (default 1)
  *   SOMA_EMU_MEMORY    bytes of memory per device (default 16 GiB; what
  *                      cudaMemGetInfo reports and cudaMalloc enforces)
- *   SOMA_EMU_FAIL_ALLOC=N  the Nth cudaMalloc of the process fails with
- *                      cudaErrorMemoryAllocation
+ *   SOMA_EMU_FAIL_ALLOC=N  the Nth cudaMalloc of the process, and every one
+ *                      after it, fails with cudaErrorMemoryAllocation
  *   SOMA_EMU_REPORT=1  print the counters and any device memory still
  *                      allocated when the process exits */
 #ifndef SOMA_TESTS_EMU_H
@@ -56,8 +56,9 @@ soma_emu_counters soma_emu_counters_diff(const soma_emu_counters *after,
 /* One line per nonzero counter, each prefixed by `label`. */
 void soma_emu_counters_print(FILE *to, const char *label, const soma_emu_counters *c);
 
-/* Makes the nth cudaMalloc from now fail with cudaErrorMemoryAllocation
- * (n = 1: the next one); 0 turns it off. */
+/* Makes the nth cudaMalloc from now (n = 1: the next one), and every one
+ * after it, fail with cudaErrorMemoryAllocation, as a device that ran out of
+ * memory would; 0 turns it off. */
 void soma_emu_fail_allocation_after(long n);
 /* Device allocations (cudaMalloc) not yet freed, and their bytes. */
 long soma_emu_live_allocations(uint64_t *bytes);

@@ -152,7 +152,7 @@ static std::map<uintptr_t, live_allocation> device_memory; /* by base address */
 static std::map<uintptr_t, size_t> pinned_memory;
 static uint64_t device_used[MAX_DEVICES];
 static uint64_t allocation_serial;
-static long fail_after; /* soma_emu_fail_allocation_after: countdown, 0 = off */
+static uint64_t fail_from; /* soma_emu_fail_allocation_after: this serial on fails; 0 = off */
 static int device_work_depth;
 
 const allocation *find_allocation(const void *p, size_t bytes) {
@@ -618,8 +618,9 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     if (bytes == 0) return cudaSuccess;
     if (refused_during_capture("cudaMalloc", NULL)) return cudaErrorStreamCaptureUnsupported;
     uint64_t serial = ++allocation_serial;
-    if ((fail_after > 0 && --fail_after == 0) ||
-        (config().fail_alloc_at > 0 && (long)serial == config().fail_alloc_at)) {
+    /* Out of memory persists: from the chosen allocation on, every one fails. */
+    if ((fail_from > 0 && serial >= fail_from) ||
+        (config().fail_alloc_at > 0 && (long)serial >= config().fail_alloc_at)) {
         note("cudaMalloc #%llu of %zu bytes fails (injected out-of-memory)",
              (unsigned long long)serial, bytes);
         return set_error(cudaErrorMemoryAllocation);
@@ -1134,7 +1135,7 @@ void soma_emu_counters_print(FILE *to, const char *label, const soma_emu_counter
 
 void soma_emu_fail_allocation_after(long n) {
     std::lock_guard<std::recursive_mutex> guard(api_lock);
-    fail_after = n > 0 ? n : 0;
+    fail_from = n > 0 ? allocation_serial + (uint64_t)n : 0;
 }
 
 long soma_emu_live_allocations(uint64_t *bytes) {
