@@ -61,46 +61,47 @@ static __global__ void fill_kernel(float value, float *y, int64_t count) {
 
 extern "C" cudaError_t soma_cuda_act_forward(int act, float param, const float *x, float *y,
                                              int64_t count, cudaStream_t stream) {
-    act_forward_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(
-        (soma_activation)act, param, x, y, count);
+    SOMA_LAUNCH(act_forward_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream,
+                (soma_activation)act, param, x, y, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_act_backward(int act, float param, const float *x,
                                               const float *y, const float *dy, float *dx,
                                               int64_t count, cudaStream_t stream) {
-    act_backward_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(
-        (soma_activation)act, param, x, y, dy, dx, count);
+    SOMA_LAUNCH(act_backward_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream,
+                (soma_activation)act, param, x, y, dy, dx, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_bias_add(const float *x, const float *bias, float *y, int64_t m,
                                           int64_t n, cudaStream_t stream) {
-    bias_add_kernel<<<soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream>>>(x, bias, y, m * n, n);
+    SOMA_LAUNCH(bias_add_kernel, soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream, x, bias, y, m * n,
+                n);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_bias_act(int act, float param, const float *x,
                                           const float *bias, float *z, float *a, int64_t m,
                                           int64_t n, cudaStream_t stream) {
-    bias_act_kernel<<<soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream>>>(
-        (soma_activation)act, param, x, bias, z, a, m * n, n);
+    SOMA_LAUNCH(bias_act_kernel, soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream,
+                (soma_activation)act, param, x, bias, z, a, m * n, n);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_scale(float alpha, const float *x, float *y, int64_t count,
                                        cudaStream_t stream) {
-    scale_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(alpha, x, y, count);
+    SOMA_LAUNCH(scale_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, alpha, x, y, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_axpy(float alpha, const float *x, float *y, int64_t count,
                                       cudaStream_t stream) {
-    axpy_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(alpha, x, y, count);
+    SOMA_LAUNCH(axpy_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, alpha, x, y, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_fill(float value, float *y, int64_t count, cudaStream_t stream) {
-    fill_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(value, y, count);
+    SOMA_LAUNCH(fill_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, value, y, count);
     return cudaGetLastError();
 }

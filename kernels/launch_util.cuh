@@ -1,8 +1,23 @@
-/* launch_util.cuh: launch shapes shared by the kernels (nvcc only). */
+/* launch_util.cuh: how kernels are launched, and the launch shapes they
+ * share. */
 #ifndef SOMA_KERNELS_LAUNCH_UTIL_CUH
 #define SOMA_KERNELS_LAUNCH_UTIL_CUH
 
 #include <stdint.h>
+
+/* SOMA_LAUNCH(kernel, grid, block, shared_bytes, stream, args...) queues
+ * kernel<<<grid, block, shared_bytes, stream>>>(args...). Every launch in
+ * kernels/ goes through it: the emulation build (-DSOMA_CUDA_EMULATION=ON,
+ * tests/emu) compiles the .cu files as host C++, where it becomes a call
+ * that checks the launch and runs the grid on the CPU. */
+#ifdef SOMA_CUDA_EMULATION
+#define SOMA_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                         \
+    soma_emu::launch(#kernel, kernel, dim3(grid), dim3(block), (size_t)(shared_bytes),       \
+                     (stream), __VA_ARGS__)
+#else
+#define SOMA_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                         \
+    kernel<<<(grid), (block), (shared_bytes), (stream)>>>(__VA_ARGS__)
+#endif
 
 /* Threads per block of the flat (elementwise, grid-stride) kernels: a
  * multiple of the warp size that keeps 8 blocks resident per SM. */

@@ -104,17 +104,18 @@ static unsigned partial_blocks(int64_t count, int threads) {
 extern "C" cudaError_t soma_cuda_mse_loss(const float *pred, const float *target, int64_t count,
                                           float *partials, float *out, cudaStream_t stream) {
     unsigned blocks = partial_blocks(count, SOMA_BLOCK);
-    mse_partials_kernel<<<blocks, SOMA_BLOCK, 0, stream>>>(pred, target, count, partials);
+    SOMA_LAUNCH(mse_partials_kernel, blocks, SOMA_BLOCK, 0, stream, pred, target, count, partials);
     cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
+    if (e != cudaSuccess)
+        return e;
     return soma_cuda_finish_partials(partials, (int)blocks, (double)count, out, stream);
 }
 
 extern "C" cudaError_t soma_cuda_mse_backward(const float *pred, const float *target,
                                               float *dpred, int64_t count, cudaStream_t stream) {
     float scale = (float)(2.0 / (double)count);
-    mse_backward_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(pred, target, dpred,
-                                                                            count, scale);
+    SOMA_LAUNCH(mse_backward_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, pred, target,
+                dpred, count, scale);
     return cudaGetLastError();
 }
 
@@ -122,9 +123,11 @@ extern "C" cudaError_t soma_cuda_bce_logits_loss(const float *logits, const floa
                                                  int64_t count, float *partials, float *out,
                                                  cudaStream_t stream) {
     unsigned blocks = partial_blocks(count, SOMA_BLOCK);
-    bce_partials_kernel<<<blocks, SOMA_BLOCK, 0, stream>>>(logits, target, count, partials);
+    SOMA_LAUNCH(bce_partials_kernel, blocks, SOMA_BLOCK, 0, stream, logits, target, count,
+                partials);
     cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
+    if (e != cudaSuccess)
+        return e;
     return soma_cuda_finish_partials(partials, (int)blocks, (double)count, out, stream);
 }
 
@@ -132,8 +135,8 @@ extern "C" cudaError_t soma_cuda_bce_logits_backward(const float *logits, const 
                                                      float *dlogits, int64_t count,
                                                      cudaStream_t stream) {
     float scale = (float)(1.0 / (double)count);
-    bce_backward_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(logits, target,
-                                                                            dlogits, count, scale);
+    SOMA_LAUNCH(bce_backward_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, logits, target,
+                dlogits, count, scale);
     return cudaGetLastError();
 }
 
@@ -141,8 +144,8 @@ extern "C" cudaError_t soma_cuda_softmax_xent_loss(const float *logits, const fl
                                                    int64_t m, int64_t n, float *partials,
                                                    float *out, cudaStream_t stream) {
     unsigned blocks = partial_blocks(m, 1);
-    xent_partials_kernel<<<blocks, soma_row_threads(n), 0, stream>>>(logits, labels, m, n,
-                                                                     partials);
+    SOMA_LAUNCH(xent_partials_kernel, blocks, soma_row_threads(n), 0, stream, logits, labels, m, n,
+                partials);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
     return soma_cuda_finish_partials(partials, (int)blocks, (double)m, out, stream);
@@ -153,7 +156,7 @@ extern "C" cudaError_t soma_cuda_softmax_xent_backward(const float *logits, cons
                                                        cudaStream_t stream) {
     float scale = (float)(1.0 / (double)m);
     unsigned blocks = soma_blocks_for(m, 1, SOMA_MAX_ROW_BLOCKS);
-    xent_backward_kernel<<<blocks, soma_row_threads(n), 0, stream>>>(logits, labels, dlogits, m,
-                                                                     n, scale);
+    SOMA_LAUNCH(xent_backward_kernel, blocks, soma_row_threads(n), 0, stream, logits, labels,
+                dlogits, m, n, scale);
     return cudaGetLastError();
 }

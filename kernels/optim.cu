@@ -57,8 +57,8 @@ static __global__ void adam_update_kernel(float lr, float beta1, float beta2, fl
 extern "C" cudaError_t soma_cuda_sgd_update(float lr, float momentum, float weight_decay,
                                             int nesterov, const float *g, float *w, float *v,
                                             int64_t count, cudaStream_t stream) {
-    sgd_update_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(
-        lr, momentum, weight_decay, nesterov, g, w, v, count);
+    SOMA_LAUNCH(sgd_update_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, lr, momentum,
+                weight_decay, nesterov, g, w, v, count);
     return cudaGetLastError();
 }
 
@@ -67,8 +67,8 @@ extern "C" cudaError_t soma_cuda_adam_update(float lr, float beta1, float beta2,
                                              float bias_correction1, float bias_correction2,
                                              const float *g, float *w, float *m, float *v,
                                              int64_t count, cudaStream_t stream) {
-    adam_update_kernel<<<soma_flat_blocks(count), SOMA_BLOCK, 0, stream>>>(
-        lr, beta1, beta2, eps, weight_decay, decoupled, bias_correction1, bias_correction2, g, w,
-        m, v, count);
+    SOMA_LAUNCH(adam_update_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, lr, beta1,
+                beta2, eps, weight_decay, decoupled, bias_correction1, bias_correction2, g, w, m, v,
+                count);
     return cudaGetLastError();
 }

@@ -9,7 +9,7 @@
  * compares the words with soma_dropout_threshold(p), integers only, so its
  * masks are the CPU's bit for bit. */
 #include "kernels.h"
-#include "launch_util.cuh" // SOMA_BLOCK, SOMA_GRID_STRIDE, soma_flat_blocks
+#include "launch_util.cuh" // SOMA_LAUNCH, SOMA_BLOCK, SOMA_GRID_STRIDE, soma_flat_blocks
 
 #include "core/act_math.h" // soma_act_f, soma_act_df, soma_act_df_reads_y
 #include "core/philox.h"   // soma_philox_block, soma_uniform_from_word, soma_normal_pair_from_words
@@ -106,16 +106,16 @@ static __global__ void bias_act_dropout_backward_kernel(soma_activation act, flo
 
 extern "C" cudaError_t soma_cuda_fill_uniform(uint64_t seed, uint64_t offset, float lo, float hi,
                                               float *y, int64_t count, cudaStream_t stream) {
-    fill_uniform_kernel<<<soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream>>>(
-        seed, offset, lo, hi, y, count);
+    SOMA_LAUNCH(fill_uniform_kernel, soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream, seed,
+                offset, lo, hi, y, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_fill_normal(uint64_t seed, uint64_t offset, float mean,
                                              float stddev, float *y, int64_t count,
                                              cudaStream_t stream) {
-    fill_normal_kernel<<<soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream>>>(
-        seed, offset, mean, stddev, y, count);
+    SOMA_LAUNCH(fill_normal_kernel, soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream, seed,
+                offset, mean, stddev, y, count);
     return cudaGetLastError();
 }
 
@@ -123,8 +123,8 @@ extern "C" cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p
                                          float *y, int64_t count, cudaStream_t stream) {
     /* on the host, in float, exactly as the CPU computes them */
     const float keep_scale = 1.0f / (1.0f - p);
-    dropout_kernel<<<soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream>>>(
-        seed, offset, soma_dropout_threshold(p), keep_scale, x, y, count);
+    SOMA_LAUNCH(dropout_kernel, soma_flat_blocks(blocks_of(count)), SOMA_BLOCK, 0, stream, seed,
+                offset, soma_dropout_threshold(p), keep_scale, x, y, count);
     return cudaGetLastError();
 }
 
@@ -134,9 +134,9 @@ extern "C" cudaError_t soma_cuda_bias_act_dropout(int act, float param, float p,
                                                   uint32_t *mask, float *alive, int64_t m,
                                                   int64_t n, cudaStream_t stream) {
     const float keep_scale = 1.0f / (1.0f - p);
-    bias_act_dropout_kernel<<<soma_flat_blocks(m * ((n + 31) / 32)), SOMA_BLOCK, 0, stream>>>(
-        (soma_activation)act, param, seed, offset, soma_dropout_threshold(p), keep_scale, x, bias,
-        h, z, mask, alive, m, n);
+    SOMA_LAUNCH(bias_act_dropout_kernel, soma_flat_blocks(m * ((n + 31) / 32)), SOMA_BLOCK, 0, stream,
+                (soma_activation)act, param, seed, offset, soma_dropout_threshold(p), keep_scale, x,
+                bias, h, z, mask, alive, m, n);
     return cudaGetLastError();
 }
 
@@ -145,7 +145,7 @@ extern "C" cudaError_t soma_cuda_bias_act_dropout_backward(int act, float param,
                                                            const float *dh, float *dx, int64_t m,
                                                            int64_t n, cudaStream_t stream) {
     const float keep_scale = 1.0f / (1.0f - p);
-    bias_act_dropout_backward_kernel<<<soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream>>>(
-        (soma_activation)act, param, keep_scale, z, mask, dh, dx, m, n);
+    SOMA_LAUNCH(bias_act_dropout_backward_kernel, soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream,
+                (soma_activation)act, param, keep_scale, z, mask, dh, dx, m, n);
     return cudaGetLastError();
 }

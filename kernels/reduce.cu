@@ -51,7 +51,7 @@ static __global__ void bias_grad_kernel(const float *dy, float *dbias, int64_t m
         for (int64_t i = threadIdx.y; i < m; i += COL_TILE_ROWS) acc += dy[i * n + j];
     part[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
-    for (int half = COL_TILE_ROWS / 2; half > 0; half >>= 1) {
+    for (unsigned half = COL_TILE_ROWS / 2; half > 0; half >>= 1) {
         if (threadIdx.y < half)
             part[threadIdx.y][threadIdx.x] += part[threadIdx.y + half][threadIdx.x];
         __syncthreads();
@@ -118,7 +118,7 @@ static __global__ void correct_partials_kernel(const float *x, const float *labe
 
 extern "C" cudaError_t soma_cuda_finish_partials(const float *partials, int count, double divisor,
                                                  float *out, cudaStream_t stream) {
-    finish_partials_kernel<<<1, SOMA_BLOCK, 0, stream>>>(partials, count, divisor, out);
+    SOMA_LAUNCH(finish_partials_kernel, 1, SOMA_BLOCK, 0, stream, partials, count, divisor, out);
     return cudaGetLastError();
 }
 
@@ -126,9 +126,10 @@ extern "C" cudaError_t soma_cuda_finish_partials(const float *partials, int coun
 static cudaError_t sum_two_pass(const float *x, int64_t count, int square, double divisor,
                                 float *partials, float *out, cudaStream_t stream) {
     unsigned blocks = soma_blocks_for(count, SOMA_BLOCK, SOMA_CUDA_MAX_PARTIALS);
-    sum_partials_kernel<<<blocks, SOMA_BLOCK, 0, stream>>>(x, count, square, partials);
+    SOMA_LAUNCH(sum_partials_kernel, blocks, SOMA_BLOCK, 0, stream, x, count, square, partials);
     cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
+    if (e != cudaSuccess)
+        return e;
     return soma_cuda_finish_partials(partials, (int)blocks, divisor, out, stream);
 }
 
@@ -149,21 +150,21 @@ static unsigned col_tile_blocks(int64_t n) { return soma_blocks_for(n, COL_TILE_
 extern "C" cudaError_t soma_cuda_bias_grad(const float *dy, float *dbias, int64_t m, int64_t n,
                                            cudaStream_t stream) {
     dim3 threads(COL_TILE_COLS, COL_TILE_ROWS);
-    bias_grad_kernel<<<col_tile_blocks(n), threads, 0, stream>>>(dy, dbias, m, n);
+    SOMA_LAUNCH(bias_grad_kernel, col_tile_blocks(n), threads, 0, stream, dy, dbias, m, n);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_active_columns(const float *x, float *flags, int64_t m,
                                                 int64_t n, cudaStream_t stream) {
     dim3 threads(COL_TILE_COLS, COL_TILE_ROWS);
-    active_columns_kernel<<<col_tile_blocks(n), threads, 0, stream>>>(x, flags, m, n);
+    SOMA_LAUNCH(active_columns_kernel, col_tile_blocks(n), threads, 0, stream, x, flags, m, n);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_row_argmax(const float *x, float *out, int64_t m, int64_t n,
                                             cudaStream_t stream) {
     unsigned blocks = soma_blocks_for(m, 1, SOMA_MAX_ROW_BLOCKS);
-    row_argmax_kernel<<<blocks, soma_row_threads(n), 0, stream>>>(x, out, m, n);
+    SOMA_LAUNCH(row_argmax_kernel, blocks, soma_row_threads(n), 0, stream, x, out, m, n);
     return cudaGetLastError();
 }
 
@@ -171,8 +172,8 @@ extern "C" cudaError_t soma_cuda_correct_count(const float *x, const float *labe
                                                int64_t n, float *partials, float *out,
                                                cudaStream_t stream) {
     unsigned blocks = soma_blocks_for(m, 1, SOMA_CUDA_MAX_PARTIALS);
-    correct_partials_kernel<<<blocks, soma_row_threads(n), 0, stream>>>(x, labels, m, n,
-                                                                        partials);
+    SOMA_LAUNCH(correct_partials_kernel, blocks, soma_row_threads(n), 0, stream, x, labels, m, n,
+                partials);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
     return soma_cuda_finish_partials(partials, (int)blocks, 1.0, out, stream);

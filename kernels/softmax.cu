@@ -50,14 +50,15 @@ static unsigned row_blocks(int64_t m) { return soma_blocks_for(m, 1, SOMA_MAX_RO
 
 extern "C" cudaError_t soma_cuda_softmax(int log_output, const float *x, float *y, int64_t m,
                                          int64_t n, cudaStream_t stream) {
-    softmax_kernel<<<row_blocks(m), soma_row_threads(n), 0, stream>>>(log_output, x, y, m, n);
+    SOMA_LAUNCH(softmax_kernel, row_blocks(m), soma_row_threads(n), 0, stream, log_output, x, y, m,
+                n);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_softmax_backward(int log_output, const float *y, const float *dy,
                                                   float *dx, int64_t m, int64_t n,
                                                   cudaStream_t stream) {
-    softmax_backward_kernel<<<row_blocks(m), soma_row_threads(n), 0, stream>>>(log_output, y, dy,
-                                                                               dx, m, n);
+    SOMA_LAUNCH(softmax_backward_kernel, row_blocks(m), soma_row_threads(n), 0, stream, log_output,
+                y, dy, dx, m, n);
     return cudaGetLastError();
 }

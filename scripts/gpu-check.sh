@@ -1,59 +1,117 @@
 #!/usr/bin/env bash
-# gpu-check.sh: everything that needs a GPU, in one call, for the lent GPU
-# machine (see the device tool): builds for sm_90, runs the whole ctest suite
-# (GPU suites included), `soma check` on every device, the CPU-vs-GPU
-# training-curve test, compute-sanitizer memcheck and racecheck over the GPU
-# tests, and MNIST on the GPU; prints a short summary last. Full logs go to
-# $OUT (default ./gpu-logs).
-#   scripts/gpu-check.sh [--quick]   (--quick: skip the sanitizers and MNIST)
+# gpu-check.sh: what needs a real GPU, in one call that fits a short loan of
+# a fresh GPU machine (the device tool: about 10 minutes a call). Each stage
+# prints one "== stage: result" line the moment it ends, and the summary
+# is repeated at the end and written to $OUT/summary.txt (full logs beside
+# it; OUT defaults to ./gpu-logs).
+#
+#   1. driver:    nvidia-smi, and the driver's CUDA version: CUDA 13 needs
+#                 driver R580 or newer. A missing or too-old driver, or no
+#                 usable GPU, is a FAILURE, never a skip: this script only
+#                 runs where a GPU was promised.
+#   2. build:     only what the checks need (soma, test_cuda,
+#                 test_cuda_train), for the GPU's own architecture.
+#   3. soma check --device cuda, test_cuda, test_cuda_train.
+#   4. compute-sanitizer memcheck on a reduced set: `soma check --device
+#      cuda --quick` (no 1024x1024 or 10^6 shapes) and test_cuda_train.
+#   5. one timed MNIST epoch on the GPU, when the IDX files are at
+#      $SOMA_DATA/mnist (carry data/ along and set SOMA_DATA=$PWD/data).
+#   --full adds racecheck and synccheck on test_cuda, memcheck on the whole
+#   test_cuda, and a default 15-epoch MNIST run.
+# Exit status: 0 when every stage passed, 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+full=0
+[ "${1:-}" = "--full" ] && full=1
 out=${OUT:-$PWD/gpu-logs}
 mkdir -p "$out"
-quick=0
-[ "${1:-}" = "--quick" ] && quick=1
 summary=()
-note() { summary+=("$1"); echo "== $1"; }
+failed=0
+t0=$(date +%s)
+stage() { # NAME RESULT [fail]
+  local line="== $1: $2 ($(($(date +%s) - t0)) s)"
+  summary+=("$line")
+  echo "$line"
+  [ "${3:-}" = fail ] && failed=1
+  return 0
+}
+finish() {
+  echo
+  echo "==================== summary ===================="
+  printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
+  exit "$failed"
+}
 
-nvidia-smi >"$out/nvidia-smi.txt" 2>&1 && note "GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)"
-py_cudnn=$(python3 -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSOMA_CUDA=ON \
-  ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} >"$out/configure.log" 2>&1 || { note "configure FAILED"; tail -30 "$out/configure.log"; }
-note "cuDNN: $(grep -E 'cuDNN ' "$out/configure.log" | sed 's/^-- *//' | head -1) (pip cuDNN at: ${py_cudnn:-none})"
-cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 && note "build: ok" || { note "build FAILED"; tail -40 "$out/build.log"; }
-grep -iE "warning" "$out/build.log" | head -20 >"$out/build-warnings.txt"
-note "build warnings: $(wc -l <"$out/build-warnings.txt")"
+# ---- 1. the driver ----------------------------------------------------------------
+if ! nvidia-smi >"$out/nvidia-smi.txt" 2>&1; then
+  stage driver "FAILED: nvidia-smi does not run ($(head -1 "$out/nvidia-smi.txt"))" fail
+  finish
+fi
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader | head -1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
+cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+if [ "${driver%%.*}" -lt 580 ] 2>/dev/null; then
+  stage driver "FAILED: driver $driver is older than R580, which CUDA 13 needs ($gpu)" fail
+  finish
+fi
+stage driver "ok: $gpu"
 
-(cd build-gpu && ctest --output-on-failure -j 4 >"$out/ctest.log" 2>&1)
-note "ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1)"
-grep -E "Skipped|Failed" "$out/ctest.log" | head -10
+# ---- 2. the build -----------------------------------------------------------------
+export PATH="/usr/local/cuda/bin:$PATH"
+if ! cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DSOMA_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${cap:-90}" \
+     -DSOMA_BUILD_EXAMPLES=OFF -DSOMA_BUILD_BENCH=OFF ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} \
+     >"$out/configure.log" 2>&1; then
+  stage build "FAILED: configure ($(tail -3 "$out/configure.log" | tr '\n' ' '))" fail
+  finish
+fi
+if ! cmake --build build-gpu -j "$(nproc)" --target soma_cli test_cuda test_cuda_train >"$out/build.log" 2>&1; then
+  stage build "FAILED: $(grep -m3 -E 'error' "$out/build.log" | tr '\n' ' ')" fail
+  finish
+fi
+warnings=$(grep -ciE "warning" "$out/build.log" || true)
+stage build "ok: sm_${cap:-90}, $warnings warnings; $(grep -E 'cuDNN ' "$out/configure.log" | sed 's/^-- *//' | head -1)"
 
-./build-gpu/soma check >"$out/soma-check.txt" 2>&1
-note "soma check: $(tail -1 "$out/soma-check.txt")"
-grep -E "FAIL|ERROR" "$out/soma-check.txt" | head -20
-
-./build-gpu/tests/test_cuda_train >"$out/cuda-train.txt" 2>&1
-note "CPU-vs-GPU training curves: rc $? $(grep -E '^loss|Checks' "$out/cuda-train.txt" | tr '\n' ' ')"
-
-if [ $quick = 0 ]; then
-  if command -v compute-sanitizer >/dev/null; then
-    for tool in memcheck racecheck; do
-      for t in test_cuda test_cuda_train; do
-        compute-sanitizer --tool $tool --error-exitcode 9 ./build-gpu/tests/$t >"$out/sanitizer-$tool-$t.txt" 2>&1
-        note "compute-sanitizer $tool $t: rc $? $(grep -E 'ERROR SUMMARY' "$out/sanitizer-$tool-$t.txt" | tail -1)"
-      done
-    done
+# ---- 3. the checks ----------------------------------------------------------------
+# run NAME SECONDS COMMAND...: one stage, its output in $out/NAME.txt
+run() {
+  local name=$1 limit=$2
+  shift 2
+  timeout "$limit" "$@" >"$out/$name.txt" 2>&1
+  local rc=$?
+  local tail_line
+  tail_line=$(grep -E "passed|Checks:|ERROR SUMMARY|^test:|trained" "$out/$name.txt" | tail -2 | tr '\n' ' ')
+  if [ $rc = 0 ]; then
+    stage "$name" "ok: $tail_line"
+  elif [ $rc = 124 ]; then
+    stage "$name" "FAILED: timed out after $limit s" fail
   else
-    note "compute-sanitizer: not found"
+    stage "$name" "FAILED (exit $rc): $tail_line $(grep -m3 -E 'FAIL|:F:|:E:|error' "$out/$name.txt" | tr '\n' ' ')" fail
   fi
-  if scripts/fetch-mnist.sh >/dev/null 2>&1 || [ -e "${SOMA_DATA:-$HOME/.cache/soma}/mnist/t10k-labels-idx1-ubyte" ]; then
-    ./build-gpu/soma train --data mnist --device cuda >"$out/mnist-cuda.txt" 2>&1
-    note "MNIST on cuda: $(grep -E '^test:|trained' "$out/mnist-cuda.txt" | tr '\n' ' ')"
-  else
-    note "MNIST: not available on this machine (copy the IDX files into \$SOMA_DATA/mnist)"
+}
+run soma-check 240 build-gpu/soma check --device cuda
+run test_cuda 240 build-gpu/tests/test_cuda
+run test_cuda_train 120 build-gpu/tests/test_cuda_train
+
+# ---- 4. compute-sanitizer -----------------------------------------------------------
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  cs=(compute-sanitizer --error-exitcode 9 --print-limit 20)
+  run memcheck-soma-check-quick 300 "${cs[@]}" --tool memcheck build-gpu/soma check --device cuda --quick
+  run memcheck-test_cuda_train 180 "${cs[@]}" --tool memcheck build-gpu/tests/test_cuda_train
+  if [ $full = 1 ]; then
+    run memcheck-test_cuda 600 "${cs[@]}" --tool memcheck build-gpu/tests/test_cuda
+    run racecheck-test_cuda 600 "${cs[@]}" --tool racecheck build-gpu/tests/test_cuda
+    run synccheck-test_cuda 600 "${cs[@]}" --tool synccheck build-gpu/tests/test_cuda
   fi
+else
+  stage compute-sanitizer "FAILED: not found on this machine" fail
 fi
 
-echo
-echo "==================== summary ===================="
-printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
+# ---- 5. MNIST -----------------------------------------------------------------------
+mnist=${SOMA_DATA:-$HOME/.cache/soma}/mnist
+if [ -e "$mnist/t10k-labels-idx1-ubyte" ]; then
+  run mnist-1-epoch 120 build-gpu/soma train --data mnist --device cuda --epochs 1
+  [ $full = 1 ] && run mnist-15-epochs 300 build-gpu/soma train --data mnist --device cuda
+else
+  stage mnist "not run: no IDX files in $mnist (carry data/mnist and set SOMA_DATA=\$PWD/data)" fail
+fi
+finish

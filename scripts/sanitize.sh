@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # sanitize.sh: the test suite and the CLI under the sanitizers and valgrind.
-#  1. build-asan/: a second build (no CUDA) with AddressSanitizer + UBSan
+#  1. build-asan/: a second build with AddressSanitizer + UBSan
 #     (-DSOMA_SANITIZE=address,undefined: the library, the tests, the
-#     examples and the CLI; all but the float64 reference ops, see below),
-#     and the whole ctest suite on it; any invalid access, leak
-#     (LeakSanitizer) or undefined behaviour fails its test.
+#     examples and the CLI; all but the float64 reference ops, see below)
+#     whose CUDA backend is the CPU emulation (-DSOMA_CUDA_EMULATION=ON:
+#     kernels, src/cuda and the stand-ins under the sanitizers too), and the
+#     whole ctest suite on it; any invalid access, leak (LeakSanitizer) or
+#     undefined behaviour fails its test.
 #  2. build-valgrind/: a plain build of the CLI without CUDA (RelWithDebInfo,
 #     so reports have lines), and a small training session under valgrind:
 #     train, resume, eval, predict, summary, and two runs that fail on bad
@@ -40,8 +42,9 @@ cat >build-asan/sanitize-exclude.cmake <<'EOF'
 # written by scripts/sanitize.sh (CMAKE_PROJECT_INCLUDE): the test oracle without sanitizers
 set_source_files_properties(src/ref/reference.c PROPERTIES COMPILE_OPTIONS -fno-sanitize=all)
 EOF
-echo "sanitize: building build-asan/ (ASan + UBSan, no CUDA)"
-if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOMA_SANITIZE=address,undefined -DSOMA_CUDA=OFF \
+echo "sanitize: building build-asan/ (ASan + UBSan, CUDA emulated on the CPU)"
+if PATH="/usr/local/cuda/bin:$PATH" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DSOMA_SANITIZE=address,undefined -DSOMA_CUDA_EMULATION=ON \
      -DCMAKE_PROJECT_INCLUDE="$PWD/build-asan/sanitize-exclude.cmake" >build-asan/sanitize-build.log 2>&1 &&
    cmake --build build-asan -j "$jobs" >>build-asan/sanitize-build.log 2>&1; then
   built=$(($(date +%s) - start))
@@ -66,7 +69,7 @@ if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOMA_SANITIZE=ad
   reports=$(grep -cE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" build-asan/sanitize-ctest.log || true)
   echo "sanitize: ctest: $summary ($skipped skipped, $reports sanitizer reports, $took s)"
   if [ $rc = 0 ] && [ "$reports" = 0 ]; then
-    outcome="$today: $summary ($skipped skipped: no GPU), **0 sanitizer reports**; build ${built} s, tests ${took} s"
+    outcome="$today: $summary ($skipped skipped), **0 sanitizer reports**; build ${built} s, tests ${took} s"
   else
     failed=1
     outcome="$today: **FAILED**: $summary, $reports sanitizer reports (build-asan/sanitize-ctest.log)"
@@ -78,7 +81,7 @@ else
   tail -40 build-asan/sanitize-build.log
   outcome="$today: **FAILED**: the build failed (build-asan/sanitize-build.log)"
 fi
-update_row "auto:asan" "| Whole test suite under AddressSanitizer + LeakSanitizer + UBSan | \`scripts/sanitize.sh\`: build-asan/ (\`-DSOMA_SANITIZE=address,undefined -DSOMA_CUDA=OFF\`, gcc; not src/ref), every ctest test | $outcome <!-- auto:asan --> |"
+update_row "auto:asan" "| Whole test suite under AddressSanitizer + LeakSanitizer + UBSan, CUDA emulated | \`scripts/sanitize.sh\`: build-asan/ (\`-DSOMA_SANITIZE=address,undefined -DSOMA_CUDA_EMULATION=ON\`, gcc; not src/ref nor the emulated GEMM's arithmetic), every ctest test | $outcome <!-- auto:asan --> |"
 
 # ---- 2 and 3. valgrind on the CLI --------------------------------------------------
 work=$(mktemp -d)

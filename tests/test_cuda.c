@@ -12,8 +12,10 @@
 #include "core/backend.h"
 #include "core/op_check.h"
 #include "test_util.h"
+#ifdef SOMA_CUDA_EMULATION
+#include "emu.h"
+#endif
 
-static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}, {3, 100000, 1}};
 static soma_device *cpu, *gpu;
 
 START_TEST(op_matches_cpu) {
@@ -21,12 +23,13 @@ START_TEST(op_matches_cpu) {
     const char *variants[8];
     int n_variants = test_variants(&soma_cuda_backend, (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
-    for (int v = 0; v < n_variants; v++)
-        for (int p = 0; p < n_params; p++)
-            for (int s = 0; s < 5; s++) {
-                if (s == 4 && _i == SOMA_OP_GEMM) continue; /* 3x100000x1 GEMM says nothing new */
-                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = shapes[s][0],
-                                     .n = shapes[s][1], .k = shapes[s][2], .seed = TEST_SEED,
+    /* variants innermost: they share one expected result (op_check.c) */
+    for (int p = 0; p < n_params; p++)
+        for (int s = 0; s < SOMA_CHECK_SHAPE_COUNT; s++)
+            for (int v = 0; v < n_variants; v++) {
+                const soma_check_shape *sh = &soma_check_shapes[s];
+                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = sh->m,
+                                     .n = sh->n, .k = sh->k, .seed = TEST_SEED,
                                      .variant = variants[v]};
                 soma_check_result r;
                 char params[64];
@@ -173,12 +176,69 @@ START_TEST(impossible_allocation_is_an_error) {
 }
 END_TEST
 
+#ifdef SOMA_CUDA_EMULATION
+/* A model, an optimizer and one epoch of training on the device: every
+ * device allocation the library makes on the way. */
+static soma_status train_briefly(soma_device *dev) {
+    enum { ROWS = 40, FEATURES = 5, CLASSES = 3 };
+    soma_dataset *ds = NULL;
+    soma_mlp *m = NULL;
+    soma_optimizer *o = NULL;
+    soma_status st = soma_dataset_create(ROWS, FEATURES, 1, &ds);
+    if (st == SOMA_OK) {
+        float *x = soma_dataset_feature_data(ds), *y = soma_dataset_target_data(ds);
+        for (int i = 0; i < ROWS * FEATURES; i++) x[i] = (float)(i % 7) * 0.1f;
+        for (int i = 0; i < ROWS; i++) y[i] = (float)(i % CLASSES);
+        st = soma_mlp_create_simple(dev, (int64_t[]){FEATURES, 8, CLASSES}, 3, SOMA_ACT_RELU, &m);
+    }
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+    oc.clip_norm = 1.0f;
+    if (st == SOMA_OK) st = soma_optimizer_create(m, &oc, &o);
+    soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = 16, .epochs = 1, .seed = TEST_SEED};
+    soma_train_state state = {0};
+    if (st == SOMA_OK) st = soma_train(m, o, ds, ds, &tc, &state);
+    soma_optimizer_free(o);
+    soma_mlp_free(m);
+    soma_dataset_free(ds);
+    return st;
+}
+
+/* The emulation runs out of device memory at the nth allocation (it and all
+ * later ones fail), for n = 1, 2, ... until a run makes fewer: each time the
+ * run must end in an out-of-memory status naming the device, and leave no
+ * device memory behind once the cache of freed blocks is trimmed. */
+START_TEST(every_failed_device_allocation_is_an_error_and_leaks_nothing) {
+    soma_device_trim(gpu); /* freed blocks kept for reuse are not leaks: count without them */
+    long baseline = soma_emu_live_allocations(NULL);
+    long n;
+    for (n = 1; n < 1000; n++) {
+        soma_emu_fail_allocation_after(n);
+        soma_clear_error();
+        soma_status st = train_briefly(gpu);
+        soma_emu_fail_allocation_after(0);
+        soma_device_trim(gpu);
+        long live = soma_emu_live_allocations(NULL);
+        ck_assert_msg(live == baseline, "failing device allocation %ld: %ld allocations left, %ld before",
+                      n, live, baseline);
+        if (st == SOMA_OK) break; /* the run made fewer than n allocations */
+        ck_assert_msg(st == SOMA_ERR_OUT_OF_MEMORY && strstr(soma_last_error(), "cuda:0"),
+                      "failing device allocation %ld: %s: %s", n, soma_status_name(st),
+                      soma_last_error());
+    }
+    printf("test_cuda: each of the %ld device allocations of a short training run failed in "
+           "turn: an out-of-memory error every time, nothing leaked\n",
+           n - 1);
+    ck_assert_msg(n > 5, "only %ld allocations: the injection did not work", n - 1);
+}
+END_TEST
+#endif
+
 int main(void) {
     test_require_gpu();
     printf("test_cuda: seed %llu\n", TEST_SEED);
-    cpu = test_open("cpu");
-    gpu = test_open("cuda:0");
-    printf("%s\n%s\n", soma_device_description(cpu), soma_device_description(gpu));
+    test_require(soma_device_open("cpu", &cpu));
+    test_require(soma_device_open("cuda:0", &gpu));
+    test_say_where_cuda_runs("test_cuda", gpu);
     Suite *s = suite_create("cuda_ops");
     TCase *table = tcase_create("op_table");
     tcase_add_loop_test(table, op_matches_cpu, 0, SOMA_OP_COUNT);
@@ -188,6 +248,9 @@ int main(void) {
     tcase_add_test(direct, copies_across_devices_round_trip);
     tcase_add_test(direct, mixed_devices_are_refused);
     tcase_add_test(direct, impossible_allocation_is_an_error);
+#ifdef SOMA_CUDA_EMULATION
+    tcase_add_test(direct, every_failed_device_allocation_is_an_error_and_leaks_nothing);
+#endif
     suite_add_tcase(s, direct);
     Suite *suites[] = {s};
     int code = test_run(suites, 1, CK_NOFORK);

@@ -1,7 +1,8 @@
 /* test_ops.c: every op on the CPU against its float64 reference, for every
- * kernel variant, parameter set and awkward shape (1x1, 7x13, 129x257,
- * 1024x1024), through the same engine as `soma check`; plus the behaviour
- * the table cannot express (stability at huge logits, in-place calls). */
+ * kernel variant, parameter set and shape of soma_check_shapes (1x1, 7x13,
+ * 129x257, 1024x1024, and rows of 10^5 and 10^6 columns), through the same
+ * engine as `soma check`; plus the behaviour the table cannot express
+ * (stability at huge logits, in-place calls). */
 #include <math.h>
 #include <string.h>
 
@@ -10,7 +11,6 @@
 #include "cpu/cpu_gemm.h"
 #include "test_util.h"
 
-static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}};
 
 /* Loop test: _i is the op id. */
 START_TEST(op_matches_reference) {
@@ -19,11 +19,13 @@ START_TEST(op_matches_reference) {
     const char *variants[8];
     int n_variants = test_variants(&soma_cpu_backend, (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
-    for (int v = 0; v < n_variants; v++)
-        for (int p = 0; p < n_params; p++)
-            for (int s = 0; s < 4; s++) {
-                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = shapes[s][0],
-                                     .n = shapes[s][1], .k = shapes[s][2], .seed = TEST_SEED,
+    /* variants innermost: they share one expected result (op_check.c) */
+    for (int p = 0; p < n_params; p++)
+        for (int s = 0; s < SOMA_CHECK_SHAPE_COUNT; s++)
+            for (int v = 0; v < n_variants; v++) {
+                const soma_check_shape *sh = &soma_check_shapes[s];
+                soma_check_case c = {.op = (soma_op_id)_i, .param_index = p, .m = sh->m,
+                                     .n = sh->n, .k = sh->k, .seed = TEST_SEED,
                                      .variant = variants[v]};
                 soma_check_result r;
                 char params[64];

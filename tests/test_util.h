@@ -62,6 +62,30 @@ static inline soma_device *test_open(const char *spec) {
     return dev;
 }
 
+/* For code outside a running test (main(), set-up before srunner_run_all):
+ * there Check 0.15's assertions abort even when they pass ("Unable to
+ * report test progress"), so this prints the library's message and exits
+ * 1 instead. */
+#define test_require(expr)                                                                     \
+    do {                                                                                       \
+        soma_status test_require_s_ = (expr);                                                  \
+        if (test_require_s_ != SOMA_OK) {                                                      \
+            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #expr,           \
+                    soma_status_name(test_require_s_), soma_last_error());                     \
+            exit(EXIT_FAILURE);                                                                \
+        }                                                                                      \
+    } while (0)
+
+/* Says whether the CUDA tests run on a GPU or on the CPU emulation. */
+static inline void test_say_where_cuda_runs(const char *program, const soma_device *gpu) {
+#ifdef SOMA_CUDA_EMULATION
+    printf("%s: CUDA EMULATED on the CPU (tests/emu), not a GPU: %s\n", program,
+           soma_device_description(gpu));
+#else
+    printf("%s: on a GPU: %s\n", program, soma_device_description(gpu));
+#endif
+}
+
 /* Runs the suites and returns the exit code ctest expects. */
 static inline int test_run(Suite *suites[], int n, enum fork_status fork) {
     SRunner *runner = srunner_create(suites[0]);

@@ -16,13 +16,6 @@
 #include "options.h"
 #include "soma.h"
 
-typedef struct dims {
-    int64_t m, n, k;
-} dims;
-
-static const dims full_shapes[] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}, {1024, 1024, 256}};
-static const dims quick_shapes[] = {{1, 1, 1}, {7, 13, 5}, {129, 257, 65}};
-
 typedef struct options {
     const char *device; /* NULL: all */
     const char *op;     /* NULL: all */
@@ -131,8 +124,6 @@ static void note(notes *n, const options *o, const char *name, const char *statu
  * float64 reference. */
 static void check_device(soma_device *dev, soma_device *base, const options *o, tally *t) {
     const soma_backend *be = dev->backend;
-    const dims *shapes = o->quick ? quick_shapes : full_shapes;
-    int n_shapes = o->quick ? 3 : 4;
     for (int op = 0; op < SOMA_OP_COUNT; op++) {
         const soma_op_desc *d = &soma_op_table[op];
         if (o->op && strcmp(o->op, d->name) != 0) continue;
@@ -141,11 +132,14 @@ static void check_device(soma_device *dev, soma_device *base, const options *o, 
         for (int v = 0; be->variants && be->variants[v].name && n_variants < 8; v++)
             if (be->variants[v].op == (soma_op_id)op) variants[n_variants++] = be->variants[v].name;
         int n_params = d->n_test_params ? d->n_test_params : 1;
-        for (int v = 0; v < n_variants; v++)
-            for (int pi = 0; pi < n_params; pi++)
-                for (int s = 0; s < n_shapes; s++) {
-                    soma_check_case c = {.op = (soma_op_id)op, .param_index = pi, .m = shapes[s].m,
-                                         .n = shapes[s].n, .k = shapes[s].k, .seed = o->seed,
+        /* variants innermost: they share one expected result (op_check.c) */
+        for (int pi = 0; pi < n_params; pi++)
+            for (int s = 0; s < SOMA_CHECK_SHAPE_COUNT; s++)
+                for (int v = 0; v < n_variants; v++) {
+                    const soma_check_shape *sh = &soma_check_shapes[s];
+                    if (o->quick && sh->large) continue;
+                    soma_check_case c = {.op = (soma_op_id)op, .param_index = pi, .m = sh->m,
+                                         .n = sh->n, .k = sh->k, .seed = o->seed,
                                          .variant = variants[v]};
                     soma_check_result r;
                     soma_status st = base ? soma_check_against_device(dev, base, &c, &r)
@@ -164,7 +158,7 @@ int soma_cmd_check(int argc, char **argv) {
     const option opts[] = {
         {"--device", OPT_STRING, &o.device, "only this device: cpu, cuda or cuda:N (all)"},
         {"--op", OPT_STRING, &o.op, "only this op, e.g. gemm, softmax, relu_backward (all)"},
-        {"--quick", OPT_FLAG, &o.quick, "skip the 1024x1024 shapes"},
+        {"--quick", OPT_FLAG, &o.quick, "skip the large shapes (1024x1024x256, 1x1000000)"},
         {"--seed", OPT_U64, &o.seed, "seed of the random inputs (1)"},
         {"--json", OPT_FLAG, &o.json, "print one JSON object: rows, devices, passed, failed"},
     };

@@ -54,6 +54,12 @@ const char *soma_device_description(const soma_device *device);
 /** Waits until all work queued on the device has finished. */
 soma_status soma_device_synchronize(soma_device *device);
 
+/** Returns the memory the device keeps for reuse (a CUDA device caches the
+ *  blocks of freed tensors, so that training allocates nothing once warmed
+ *  up) to the system, for other programs or libraries on the same GPU.
+ *  Tensors still alive are not touched. NULL is allowed. */
+void soma_device_trim(soma_device *device);
+
 /** The number of usable CUDA GPUs (0 when CUDA is not built in or no driver
  *  is present). When 0, *reason (if reason is not NULL) says why, for messages
  *  such as "skipped: no usable CUDA device (CUDA driver version is

@@ -64,6 +64,9 @@ typedef struct soma_backend {
     soma_status (*synchronize)(void *ctx);
     /* Frees caches that outlive single calls (packing buffers, pools); may be NULL. */
     void (*release_caches)(void);
+    /* Returns the memory a context keeps for reuse (freed blocks) to the
+     * system; may be NULL. */
+    void (*trim)(void *ctx);
 
     soma_op_kernel kernel[SOMA_OP_COUNT]; /* NULL: not implemented here */
     const soma_op_variant *variants;      /* ends with a {.name = NULL} entry; may be NULL */

@@ -116,6 +116,13 @@ soma_status soma_device_synchronize(soma_device *dev) {
     return dev->backend->synchronize(dev->ctx);
 }
 
+void soma_device_trim(soma_device *dev) {
+    if (!dev) return;
+    pthread_mutex_lock(&registry_lock);
+    if (dev->refcount > 0 && dev->backend->trim) dev->backend->trim(dev->ctx);
+    pthread_mutex_unlock(&registry_lock);
+}
+
 void soma_shutdown(void) {
     const soma_backend *backends[] = {&soma_cpu_backend, &soma_cuda_backend};
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)

@@ -12,6 +12,19 @@
 #include <stdint.h>
 #include "core/op_table.h"
 
+/* The shapes every op is checked at, by test_ops, test_cuda and `soma
+ * check`: awkward sizes (1, 7, 129), a large product, and wide rows, where
+ * a running float sum over 10^5 or 10^6 columns drifts past the limits (the
+ * CPU softmax's once did). GEMM reads them as m x n results of inner
+ * dimension k; the other ops as m x n tensors. */
+typedef struct soma_check_shape {
+    int64_t m, n, k;
+    int large; /* skipped by `soma check --quick` */
+} soma_check_shape;
+
+enum { SOMA_CHECK_SHAPE_COUNT = 6 };
+extern const soma_check_shape soma_check_shapes[SOMA_CHECK_SHAPE_COUNT];
+
 typedef struct soma_check_case {
     soma_op_id op;
     int param_index;     /* into the op's test_params */

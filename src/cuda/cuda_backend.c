@@ -34,6 +34,7 @@ static void cuda_shutdown(void *vctx) {
     if (cudaSetDevice(ctx->ordinal) == cudaSuccess && ctx->stream)
         (void)cudaStreamSynchronize(ctx->stream);
     soma_cuda_cudnn_destroy(ctx);
+    soma_cuda_memory_destroy(ctx);
     if (ctx->cublaslt) (void)cublasLtDestroy(ctx->cublaslt);
     if (ctx->cublas) (void)cublasDestroy(ctx->cublas);
     if (ctx->partials) (void)cudaFree(ctx->partials);
@@ -114,27 +115,15 @@ static soma_status cuda_alloc(void *vctx, size_t bytes, void **ptr) {
     soma_cuda_ctx *ctx = vctx;
     *ptr = NULL;
     SOMA_TRY(soma_cuda_enter(ctx, "alloc"));
-    void *mem = NULL;
-    cudaError_t err = cudaMalloc(&mem, bytes);
-    if (err == cudaErrorMemoryAllocation) {
-        (void)cudaGetLastError();
-        return soma_fail(SOMA_ERR_OUT_OF_MEMORY,
-                         "cuda:%d: cudaMalloc of %zu bytes failed: out of device memory",
-                         ctx->ordinal, bytes);
-    }
-    SOMA_TRY(soma_cuda_check(ctx->ordinal, err, "alloc", "cudaMalloc"));
-    *ptr = mem;
-    return SOMA_OK;
+    return soma_cuda_memory_alloc(ctx, bytes, ptr);
 }
 
+/* To the cache: work queued on the context's stream that still uses ptr
+ * runs before any work that reuses it (cuda_memory.c). */
 static void cuda_free(void *vctx, void *ptr) {
     soma_cuda_ctx *ctx = vctx;
     if (!ptr || cudaSetDevice(ctx->ordinal) != cudaSuccess) return;
-    /* Kernels still queued on our non-blocking stream may use ptr; wait for
-     * them rather than rely on cudaFree's implicit synchronisation. */
-    (void)cudaStreamSynchronize(ctx->stream);
-    (void)cudaFree(ptr);
-    (void)cudaGetLastError();
+    soma_cuda_memory_free(ctx, ptr);
 }
 
 /* The host buffer may be pageable and freed by the caller right after the
@@ -296,6 +285,7 @@ const soma_backend soma_cuda_backend = {
     .copy = cuda_copy,
     .synchronize = cuda_synchronize,
     .release_caches = NULL, /* every CUDA resource belongs to a context */
+    .trim = soma_cuda_memory_trim,
     .kernel = {
         [SOMA_OP_GEMM] = soma_cuda_gemm,
         [SOMA_OP_BIAS_ADD] = k_bias_add,

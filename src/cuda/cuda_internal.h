@@ -16,6 +16,8 @@
  * NVIDIA recommends for Hopper (smaller GPUs need less). */
 #define SOMA_CUDA_LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
+typedef struct soma_cuda_memory soma_cuda_memory; /* cuda_memory.c */
+
 /* One per open device ordinal. Everything is queued on `stream`, in order,
  * so the scratch buffers can be reused from one op to the next. A context is
  * not meant to be driven from several host threads at once (nor are the
@@ -28,6 +30,7 @@ typedef struct soma_cuda_ctx {
     void *lt_workspace;             /* SOMA_CUDA_LT_WORKSPACE_BYTES */
     float *partials;                /* SOMA_CUDA_MAX_PARTIALS floats (kernels/kernels.h) */
     void *cudnn;                    /* cudnnHandle_t, created on first use (cuda_cudnn.c) */
+    soma_cuda_memory *memory;       /* the cache of device blocks (cuda_memory.c) */
 } soma_cuda_ctx;
 
 /* Each returns SOMA_OK on success; otherwise it leaves the message
@@ -69,6 +72,15 @@ static inline soma_status soma_cuda_enter(const soma_cuda_ctx *ctx, const char *
 static inline const char *soma_cuda_op_name(const soma_op_call *call) {
     return soma_op_table[call->op].name;
 }
+
+/* cuda_memory.c: device memory through a cache of freed blocks, so that a
+ * warmed-up run allocates nothing; the device must be current. Destroy
+ * frees every block (at context shutdown). */
+soma_status soma_cuda_memory_alloc(soma_cuda_ctx *ctx, size_t bytes, void **ptr);
+void soma_cuda_memory_free(soma_cuda_ctx *ctx, void *ptr);
+void soma_cuda_memory_trim(void *ctx); /* the backend's trim: cached blocks back to the device */
+void soma_cuda_memory_destroy(soma_cuda_ctx *ctx);
+void soma_cuda_memory_usage(const soma_cuda_ctx *ctx, size_t *live_bytes, size_t *cached_bytes);
 
 /* cuda_gemm.c: C = alpha op(A) op(B) + beta C with cublasSgemm (default)
  * and with cublasLtMatmul (variant "cublaslt"). */
