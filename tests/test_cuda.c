@@ -126,7 +126,7 @@ START_TEST(dropout_masks_and_fills_match_cpu_bit_for_bit) {
                          {"normal fill", on_cpu.normal, on_gpu.normal, m * n}};
             for (size_t c = 0; c < sizeof pairs / sizeof pairs[0]; c++) {
                 int64_t at = first_difference(pairs[c].a, pairs[c].b, pairs[c].count);
-                ck_assert_msg(at < 0, "%lldx%lld p=%g seed %llu: %s %lld differs between cpu and %s",
+                ck_assert_msg(at < 0, "%lldx%lld p=%.9g seed %llu: %s %lld differs between cpu and %s",
                               (long long)m, (long long)n, (double)ps[k], TEST_SEED, pairs[c].what, (long long)at,
                               soma_device_name(gpu));
             }
