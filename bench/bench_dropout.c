@@ -13,10 +13,12 @@
  *   fused        soma_bias_act_dropout(relu, p): bias, ReLU and dropout, z and
  *                the 1-bit mask kept, the dead-unit statistics updated
  *   fused_bwd    soma_bias_act_dropout_backward: applies the kept mask
+ *   uniform      soma_tensor_fill_uniform, the same Philox words as dropout's
+ *   normal       soma_tensor_fill_normal (Box-Muller on pairs of words)
  * GB/s counts the bytes each op must move once: 8 per element for copy,
  * scale and dropout (read x, write y), 12 + 1/8 for the fused forward (read
  * x, write z and h, the mask bits) and for its backward (read z and dh,
- * write dx, read the mask bits). "x copy" is the op's time over the faster
+ * write dx, read the mask bits), 4 for the fills (write). "x copy" is the op's time over the faster
  * copy's. One line per op, `dropout shape=... op=... gbps=... ns_per_elem=...`,
  * for bench/run_cpu.py. */
 #include <stdint.h>
@@ -28,9 +30,10 @@ typedef struct op_case {
     double bytes_per_elem;
 } op_case;
 
-enum { COPY, SCALE, DROPOUT, FUSED, FUSED_BWD, N_OPS };
+enum { COPY, SCALE, DROPOUT, FUSED, FUSED_BWD, UNIFORM, NORMAL, N_OPS };
 static const op_case ops[N_OPS] = {
-    {"copy", 8.0}, {"scale", 8.0}, {"dropout", 8.0}, {"fused", 12.125}, {"fused_bwd", 12.125},
+    {"copy", 8.0},         {"scale", 8.0},  {"dropout", 8.0}, {"fused", 12.125},
+    {"fused_bwd", 12.125}, {"uniform", 4.0}, {"normal", 4.0},
 };
 
 typedef struct tensors {
@@ -46,7 +49,11 @@ static void run_op(int op, tensors *t, float p, uint64_t call) {
     case FUSED:
         BENCH_TRY(soma_bias_act_dropout(SOMA_ACT_RELU, 0.0f, p, rng, t->x, t->bias, t->y, t->z, t->mask, t->alive));
         break;
-    default: BENCH_TRY(soma_bias_act_dropout_backward(SOMA_ACT_RELU, 0.0f, p, t->z, t->mask, t->x, t->y));
+    case FUSED_BWD:
+        BENCH_TRY(soma_bias_act_dropout_backward(SOMA_ACT_RELU, 0.0f, p, t->z, t->mask, t->x, t->y));
+        break;
+    case UNIFORM: BENCH_TRY(soma_tensor_fill_uniform(t->y, &rng, -1.0f, 1.0f)); break;
+    default: BENCH_TRY(soma_tensor_fill_normal(t->y, &rng, 0.0f, 1.0f));
     }
 }
 
