@@ -30,35 +30,40 @@ PHILOX_INLINE void draw_words(philox_words_fn words, uint64_t seed, uint64_t off
         words(seed, offset, (uint64_t)(first + g) / 4, w + g);
 }
 
-/* t[i] = lo + (hi - lo) u_i over one chunk [begin, end) */
+/* One chunk [begin, end) of a fill: uniform, t[i] = lo + (hi - lo) u_i
+ * (alpha = lo, beta = hi), or normal, t[i] = mean + stddev z_i (alpha =
+ * mean, beta = stddev), z by Box-Muller from the word pairs (0,1), (2,3) of
+ * each block. */
+PHILOX_INLINE void fill_chunk(const fill_args *a, int64_t begin, int64_t end, philox_words_fn words,
+                              int normal) {
+    const float alpha = a->p.alpha, beta = a->p.beta; /* locals: t's stores could change *a */
+    const int64_t count = end - begin;
+    uint32_t w[CHUNK];
+    draw_words(words, a->p.seed, a->p.offset, begin, count, w);
+    float *t = a->t + begin;
+    if (!normal) {
+        for (int64_t k = 0; k < count; k++) t[k] = soma_uniform_from_word(w[k], alpha, beta);
+        return;
+    }
+    for (int64_t k = 0; k < count; k += 2) {
+        float z[2];
+        soma_normal_pair_from_words(w[k], w[k + 1], alpha, beta, &z[0], &z[1]);
+        t[k] = z[0];
+        if (k + 1 < count) t[k + 1] = z[1];
+    }
+}
+
 PHILOX_INLINE void uniform_chunk(const void *v, int64_t begin, int64_t end, philox_words_fn words,
                                  keep_bits_fn unused) {
     (void)unused;
-    const fill_args *a = v;
-    const float lo = a->p.alpha, hi = a->p.beta;
-    uint32_t w[CHUNK];
-    draw_words(words, a->p.seed, a->p.offset, begin, end - begin, w);
-    float *t = a->t + begin;
-    for (int64_t k = 0; k < end - begin; k++) t[k] = soma_uniform_from_word(w[k], lo, hi);
+    fill_chunk(v, begin, end, words, 0);
 }
 PHILOX_RANGE_VARIANTS(uniform_chunk)
 
-/* t[i] = mean + stddev z_i over one chunk, z by Box-Muller from the word
- * pairs (0,1), (2,3) of each block */
 PHILOX_INLINE void normal_chunk(const void *v, int64_t begin, int64_t end, philox_words_fn words,
                                 keep_bits_fn unused) {
     (void)unused;
-    const fill_args *a = v;
-    const float mean = a->p.alpha, stddev = a->p.beta;
-    uint32_t w[CHUNK];
-    draw_words(words, a->p.seed, a->p.offset, begin, end - begin, w);
-    float *t = a->t + begin;
-    for (int64_t k = 0; k < end - begin; k += 2) {
-        float z[2];
-        soma_normal_pair_from_words(w[k], w[k + 1], mean, stddev, &z[0], &z[1]);
-        t[k] = z[0];
-        if (k + 1 < end - begin) t[k + 1] = z[1];
-    }
+    fill_chunk(v, begin, end, words, 1);
 }
 PHILOX_RANGE_VARIANTS(normal_chunk)
 
