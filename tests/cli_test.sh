@@ -90,6 +90,14 @@ grep -q "^epoch 30/30" "$work/train.log" || fail "no epoch 30 line"
   --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v1 >/dev/null ||
   fail "the Python reader rejects the checkpoint"
 
+# --profile: after every epoch, a line with the time of every part
+"$soma" train --data "csv:$work/train.csv" --layers 5,16,2 --epochs 2 --batch 16 --dropout 0.2 --device cpu \
+  --profile >"$work/profile.log" 2>&1 || fail "a --profile run failed: $(tail -3 "$work/profile.log")"
+[ "$(grep -c '^  profile: ' "$work/profile.log")" = 2 ] || fail "--profile: not one profile line per epoch"
+for part in gemm elementwise dropout loss optimizer data validation other; do
+  grep '^  profile: ' "$work/profile.log" | grep -q " $part [0-9.]*s ([0-9]*%)" || fail "--profile: no '$part' part"
+done
+
 # a checkpoint of another shape is refused by --init, both shapes named
 expect 1 "tensor 'layers.0.weight' has shape \[16, 5\] but the model needs \[8, 5\]" -- "$soma" train \
   --data "csv:$work/train.csv" --layers 5,8,2 --init "$work/model.st" --epochs 1 --save "$work/none.st"

@@ -342,6 +342,70 @@ START_TEST(bad_targets_are_refused) {
 }
 END_TEST
 
+/* soma_train_config.profile: every part of an epoch is counted (a model with
+ * dropout and validation data uses them all), the parts add up to the
+ * epoch's seconds, the numbers of the run are those of an unprofiled run,
+ * and without it the profile stays zero. */
+typedef struct profile_log {
+    soma_profile profile[2];
+    double seconds[2];
+    int epochs;
+} profile_log;
+
+static int keep_profile(const soma_epoch_report *rep, void *user) {
+    profile_log *log = user;
+    if (log->epochs < 2) {
+        log->profile[log->epochs] = rep->profile;
+        log->seconds[log->epochs] = rep->seconds;
+    }
+    log->epochs++;
+    return 0;
+}
+
+START_TEST(profile_accounts_for_every_epoch) {
+    soma_dataset *ds = blobs(250, 8, TEST_SEED), *val = blobs(40, 8, TEST_SEED + 1);
+    soma_device *cpu = test_open("cpu");
+    float weights[2][16 * 8];
+    for (int profiled = 0; profiled < 2; profiled++) {
+        soma_mlp *m = small_model(cpu); /* a hidden ReLU layer with dropout 0.2 */
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+        soma_optimizer *o = NULL;
+        ck_soma(soma_optimizer_create(m, &oc, &o));
+        profile_log log = {.epochs = 0};
+        soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = 32, .epochs = 2, .seed = 5,
+                                .on_epoch = keep_profile, .user = &log, .profile = profiled};
+        soma_train_state state = {0};
+        ck_soma(soma_train(m, o, ds, val, &tc, &state));
+        ck_assert_int_eq(log.epochs, 2);
+        for (int e = 0; e < 2; e++) {
+            double sum = 0.0;
+            for (int part = 0; part < SOMA_PROFILE_PARTS; part++) {
+                double t = log.profile[e].seconds[part];
+                const char *name = soma_profile_part_name((soma_profile_part)part);
+                if (!profiled) {
+                    ck_assert_msg(t == 0.0, "not profiled, yet epoch %d has %g s of %s", e + 1, t, name);
+                    continue;
+                }
+                ck_assert_msg(t > 0.0 || part == SOMA_PROFILE_OTHER, "epoch %d: %s took %g s", e + 1, name, t);
+                sum += t;
+            }
+            if (profiled)
+                ck_assert_msg(fabs(sum - log.seconds[e]) <= 1e-9 + 1e-9 * log.seconds[e],
+                              "epoch %d: the parts add up to %.9f s, the epoch took %.9f s", e + 1, sum,
+                              log.seconds[e]);
+        }
+        ck_soma(soma_tensor_download(soma_mlp_weight(m, 0), weights[profiled], 16 * 8));
+        soma_optimizer_free(o);
+        soma_mlp_free(m);
+    }
+    ck_assert_msg(memcmp(weights[0], weights[1], sizeof weights[0]) == 0, "profiling changed the weights");
+    ck_assert_ptr_null(soma_profile_part_name(SOMA_PROFILE_PARTS));
+    soma_device_close(cpu);
+    soma_dataset_free(ds);
+    soma_dataset_free(val);
+}
+END_TEST
+
 int main(void) {
     printf("test_train: seed %llu\n", TEST_SEED);
     Suite *s = suite_create("train");
@@ -356,6 +420,7 @@ int main(void) {
     tcase_add_test(runs, early_stopping_restores_the_best_weights);
     tcase_add_test(runs, summary_counts_parameters);
     tcase_add_test(runs, bad_targets_are_refused);
+    tcase_add_test(runs, profile_accounts_for_every_epoch);
     suite_add_tcase(s, runs);
     Suite *suites[] = {s};
     return test_run(suites, 1, CK_FORK);
