@@ -621,10 +621,10 @@ START_TEST(missing_directory_fails_cleanly) {
     ck_fails(soma_safetensors_write(path, &t, 1, NULL, 0), SOMA_ERR_IO, "soma_safetensors_write: ", path,
              "cannot create the temporary file", strerror(ENOENT));
     ck_assert_int_eq(count_entries(""), 0);
-    /* A directory in the way of the target: the rename fails, the temporary file goes. */
+    /* A directory in the way of the target: refused before a temporary file is made. */
     ck_assert_int_eq(mkdir(in_dir("taken"), 0755), 0);
     ck_fails(soma_safetensors_write(in_dir("taken"), &t, 1, NULL, 0), SOMA_ERR_IO, in_dir("taken"),
-             "renaming the temporary file");
+             "is a directory");
     ck_assert_int_eq(count_entries(""), 1);
     rmdir(in_dir("taken"));
 }
