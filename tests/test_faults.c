@@ -85,8 +85,16 @@ START_TEST(impossible_allocation_leaves_the_process_usable) {
     soma_device *cpu = test_open("cpu");
     const int64_t huge[] = {1000000, 1000000, 10};
     soma_mlp *m = (soma_mlp *)1;
+    /* refused before anything is allocated, with both figures */
     ck_assert_int_eq(soma_mlp_create_simple(cpu, huge, 3, SOMA_ACT_RELU, &m), SOMA_ERR_OUT_OF_MEMORY);
     ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(soma_last_error(), "soma_mlp_create: a model of 1000011000010 parameters (with their "
+                                            "gradients) needs 7450.7 GiB but the process can get "),
+                  "%s", soma_last_error());
+    /* and an allocation that fails itself says so */
+    soma_tensor *t = (soma_tensor *)1;
+    ck_assert_int_eq(soma_tensor_create(cpu, 1000000, 1000000, &t), SOMA_ERR_OUT_OF_MEMORY);
+    ck_assert_ptr_null(t);
     ck_assert_msg(strstr(soma_last_error(), "cannot allocate 1000000x1000000 floats"), "%s", soma_last_error());
     /* and the process goes on: a small model trains */
     soma_dataset *ds = line_data(16);

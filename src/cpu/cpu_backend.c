@@ -8,6 +8,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
 
@@ -45,6 +46,12 @@ static soma_status cpu_alloc(void *ctx, size_t bytes, void **ptr) {
     return SOMA_OK;
 }
 
+/* A CPU device's memory is the process's: the host's limits apply. */
+static soma_status cpu_check_memory(void *ctx, const char *api, const char *what, uint64_t bytes) {
+    (void)ctx;
+    return soma_host_memory_check(api, what, bytes);
+}
+
 static void cpu_free(void *ctx, void *ptr) {
     (void)ctx;
     free(ptr);
@@ -78,6 +85,7 @@ const soma_backend soma_cpu_backend = {
     .copy = cpu_memcpy,
     .synchronize = cpu_synchronize,
     .release_caches = soma_cpu_gemm_release,
+    .check_memory = cpu_check_memory,
     .kernel = {
         [SOMA_OP_GEMM] = soma_cpu_gemm,
         [SOMA_OP_BIAS_ADD] = soma_cpu_bias_add,
