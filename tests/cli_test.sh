@@ -51,11 +51,11 @@ done
 expect 2 "--layers needs 2 to .* sizes, inputs first, got '784'" -- "$soma" train --data mnist --layers 784
 expect 2 "--layers has more than .* sizes" -- "$soma" train --data mnist --layers 784$(printf ',8%.0s' $(seq 40))
 expect 2 "--layers starts with 7 inputs but the data has 5 features" -- "$soma" train --data "csv:$work/train.csv" --layers 7,3,2
-expect 1 "unknown --data 'foo'" -- "$soma" train --data foo --save "$work/none.st"
+expect 2 "unknown --data 'foo'" -- "$soma" train --data foo --save "$work/none.st"
 expect 1 "missing.csv" -- "$soma" train --data "csv:$work/missing.csv" --save "$work/none.st"
 expect 1 "bad.csv:3:2: 'oops' is not a number" -- "$soma" train --data "csv:$work/bad.csv" --save "$work/none.st"
-expect 1 "label=4294967298: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=4294967298" --save "$work/none.st"
-expect 1 "label=-1: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=-1" --save "$work/none.st"
+expect 2 "label=4294967298: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=4294967298" --save "$work/none.st"
+expect 2 "label=-1: a column index counts from 0" -- "$soma" train --data "csv:$work/train.csv,label=-1" --save "$work/none.st"
 expect 1 "no_such_model" -- "$soma" eval --model "$work/no_such_model.st" --data "csv:$work/train.csv"
 expect 1 "not a soma checkpoint\|too short\|shorter\|malformed\|header" -- "$soma" summary --model "$work/train.csv"
 # labels out of range for the output layer, in a real file
@@ -87,7 +87,7 @@ grep -q "^epoch 30/30" "$work/train.log" || fail "no epoch 30 line"
 "$python" "$tests/checkpoint_forward.py" "$work/model.st" "$work/train.csv" "$work/raw.txt" ||
   fail "an independent forward pass disagrees with soma predict"
 "$python" "$tests/read_safetensors.py" "$work/model.st" --shape layers.0.weight=16x5 \
-  --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v1 >/dev/null ||
+  --shape layers.0.bias=16 --shape layers.1.weight=2x16 --meta format=soma.mlp.v2 >/dev/null ||
   fail "the Python reader rejects the checkpoint"
 
 # a checkpoint of another shape is refused by --init, both shapes named
