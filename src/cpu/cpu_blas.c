@@ -39,8 +39,11 @@ int soma_cpu_blas_has_avx512_kernels(void) {
  * pool: two pools on two cores fight (each spins, and OpenBLAS's threads
  * keep spinning for a while after every call), which cost more in a training
  * step, where OpenMP kernels run between the GEMMs, than OpenBLAS gained.
- * Slices are whole 64-column or 64-row blocks, along the longer side of C.
- * This sets OpenBLAS's own thread count to 1 for the whole process. */
+ * soma links OpenBLAS's serial build (cmake/openblas.cmake), which has no
+ * pool at all: a threaded one starts its pool when loaded, before main, and
+ * under an address-space limit hung the process. Should a threaded one be
+ * loaded anyway (LD_LIBRARY_PATH), its thread count is set to 1 here.
+ * Slices are whole 64-column or 64-row blocks, along the longer side of C. */
 #define SLICE_UNIT 64
 #define MACS_PER_THREAD (1 << 22) /* less work per thread is not worth a thread */
 
