@@ -178,8 +178,8 @@ void soma_host_memory_query(soma_host_memory *m) {
     if (ok_avail) *m = (soma_host_memory){avail + (ok_swap ? swap : 0), "the memory available on the machine", 0, 0};
     cgroup_headroom(1, m);
     cgroup_headroom(0, m);
-    rlimit_headroom(RLIMIT_AS, "VmSize", "the address-space limit (ulimit -v)", m);
-    rlimit_headroom(RLIMIT_DATA, "VmData", "the data-segment limit (ulimit -d)", m);
+    rlimit_headroom(RLIMIT_AS, "VmSize", "the address-space limit set by ulimit -v", m);
+    rlimit_headroom(RLIMIT_DATA, "VmData", "the data-segment limit set by ulimit -d", m);
 }
 
 soma_status soma_host_memory_check(const char *api, const char *what, uint64_t bytes) {

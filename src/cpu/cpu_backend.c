@@ -43,6 +43,9 @@ static soma_status cpu_alloc(void *ctx, size_t bytes, void **ptr) {
     size_t rounded = (bytes + CPU_ALIGNMENT - 1) / CPU_ALIGNMENT * CPU_ALIGNMENT;
     *ptr = aligned_alloc(CPU_ALIGNMENT, rounded ? rounded : CPU_ALIGNMENT);
     if (!*ptr) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "cpu: cannot allocate %zu bytes", bytes);
+    /* touched now, so that what the process uses counts it: the next memory
+     * check (cpu_check_memory) then sees it, as the kernel will */
+    memset(*ptr, 0, rounded ? rounded : CPU_ALIGNMENT);
     return SOMA_OK;
 }
 
