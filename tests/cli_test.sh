@@ -96,7 +96,10 @@ expect 1 "tensor 'layers.0.weight' has shape \[16, 5\] but the model needs \[8, 
 [ -e "$work/none.st" ] && fail "a failed --init wrote --save"
 
 # resume: 2 epochs straight == 1 epoch, save, resume, 1 more (bit for bit).
-# A constant schedule: a cosine one is planned over the first run's --epochs.
+# Here with a constant schedule, whose plan does not depend on --epochs; with
+# the default (cosine) one a run resumed with more epochs is re-planned over
+# the new total (below), and tests/hostile.sh (c5) resumes an interrupted run
+# bit for bit with it.
 common=(--data "csv:$work/train.csv" --layers 5,16,2 --batch 16 --dropout 0.2 --device cpu --seed 3
         --schedule constant)
 "$soma" train "${common[@]}" --epochs 2 --save "$work/straight.st" >/dev/null 2>&1 || fail "straight run"
@@ -111,6 +114,17 @@ a, b = load(sys.argv[1])[3], load(sys.argv[2])[3]
 keys = [k for k in a if k.startswith("layers.")]
 sys.exit(0 if keys and all(a[k] == b[k] for k in keys) else 1)
 PY
+
+# the default schedule, resumed with more epochs: epoch 2 runs at the learning
+# rate a 2-epoch run has there (the plan of the first run, 1 epoch, ended at 0)
+cosine=(--data "csv:$work/train.csv" --layers 5,16,2 --batch 16 --device cpu)
+"$soma" train "${cosine[@]}" --epochs 2 --log "$work/two.csv" >/dev/null 2>&1 || fail "cosine: straight run"
+"$soma" train "${cosine[@]}" --epochs 1 --save "$work/one.st" --log "$work/one.csv" >/dev/null 2>&1 || fail "cosine: one epoch"
+"$soma" train "${cosine[@]}" --epochs 2 --resume "$work/one.st" --log "$work/one.csv" >"$work/resumed.log" 2>&1 ||
+  fail "cosine: resumed run: $(tail -2 "$work/resumed.log")"
+grep -q "re-planned over 2 epochs (it was planned for 1)" "$work/resumed.log" || fail "cosine: the header does not say it re-planned"
+[ "$(sed -n 3p "$work/one.csv" | cut -d, -f5)" = "$(sed -n 3p "$work/two.csv" | cut -d, -f5)" ] ||
+  fail "cosine: epoch 2's learning rate $(sed -n 3p "$work/one.csv" | cut -d, -f5) is not the 2-epoch run's $(sed -n 3p "$work/two.csv" | cut -d, -f5)"
 
 if [ "$failures" != 0 ]; then
   echo "$failures failed"

@@ -49,7 +49,7 @@ int soma_cmd_plot(int argc, char **argv) {
     }
     file_guard g;
     memset(&g, 0, sizeof g);
-    guard_input(&g, "the metrics", metrics);
+    guard_input(&g, "metrics", metrics);
     guard_output(&g, "-o", output, 0);
     code = guard_check(&g, "plot");
     guard_free(&g);

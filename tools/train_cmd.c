@@ -71,7 +71,8 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     progress *p = user;
     printf("epoch %d/%d  train_loss %.4f", r->epoch, r->epochs, r->train_loss);
     /* a validation loss that is not finite is shown as such, never left out */
-    if (p->has_val) printf("  val_loss %.4f", r->val_loss);
+    if (p->has_val && isnan(r->val_loss)) printf("  val_loss nan");
+    else if (p->has_val) printf("  val_loss %.4f", r->val_loss);
     if (!isnan(r->val_accuracy)) printf("  val_acc %.4f", r->val_accuracy);
     printf("  lr %.2e  %.1fs  %.0f samples/s", (double)r->lr, r->seconds, (double)r->samples / r->seconds);
     int any_relu = 0;
@@ -84,8 +85,8 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     printf("%s\n", r->best ? "  *" : "");
     fflush(stdout); /* a failure here stays in stdout's error flag: main reports it */
     if (p->has_val && !isfinite(r->val_loss))
-        fprintf(stderr, "soma train: epoch %d: the validation loss is %g: some validation rows give outputs that are "
-                "not finite\n", r->epoch, r->val_loss);
+        fprintf(stderr, "soma train: epoch %d: the validation loss is %s: some validation rows give outputs that are "
+                "not finite\n", r->epoch, isnan(r->val_loss) ? "nan" : "infinite");
     if (p->log) {
         fprintf(p->log, "%d,%.9g,%.9g,%.9g,%.9g,%.6f\n", r->epoch, r->train_loss, r->val_loss,
                 r->val_accuracy, (double)r->lr, r->seconds);
@@ -244,6 +245,11 @@ static soma_checkpoint_info checkpoint_info(const train_args *a, const session *
 static int prepare(train_args *a, session *s) {
     int code;
     if ((code = data_spec_parse("train", a->data, &s->spec)) || (code = check_files(a, s))) return code;
+    char plot_error[256];
+    if (a->plot && (code = plot_check_output(a->plot, plot_error, sizeof plot_error))) {
+        fprintf(stderr, "soma train: --plot: %s\n", plot_error); /* before the training, not after */
+        return code;
+    }
     if (soma_device_open(a->device, &s->dev) != SOMA_OK) return error(soma_last_error());
     if (a->resume) {
         if (soma_checkpoint_load(a->resume, s->dev, &s->model, &s->resumed) != SOMA_OK) return error(soma_last_error());
@@ -420,11 +426,6 @@ int soma_cmd_train(int argc, char **argv) {
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
     interrupt_install(1);
-    char plot_error[256];
-    if (a.plot && (code = plot_check_output(a.plot, plot_error, sizeof plot_error))) {
-        fprintf(stderr, "soma train: --plot: %s\n", plot_error); /* before the training, not after */
-        return code;
-    }
     session s;
     memset(&s, 0, sizeof s);
     code = prepare(&a, &s);
