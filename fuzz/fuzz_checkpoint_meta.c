@@ -100,7 +100,9 @@ static int parse_shape(const char *s, soma_st_tensor *t) {
         cols = strtoll(end + 1, &end, 10);
         t->rank = 2;
     }
-    if (*end || rows < 1 || cols < 1 || rows > MAX_TENSOR_FLOATS || rows * cols > MAX_TENSOR_FLOATS) return 0;
+    if (*end || rows < 1 || cols < 1 || rows > MAX_TENSOR_FLOATS || cols > MAX_TENSOR_FLOATS ||
+        rows * cols > MAX_TENSOR_FLOATS)
+        return 0;
     t->shape[0] = rows;
     t->shape[1] = t->rank == 2 ? cols : 0;
     return 1;

@@ -139,8 +139,9 @@ soma_optim_config resume_optimizer(const train_args *a, const soma_checkpoint_in
 }
 
 void resume_describe(const char *path, const train_args *a, const soma_checkpoint_info *info, int64_t rows) {
-    printf("resuming %s: %d epochs", path, info->state.epochs_done);
-    if (info->state.steps_in_epoch) printf(" and %lld steps", (long long)info->state.steps_in_epoch);
+    printf("resuming %s: %d epoch%s", path, info->state.epochs_done, info->state.epochs_done == 1 ? "" : "s");
+    if (info->state.steps_in_epoch)
+        printf(" and %lld step%s", (long long)info->state.steps_in_epoch, info->state.steps_in_epoch == 1 ? "" : "s");
     printf(" done (step %lld); training to epoch %lld", (long long)info->steps, (long long)a->epochs);
     if (info->has_optimizer && info->optim.schedule == SOMA_SCHEDULE_COSINE &&
         resume_optimizer(a, info, rows).total_steps != info->optim.total_steps)

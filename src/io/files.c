@@ -90,12 +90,17 @@ static char *read_link(const char *path, size_t size_hint) {
 }
 
 char *soma_file_resolve(const char *path) {
-    struct stat st;
-    /* an existing regular file: its canonical name (through /proc/self/fd/N links too) */
+    struct stat st, at;
+    /* an existing regular file: its canonical name (through /proc/self/fd/N
+     * links too), when that name still leads to it: a deleted file or a memfd
+     * behind /proc/self/fd/N has none ("/memfd:x (deleted)"), and is written
+     * in place through the path given */
     if (stat(path, &st) == 0) {
         if (!S_ISREG(st.st_mode)) return strdup(path); /* written in place, through the links */
         char *real = realpath(path, NULL);
-        if (real) return real;
+        if (real && stat(real, &at) == 0 && at.st_dev == st.st_dev && at.st_ino == st.st_ino) return real;
+        free(real);
+        return strdup(path);
     }
     /* a name to be created, perhaps at the end of a dangling link */
     char *p = strdup(path);
@@ -188,6 +193,16 @@ static soma_status create_temporary(const char *api, const char *path, soma_outp
     return SOMA_OK;
 }
 
+/* Whether the regular file at target can be replaced by renaming over that
+ * name: the name leads to the file path names (not so for a deleted file or a
+ * memfd reached through /proc/self/fd/N). */
+static int replaceable(const char *path, const char *target) {
+    struct stat a, b;
+    if (stat(path, &a) != 0 || stat(target, &b) != 0) return 1;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) return 0;
+    return strncmp(target, "/proc/", 6) != 0; /* a magic link: renaming over it fails */
+}
+
 soma_status soma_output_open(const char *api, const char *path, soma_output *o) {
     *o = (soma_output){.api = api, .fd = -1, .slot = -1};
     o->path = strdup(path);
@@ -202,6 +217,11 @@ soma_status soma_output_open(const char *api, const char *path, soma_output *o) 
     if (st == SOMA_OK && exists && !S_ISREG(old.st_mode)) {
         st = open_device(api, path, 0, &o->fd);
         if (st == SOMA_OK) return SOMA_OK;
+    }
+    if (st == SOMA_OK && exists && !replaceable(path, o->target)) { /* no name to rename over: in place */
+        o->fd = open(o->target, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (o->fd >= 0) return SOMA_OK;
+        st = soma_fail(SOMA_ERR_IO, "%s: %s: cannot open for writing: %s", api, path, strerror(errno));
     }
     if (st == SOMA_OK) st = create_temporary(api, path, o);
     if (st != SOMA_OK) {
@@ -293,7 +313,7 @@ soma_status soma_output_probe(const char *api, const char *path, int in_place) {
     soma_status status = check_target(api, path, target, &exists, &st);
     /* a device or FIFO is not opened: closing a FIFO would end its reader's input;
      * an existing file written in place needs only its permission */
-    if (status == SOMA_OK && (!exists || (!in_place && S_ISREG(st.st_mode)))) {
+    if (status == SOMA_OK && (!exists || (!in_place && S_ISREG(st.st_mode) && replaceable(path, target)))) {
         soma_output o = {.api = api, .target = target, .fd = -1, .slot = -1};
         status = create_temporary(api, path, &o);
         target = NULL; /* o owns it now */

@@ -16,7 +16,8 @@
  *   - a character device or a FIFO (/dev/null, /dev/stdout on a pipe, a
  *     named pipe) is written in place, never replaced (and not crash-safe:
  *     it has no old content to keep); a FIFO nobody reads is refused rather
- *     than waited on;
+ *     than waited on; so is a regular file that no name leads to (a deleted
+ *     file or a memfd behind /proc/self/fd/N);
  *   - anything else (a directory, a block device, a socket) is refused, as is
  *     a file the process may not write (a read-only file is not replaced
  *     behind its owner's back).
