@@ -201,6 +201,36 @@ static void train_straight(soma_dataset *ds, int epochs, soma_optim_config oc, r
     soma_device_close(cpu);
 }
 
+/* Loads the checkpoint at path (model, optimizer state, training state) and
+ * trains on up to `epochs`: the weights end in r. */
+static void resume_and_finish(const char *path, soma_dataset *ds, int epochs, run_result *r) {
+    soma_device *cpu = test_open("cpu");
+    soma_mlp *m = NULL;
+    soma_checkpoint_info info;
+    ck_soma(soma_checkpoint_load(path, cpu, &m, &info));
+    ck_assert(info.has_optimizer);
+    soma_optimizer *o = NULL;
+    ck_soma(soma_optimizer_create(m, &info.optim, &o));
+    ck_soma(soma_checkpoint_load_optimizer(path, o));
+    ck_assert_int_eq(soma_optimizer_steps(o), info.steps);
+    soma_train_config tc = config_for(r, epochs);
+    tc.seed = info.train.seed;
+    r->state = info.state;
+    ck_soma(soma_train(m, o, ds, NULL, &tc, &r->state));
+    grab_weights(m, r);
+    ck_assert_int_eq(r->state.epochs_done, epochs);
+    ck_assert_int_eq(r->state.steps_in_epoch, 0);
+    soma_optimizer_free(o);
+    soma_mlp_free(m);
+    soma_device_close(cpu);
+}
+
+static void ck_same_weights(const run_result *straight, const run_result *resumed) {
+    ck_assert_msg(memcmp(straight->weights, resumed->weights, sizeof straight->weights) == 0,
+                  "resumed weights differ from the straight run (first %g vs %g)", straight->weights[0],
+                  resumed->weights[0]);
+}
+
 START_TEST(resume_is_bit_identical) {
     soma_dataset *ds = blobs(250, 8, TEST_SEED); /* 8 batches, the last partial */
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
@@ -228,28 +258,8 @@ START_TEST(resume_is_bit_identical) {
         soma_mlp_free(m);
         soma_device_close(cpu);
     }
-    soma_device *cpu = test_open("cpu");
-    soma_mlp *m = NULL;
-    soma_checkpoint_info info;
-    ck_soma(soma_checkpoint_load(path, cpu, &m, &info));
-    ck_assert_int_eq(info.state.epochs_done, 1);
-    ck_assert(info.has_optimizer);
-    soma_optimizer *o = NULL;
-    ck_soma(soma_optimizer_create(m, &info.optim, &o));
-    ck_soma(soma_checkpoint_load_optimizer(path, o));
-    ck_assert_int_eq(soma_optimizer_steps(o), 8);
-    soma_train_config tc = config_for(&resumed, 2);
-    tc.seed = info.train.seed;
-    resumed.state = info.state;
-    ck_soma(soma_train(m, o, ds, NULL, &tc, &resumed.state));
-    grab_weights(m, &resumed);
-    ck_assert_int_eq(resumed.state.epochs_done, 2);
-    ck_assert_msg(memcmp(straight.weights, resumed.weights, sizeof straight.weights) == 0,
-                  "resumed weights differ from the straight run (first %g vs %g)", straight.weights[0],
-                  resumed.weights[0]);
-    soma_optimizer_free(o);
-    soma_mlp_free(m);
-    soma_device_close(cpu);
+    resume_and_finish(path, ds, 2, &resumed);
+    ck_same_weights(&straight, &resumed);
     unlink(path);
     rmdir(dir);
     soma_dataset_free(ds);
@@ -271,7 +281,7 @@ static void stop_after(int64_t batch, int64_t batches, void *user) {
 
 /* A run stopped in the middle of an epoch, saved, loaded and continued ends
  * with the weights of the run that was never stopped (a cosine schedule
- * planned over both epochs, dropout on). */
+ * planned over both epochs, dropout on); a state beyond an epoch is refused. */
 START_TEST(interrupted_run_resumes_bit_for_bit) {
     soma_dataset *ds = blobs(250, 8, TEST_SEED); /* 8 batches, the last partial */
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
@@ -298,30 +308,15 @@ START_TEST(interrupted_run_resumes_bit_for_bit) {
     tc.on_batch = NULL, tc.user = NULL, tc.stop = NULL;
     soma_checkpoint_info info = {.loss = SOMA_LOSS_XENT, .has_optimizer = 1, .state = state, .train = tc};
     ck_soma(soma_checkpoint_save(path, m, o, &info));
-    soma_optimizer_free(o);
-    soma_mlp_free(m);
-
-    ck_soma(soma_checkpoint_load(path, cpu, &m, &info));
-    ck_assert_int_eq(info.state.steps_in_epoch, 3);
-    ck_soma(soma_optimizer_create(m, &info.optim, &o));
-    ck_soma(soma_checkpoint_load_optimizer(path, o));
-    soma_train_config again = config_for(&resumed, 2);
-    again.seed = info.train.seed;
-    resumed.state = info.state;
-    ck_soma(soma_train(m, o, ds, NULL, &again, &resumed.state));
-    grab_weights(m, &resumed);
-    ck_assert_int_eq(resumed.state.epochs_done, 2);
-    ck_assert_int_eq(resumed.state.steps_in_epoch, 0);
-    ck_assert_msg(memcmp(straight.weights, resumed.weights, sizeof straight.weights) == 0,
-                  "stopped and resumed weights differ from the straight run (first %g vs %g)", straight.weights[0],
-                  resumed.weights[0]);
     /* a state beyond the epoch (another data set, another batch) is refused */
-    resumed.state = (soma_train_state){.epochs_done = 1, .steps_in_epoch = 8};
-    ck_fails(soma_train(m, o, ds, NULL, &again, &resumed.state), SOMA_ERR_INVALID_ARG, "8 steps done",
-             "has 8 steps");
+    state = (soma_train_state){.epochs_done = 1, .steps_in_epoch = 8};
+    ck_fails(soma_train(m, o, ds, NULL, &tc, &state), SOMA_ERR_INVALID_ARG, "8 steps done", "has 8 steps");
     soma_optimizer_free(o);
     soma_mlp_free(m);
     soma_device_close(cpu);
+
+    resume_and_finish(path, ds, 2, &resumed);
+    ck_same_weights(&straight, &resumed);
     unlink(path);
     rmdir(dir);
     soma_dataset_free(ds);

@@ -593,10 +593,13 @@ int plot_metrics_file(const char *command, const char *csv_path, const char *out
         return 1;
     }
     const char *base = strrchr(csv_path, '/');
-    char default_title[300];
-    snprintf(default_title, sizeof default_title, "training curves: %s", base ? base + 1 : csv_path);
-    rc = plot_metrics_draw(&m, title ? title : default_title, out_path, err, sizeof err);
+    base = base ? base + 1 : csv_path;
+    char *default_title = malloc(strlen(base) + 32); /* the file's whole name, however long */
+    if (!title && default_title) sprintf(default_title, "training curves: %s", base);
+    rc = title || default_title ? plot_metrics_draw(&m, title ? title : default_title, out_path, err, sizeof err)
+                                : fail(err, sizeof err, "out of memory");
     if (rc) fprintf(stderr, "soma %s: %s\n", command, err);
+    free(default_title);
     plot_metrics_free(&m);
     return rc;
 }
