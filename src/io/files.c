@@ -177,14 +177,16 @@ static soma_status check_target(const char *api, const char *path, const char *t
     return SOMA_OK;
 }
 
-/* Creates the temporary file beside o->target. */
-static soma_status create_temporary(const char *api, const char *path, soma_output *o) {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t len = strlen(o->target);
-    o->tmp = malloc(len + sizeof suffix);
+/* Creates the temporary file beside o->target: TARGET.tmp.XXXXXX, or for a
+ * probe TARGET.probe.XXXXXX (so that nobody watching for a save in progress
+ * mistakes the probe for one). */
+static soma_status create_temporary(const char *api, const char *path, soma_output *o, int probe) {
+    const char *suffix = probe ? ".probe.XXXXXX" : ".tmp.XXXXXX";
+    size_t len = strlen(o->target), suffix_len = strlen(suffix) + 1;
+    o->tmp = malloc(len + suffix_len);
     if (!o->tmp) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", api, path);
     memcpy(o->tmp, o->target, len);
-    memcpy(o->tmp + len, suffix, sizeof suffix);
+    memcpy(o->tmp + len, suffix, suffix_len);
     o->slot = list_temporary(o->tmp); /* before it exists: a signal in between leaves nothing */
     o->fd = mkstemp(o->tmp);
     if (o->fd < 0)
@@ -223,7 +225,7 @@ soma_status soma_output_open(const char *api, const char *path, soma_output *o) 
         if (o->fd >= 0) return SOMA_OK;
         st = soma_fail(SOMA_ERR_IO, "%s: %s: cannot open for writing: %s", api, path, strerror(errno));
     }
-    if (st == SOMA_OK) st = create_temporary(api, path, o);
+    if (st == SOMA_OK) st = create_temporary(api, path, o, 0);
     if (st != SOMA_OK) {
         soma_output_abort(o);
         return st;
@@ -315,7 +317,7 @@ soma_status soma_output_probe(const char *api, const char *path, int in_place) {
      * an existing file written in place needs only its permission */
     if (status == SOMA_OK && (!exists || (!in_place && S_ISREG(st.st_mode) && replaceable(path, target)))) {
         soma_output o = {.api = api, .target = target, .fd = -1, .slot = -1};
-        status = create_temporary(api, path, &o);
+        status = create_temporary(api, path, &o, 1);
         target = NULL; /* o owns it now */
         soma_output_abort(&o);
     }
