@@ -76,7 +76,8 @@ static int load(const char *command, const char *model_path, const char *device,
                 (long long)soma_dataset_features(l->src.data), (long long)soma_mlp_inputs(l->model));
         return 1;
     }
-    if (soma_normalizer_apply(&l->info.normalizer, l->src.data) != SOMA_OK) {
+    if (l->info.normalizer.kind != SOMA_NORM_NONE &&
+        soma_normalizer_apply(&l->info.normalizer, l->src.data) != SOMA_OK) {
         fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
         return 1;
     }

@@ -299,7 +299,9 @@ static int prepare(train_args *a, session *s) {
     }
     soma_dataset *sets[] = {s->train, s->val, s->test_src.data};
     for (int i = 0; i < 3; i++)
-        if (sets[i] && soma_normalizer_apply(&s->norm, sets[i]) != SOMA_OK) return error(soma_last_error());
+        /* "none" from a checkpoint has no arrays (resuming one used to fail here) */
+        if (sets[i] && s->norm.kind != SOMA_NORM_NONE && soma_normalizer_apply(&s->norm, sets[i]) != SOMA_OK)
+            return error(soma_last_error());
 
     int64_t batch = a->resume ? s->resumed.train.batch : a->batch;
     batch = batch < rows ? batch : rows;

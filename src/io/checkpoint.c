@@ -518,13 +518,12 @@ static soma_status read_normalizer(const soma_st_file *f, const char *path, int6
     while (k < 3 && strcmp(kind, norm_names[k]) != 0) k++;
     if (k == 3) return soma_fail(SOMA_ERR_FORMAT, "%s: unknown normalizer '%.40s'", path, kind);
     norm->kind = (soma_norm_kind)k;
+    if (norm->kind == SOMA_NORM_NONE) return SOMA_OK; /* no arrays: nothing to apply */
     const soma_st_tensor *off = soma_st_file_find(f, "normalizer.offset");
     const soma_st_tensor *scale = soma_st_file_find(f, "normalizer.scale");
-    if (norm->kind != SOMA_NORM_NONE && (!off || !scale || off->rank != 1 || scale->rank != 1 ||
-                                         off->shape[0] != inputs || scale->shape[0] != inputs))
+    if (!off || !scale || off->rank != 1 || scale->rank != 1 || off->shape[0] != inputs || scale->shape[0] != inputs)
         return soma_fail(SOMA_ERR_FORMAT, "%s: normalizer.offset and normalizer.scale must be [%lld] tensors",
                          path, (long long)inputs);
-    /* "none" comes back as soma_normalizer_fit makes it: offset 0, scale 1, ready to apply */
     norm->features = inputs;
     norm->offset = malloc((size_t)inputs * sizeof(float));
     norm->scale = malloc((size_t)inputs * sizeof(float));
@@ -532,10 +531,8 @@ static soma_status read_normalizer(const soma_st_file *f, const char *path, int6
         soma_normalizer_free(norm);
         return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
     }
-    for (int64_t j = 0; j < inputs; j++) {
-        norm->offset[j] = norm->kind == SOMA_NORM_NONE ? 0.0f : off->data[j];
-        norm->scale[j] = norm->kind == SOMA_NORM_NONE ? 1.0f : scale->data[j];
-    }
+    memcpy(norm->offset, off->data, (size_t)inputs * sizeof(float));
+    memcpy(norm->scale, scale->data, (size_t)inputs * sizeof(float));
     return SOMA_OK;
 }
 
