@@ -2,8 +2,8 @@
 # deps.sh: make sure the system packages soma builds with are present.
 # Installs what is missing with apt-get when run as root on Debian/Ubuntu;
 # otherwise names the packages and stops. Needed: a C compiler, make, CMake
-# >= 3.24, pkg-config, Check and python3 (tests), and OpenBLAS's serial build
-# (the CPU GEMM fast path; soma builds without it). Optional:
+# >= 3.24, pkg-config, Check and python3 (tests), and OpenBLAS, a threaded
+# build (the CPU GEMM fast path; soma builds without it). Optional:
 # cairo (the figures of `soma plot`), Doxygen (the API reference, checked in CI),
 # a CUDA toolkit (GPU backend; never installed here: use NVIDIA's packages).
 # Optional packages are installed when we are root, and only named otherwise:
@@ -19,12 +19,12 @@ if ! command -v cmake >/dev/null 2>&1; then
 fi
 pkg-config --exists check 2>/dev/null || missing+=(check)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # the independent checkpoint reader in the tests
-# OpenBLAS's serial build: a threaded one starts a thread pool of its own when
-# loaded (cmake/openblas.cmake says why soma will not link it). Another
-# package's cblas.h (netlib's) does not count.
-if ! compgen -G "/usr/lib/*/openblas-serial/libopenblas.so" >/dev/null &&
-   ! compgen -G "/usr/lib*/libopenblas.so" >/dev/null; then
-  missing+=(libopenblas-serial-dev)
+# OpenBLAS, a threaded build (cmake/openblas.cmake says why not the serial
+# one). Another package's cblas.h (netlib's) does not count: it left CI
+# without OpenBLAS.
+if ! compgen -G "/usr/lib/*/openblas-pthread/libopenblas.so" >/dev/null &&
+   ! compgen -G "/usr/lib*/libopenblasp.so" >/dev/null; then
+  missing+=(libopenblas-pthread-dev)
 fi
 optional=()
 pkg-config --exists cairo 2>/dev/null || optional+=(libcairo2-dev)   # soma plot

@@ -6,6 +6,7 @@
 #include "soma.h"
 #include "cli.h"
 #include "interrupt.h"
+#include "openblas_env.h"
 
 typedef struct command {
     const char *name;
@@ -79,6 +80,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    openblas_keep_pool_empty(argv);
     interrupt_install(0); /* a save cut short leaves no temporary file (train asks for more) */
     return close_stdout(run(argc, argv));
 }
