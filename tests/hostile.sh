@@ -80,7 +80,7 @@ mkdir full ro && mount -t tmpfs -o size=32k tmpfs full 2>/dev/null && mounts+=("
 
 # ---- 1. outputs never destroy inputs (exit 2 before any work) -----------------------------
 case_ c1_save_over_data 2 "--save d.csv is the --data file" -- "$soma" "${train[@]}" --data csv:d.csv --save d.csv
-case_ c1_output_over_model 2 "--output m.st is the --model file" -- "$soma" predict --model m.st --data csv:d.csv --output m.st
+case_ c1_output_over_model 2 "--output m.st is the --model file" -- "$soma" predict --device cpu --model m.st --data csv:d.csv --output m.st
 case_ c1_save_and_plot 2 "are the same file" -- "$soma" "${train[@]}" --data csv:d.csv --save x.svg --plot x.svg
 case_ c1_dot_spelling 2 "are the same file" -- "$soma" "${train[@]}" --data csv:d.csv --save x.svg --plot ./x.svg
 ln -s d.csv link.csv && ln d.csv hard.csv
@@ -88,7 +88,7 @@ case_ c1_symlink_to_data 2 "--log link.csv is the --data file" -- "$soma" "${tra
 case_ c1_hard_link_to_data 2 "--save hard.csv is the --data file" -- "$soma" "${train[@]}" --data csv:d.csv --save hard.csv
 case_ c1_save_over_init 2 "--save m.st is the --init file" -- "$soma" "${train[@]}" --data csv:d.csv --layers 5,16,2 --init m.st --save m.st
 case_ c1_plot_over_metrics 2 "-o m.csv is the metrics file m.csv" -- "$soma" plot m.csv -o m.csv
-case_ c1_stdout_onto_data 2 "standard output goes to the input file of --data" -- sh -c '"$0" predict --model m.st --data csv:d.csv >>d.csv' "$soma"
+case_ c1_stdout_onto_data 2 "standard output goes to the input file of --data" -- sh -c '"$0" predict --device cpu --model m.st --data csv:d.csv >>d.csv' "$soma"
 holds c1_inputs_unchanged same_sum d.csv "$d_sum"
 holds c1_model_unchanged same_sum m.st "$m_sum"
 holds c1_nothing_written test ! -e x.svg
@@ -110,7 +110,7 @@ holds c2_symlink_kept test -L link.st -a -f m2.st
 mkdir adir
 case_ c2_save_onto_directory 1 "--save: adir: is a directory" -- "$soma" "${train[@]}" --data csv:d.csv --save adir
 case_ c2_data_fifo_not_waited_on 1 "is a FIFO \(named pipe\), not a regular file" -- "$soma" "${train[@]}" --data csv:pipe
-case_ c2_model_fifo_not_waited_on 1 "is a FIFO \(named pipe\), not a regular file" -- "$soma" eval --model pipe --data csv:d.csv
+case_ c2_model_fifo_not_waited_on 1 "is a FIFO \(named pipe\), not a regular file" -- "$soma" eval --device cpu --model pipe --data csv:d.csv
 case_ c2_data_device 1 "is a character device, not a regular file" -- "$soma" "${train[@]}" --data csv:/dev/zero
 if [ $can_mount = 1 ]; then
   case_ c2_read_only_target 1 "Read-only file system" -- "$soma" "${train[@]}" --data csv:d.csv --save ro/m.st
@@ -120,19 +120,19 @@ fi
 
 # ---- 3. every write is checked -------------------------------------------------------------
 case_ c3_version_to_full 1 "writing standard output failed: No space left on device" -- sh -c '"$0" --version >/dev/full' "$soma"
-case_ c3_eval_to_full 1 "writing standard output failed" -- sh -c '"$0" eval --model m.st --data csv:d.csv --json >/dev/full' "$soma"
-case_ c3_predict_to_full 1 "writing standard output failed" -- sh -c '"$0" predict --model m.st --data csv:d.csv >/dev/full' "$soma"
+case_ c3_eval_to_full 1 "writing standard output failed" -- sh -c '"$0" eval --device cpu --model m.st --data csv:d.csv --json >/dev/full' "$soma"
+case_ c3_predict_to_full 1 "writing standard output failed" -- sh -c '"$0" predict --device cpu --model m.st --data csv:d.csv >/dev/full' "$soma"
 case_ c3_train_to_full 1 "writing standard output failed" -- sh -c '"$0" train --device cpu --data csv:d.csv --layers 5,8,2 --epochs 1 >/dev/full' "$soma"
-case_ c3_predict_output_full 1 "--output /dev/full: writing failed: No space left on device" -- "$soma" predict --model m.st --data csv:d.csv --output /dev/full
+case_ c3_predict_output_full 1 "--output /dev/full: writing failed: No space left on device" -- "$soma" predict --device cpu --model m.st --data csv:d.csv --output /dev/full
 if [ $can_mount = 1 ]; then
   cp m.st full/old.st
   case_ c3_save_on_full_disk 1 "No space left on device" -- "$soma" "${train[@]}" --data csv:d.csv --layers 5,128,128,2 --epochs 1 --save full/old.st
   holds c3_old_checkpoint_kept same_sum full/old.st "$m_sum"
   holds c3_no_temporary_left no_temporaries full
-  "$soma" predict --model m.st --data csv:d.csv --raw --output full/p.txt >/dev/null 2>&1
+  "$soma" predict --device cpu --model m.st --data csv:d.csv --raw --output full/p.txt >/dev/null 2>&1
   p_sum=$(md5sum <full/p.txt)
   head -c 40000 /dev/zero >full/filler 2>/dev/null # fill what is left
-  case_ c3_predict_on_full_disk 1 "No space left on device" -- "$soma" predict --model mr.st --data csv:r.csv --output full/p.txt
+  case_ c3_predict_on_full_disk 1 "No space left on device" -- "$soma" predict --device cpu --model mr.st --data csv:r.csv --output full/p.txt
   holds c3_old_predictions_kept same_sum full/p.txt "$p_sum"
   rm -f full/p.txt full/old.st
   head -c 40000 /dev/zero >>full/filler 2>/dev/null
@@ -147,7 +147,7 @@ case_ c4_save_missing_dir 1 "--save: nodir/m.st: cannot create the temporary fil
 holds c4_no_epoch_before_failing test ! -s c4_save_missing_dir.out
 case_ c4_log_missing_dir 1 "--log: nodir/m.csv: cannot create the temporary file" -- "$soma" "${train[@]}" --data csv:d.csv --log nodir/m.csv
 case_ c4_plot_missing_dir 1 "--plot: nodir/c.svg: cannot create the temporary file" -- "$soma" "${train[@]}" --data csv:d.csv --plot nodir/c.svg
-case_ c4_output_missing_dir 1 "--output: nodir/p.txt: cannot create the temporary file" -- "$soma" predict --model m.st --data csv:d.csv --output nodir/p.txt
+case_ c4_output_missing_dir 1 "--output: nodir/p.txt: cannot create the temporary file" -- "$soma" predict --device cpu --model m.st --data csv:d.csv --output nodir/p.txt
 
 # ---- 5. interrupts --------------------------------------------------------------------------
 # a run of a few seconds; SIGINT once its first epoch is done, i.e. in the second
@@ -170,8 +170,8 @@ holds c5_sigint_exits_130 test "$(cat c5_sigint.rc)" = 130
 holds c5_sigint_says_saved grep -q "interrupted by SIGINT after .*; saved stopped.st (continue with --resume stopped.st)" c5_sigint.err
 holds c5_no_temporary_left no_temporaries .
 case_ c5_resume_after_sigint 0 "" -- "$soma" "${long[@]}" --resume stopped.st --save stopped.st
-"$soma" predict --model straight.st --data csv:d.csv --raw >straight.txt 2>/dev/null
-"$soma" predict --model stopped.st --data csv:d.csv --raw >stopped.txt 2>/dev/null
+"$soma" predict --device cpu --model straight.st --data csv:d.csv --raw >straight.txt 2>/dev/null
+"$soma" predict --device cpu --model stopped.st --data csv:d.csv --raw >stopped.txt 2>/dev/null
 holds c5_resumed_bit_for_bit cmp -s straight.txt stopped.txt
 interrupt TERM c5_sigterm --save term.st
 holds c5_sigterm_exits_143_saved test "$(cat c5_sigterm.rc)" = 143 -a -f term.st
@@ -282,9 +282,9 @@ case_ c8_long_paths 0 "" -- "$soma" "${train[@]}" --data "csv:$long_dir/d.csv" -
 
 # ---- 9. no silent wrong results ---------------------------------------------------------------
 awk -F, 'NR == 5 { $1 = "3e38" } { print }' OFS=, d.csv >huge.csv
-case_ c9_eval_non_finite 1 "1 of 300 rows give outputs that are not finite \(the first: row 3\)" -- "$soma" eval --model m.st --data csv:huge.csv
+case_ c9_eval_non_finite 1 "1 of 300 rows give outputs that are not finite \(the first: row 3\)" -- "$soma" eval --device cpu --model m.st --data csv:huge.csv
 holds c9_no_score_printed test ! -s c9_eval_non_finite.out
-case_ c9_predict_non_finite 1 "their lines say nan" -- "$soma" predict --model m.st --data csv:huge.csv
+case_ c9_predict_non_finite 1 "their lines say nan" -- "$soma" predict --device cpu --model m.st --data csv:huge.csv
 holds c9_predict_marks_the_row test "$(sed -n 4p c9_predict_non_finite.out)" = nan
 awk -F, 'NR == 193 { $1 = "3e38" } { print }' OFS=, d.csv >hugeval.csv # data row 191: in the validation split
 "$soma" "${train[@]}" --data csv:hugeval.csv --layers 5,8,2 --epochs 1 >c9_val.out 2>c9_val.err
@@ -300,7 +300,7 @@ holds c9_single_class_warned grep -q "warning: every label is 0: a single class"
 case_ c9_lr_minus_one 2 "--lr must be > 0" -- "$soma" "${train[@]}" --data csv:d.csv --lr -1
 case_ c9_epochs_zero 2 "--epochs must be in \[1, 1000000\]" -- "$soma" "${train[@]}" --data csv:d.csv --epochs 0
 case_ c9_momentum_with_adam 2 "--momentum applies only to --optim sgd" -- "$soma" "${train[@]}" --data csv:d.csv --momentum 0.5
-case_ c9_regression_eval 0 "" -- "$soma" eval --model mr.st --data csv:r.csv
+case_ c9_regression_eval 0 "" -- "$soma" eval --device cpu --model mr.st --data csv:r.csv
 holds c9_regression_metrics grep -Eq "mse [0-9.e-]+  rmse [0-9.e-]+  mae [0-9.e-]+  r2 " c9_regression_eval.out
 
 echo
