@@ -46,9 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (code == 0) {
         /* what train_args_parse promises when it accepts the options */
         FUZZ_CHECK(a.data != NULL);
-        FUZZ_CHECK(a.batch >= 1 && a.epochs >= 0 && a.epochs <= 1000000);
+        FUZZ_CHECK(a.batch >= 1 && a.epochs >= 1 && a.epochs <= 1000000);
         FUZZ_CHECK(a.val_split >= 0 && a.val_split < 1 && a.dropout >= 0 && a.dropout < 1);
-        FUZZ_CHECK(a.lr > 0 || a.lr == -1);
+        /* --lr: used only when given, and then > 0 (no in-band "default" value) */
+        FUZZ_CHECK(!train_args_given(&a, "--lr") || a.lr > 0);
+        /* an option of another optimizer or schedule is refused, not ignored */
+        FUZZ_CHECK(a.resume || !train_args_given(&a, "--momentum") || a.optim_kind == SOMA_OPTIM_SGD);
+        FUZZ_CHECK(a.resume || !train_args_given(&a, "--warmup") || a.schedule_kind == SOMA_SCHEDULE_COSINE);
         FUZZ_CHECK(isfinite(a.lr) && isfinite(a.min_lr) && isfinite(a.gamma) && isfinite(a.clip));
         /* every number becomes a float: none may overflow to inf there */
         FUZZ_CHECK(isfinite((float)a.lr) && isfinite((float)a.min_lr) && isfinite((float)a.gamma) &&

@@ -2,7 +2,8 @@
 # deps.sh: make sure the system packages soma builds with are present.
 # Installs what is missing with apt-get when run as root on Debian/Ubuntu;
 # otherwise names the packages and stops. Needed: a C compiler, make, CMake
-# >= 3.24, pkg-config, Check and python3 (tests). Optional: OpenBLAS (CPU GEMM fast path),
+# >= 3.24, pkg-config, Check and python3 (tests), and OpenBLAS, a threaded
+# build (the CPU GEMM fast path; soma builds without it). Optional:
 # cairo (the figures of `soma plot`), Doxygen (the API reference, checked in CI),
 # a CUDA toolkit (GPU backend; never installed here: use NVIDIA's packages).
 # Optional packages are installed when we are root, and only named otherwise:
@@ -18,9 +19,12 @@ if ! command -v cmake >/dev/null 2>&1; then
 fi
 pkg-config --exists check 2>/dev/null || missing+=(check)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # the independent checkpoint reader in the tests
-if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ] &&
-   [ ! -e /usr/include/openblas/cblas.h ]; then
-  missing+=(libopenblas-dev)
+# OpenBLAS, a threaded build (cmake/openblas.cmake says why not the serial
+# one). Another package's cblas.h (netlib's) does not count: it left CI
+# without OpenBLAS.
+if ! compgen -G "/usr/lib/*/openblas-pthread/libopenblas.so" >/dev/null &&
+   ! compgen -G "/usr/lib*/libopenblasp.so" >/dev/null; then
+  missing+=(libopenblas-pthread-dev)
 fi
 optional=()
 pkg-config --exists cairo 2>/dev/null || optional+=(libcairo2-dev)   # soma plot

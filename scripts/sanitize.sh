@@ -120,7 +120,9 @@ session() {
   while IFS='|' read -r name want cmd; do
     [[ $names == *" $name "* ]] || continue
     eval "set -- $cmd"
-    OMP_NUM_THREADS=2 "${vg[@]}" --log-file="$logs/$name.vg" "$soma" "$@" >"$logs/$name.out" 2>"$logs/$name.err"
+    # OPENBLAS_NUM_THREADS=1: soma would start itself again to set it
+    # (tools/openblas_env.c), and valgrind does not follow into the new program
+    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 "${vg[@]}" --log-file="$logs/$name.vg" "$soma" "$@" >"$logs/$name.out" 2>"$logs/$name.err"
     got=$?
     count=$((count + 1))
     e=$(sed -n 's/.*ERROR SUMMARY: \([0-9,]*\) errors.*/\1/p' "$logs/$name.vg" | tail -1 | tr -d ,)

@@ -91,9 +91,9 @@ if [ "$have_cairo" = ON ] || [ "$have_cairo" = 1 ] || [ "$have_cairo" = TRUE ]; 
   check_error 2 "name it .svg, .png or .pdf" "$soma" plot "$work/metrics.csv" -o "$work/curves.jpg"
   check_error 2 "-o FILE is required" "$soma" plot "$work/metrics.csv"
   check_error 2 "which metrics file" "$soma" plot -o "$work/x.svg"
-  check_error 1 "cannot read .*missing.csv" "$soma" plot "$work/missing.csv" -o "$work/x.svg"
+  check_error 1 "cannot open .*missing.csv" "$soma" plot "$work/missing.csv" -o "$work/x.svg"
   check_error 1 "data.csv:1: no 'epoch' and 'train_loss' columns" "$soma" plot "$work/data.csv" -o "$work/x.svg"
-  check_error 1 "cannot write" "$soma" plot "$work/metrics.csv" -o "$work/no/such/dir/x.svg"
+  check_error 1 "cannot create the temporary file" "$soma" plot "$work/metrics.csv" -o "$work/no/such/dir/x.svg"
   [ -e "$work/x.svg" ] && fail "a failed plot wrote a file"
 else
   "$soma" plot "$work/metrics.csv" -o "$work/curves.svg" >/dev/null 2>"$work/err"

@@ -507,7 +507,7 @@ START_TEST(idx_refuses_what_it_cannot_read) {
     ck_fails(soma_dataset_load_idx(tmp_path("missing"), good_lbl, &ds), SOMA_ERR_IO, "cannot open images file");
     ck_fails(soma_dataset_load_idx(good_img, tmp_path("missing"), &ds), SOMA_ERR_IO, "missing': No such file");
     ck_assert_int_eq(mkdir(tmp_path("a-directory"), 0700), 0);
-    ck_fails(soma_dataset_load_idx(tmp_path("a-directory"), good_lbl, &ds), SOMA_ERR_IO, "is not a regular file");
+    ck_fails(soma_dataset_load_idx(tmp_path("a-directory"), good_lbl, &ds), SOMA_ERR_IO, "is a directory, not a regular file");
 
     path = write_bytes("short", "\x00\x00\x08", 3);
     ck_fails(soma_dataset_load_idx(path, good_lbl, &ds), SOMA_ERR_FORMAT,

@@ -3,7 +3,8 @@
  * floats), the exact bytes of a small file, one real malformed file per way a
  * file can be wrong (each error must name the file and the byte or tensor at
  * fault), and crash safety: no temporary file left behind, the old file kept
- * when a write fails.
+ * when a write fails; targets that are not plain files (symbolic links,
+ * devices, FIFOs: io/files.h) and the CRC-32 the checkpoints use.
  *
  *   test_safetensors                 runs the tests
  *   test_safetensors --export FILE   writes the file tests/read_safetensors.py checks */
@@ -18,8 +19,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "io/crc32.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "test_util.h"
@@ -621,10 +624,10 @@ START_TEST(missing_directory_fails_cleanly) {
     ck_fails(soma_safetensors_write(path, &t, 1, NULL, 0), SOMA_ERR_IO, "soma_safetensors_write: ", path,
              "cannot create the temporary file", strerror(ENOENT));
     ck_assert_int_eq(count_entries(""), 0);
-    /* A directory in the way of the target: the rename fails, the temporary file goes. */
+    /* A directory in the way of the target: refused before a temporary file is made. */
     ck_assert_int_eq(mkdir(in_dir("taken"), 0755), 0);
     ck_fails(soma_safetensors_write(in_dir("taken"), &t, 1, NULL, 0), SOMA_ERR_IO, in_dir("taken"),
-             "renaming the temporary file");
+             "is a directory");
     ck_assert_int_eq(count_entries(""), 1);
     rmdir(in_dir("taken"));
 }
@@ -654,6 +657,125 @@ START_TEST(failed_write_keeps_the_old_file) {
     ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
     ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "child failed: %d", wstatus);
     ck_keeper_intact(path);
+}
+END_TEST
+
+/* ---- targets that are not plain files ------------------------------------------------------ */
+
+static void ck_holds(const char *path, float first) {
+    soma_st_file *f = NULL;
+    ck_soma(soma_safetensors_read(path, &f));
+    ck_assert_float_eq(soma_st_file_find(f, "x")->data[0], first);
+    soma_st_file_free(f);
+}
+
+/* A symbolic link's target is replaced; the link stays a link (a chain and a
+ * dangling link too). */
+START_TEST(symbolic_links_keep_their_link) {
+    float x[] = {1, 2};
+    soma_st_tensor t = {.name = "x", .rank = 1, .shape = {2}, .data = x};
+    ck_soma(soma_safetensors_write(in_dir("target.st"), &t, 1, NULL, 0));
+    ck_assert_int_eq(symlink("target.st", in_dir("link.st")), 0);
+    ck_assert_int_eq(symlink(in_dir("link.st"), in_dir("chain.st")), 0);
+    ck_assert_int_eq(symlink("made.st", in_dir("dangling.st")), 0);
+    x[0] = 5;
+    ck_soma(soma_safetensors_write(in_dir("link.st"), &t, 1, NULL, 0));
+    ck_holds(in_dir("target.st"), 5);
+    x[0] = 6;
+    ck_soma(soma_safetensors_write(in_dir("chain.st"), &t, 1, NULL, 0));
+    ck_holds(in_dir("target.st"), 6);
+    x[0] = 7;
+    ck_soma(soma_safetensors_write(in_dir("dangling.st"), &t, 1, NULL, 0));
+    ck_holds(in_dir("made.st"), 7);
+    const char *links[] = {"link.st", "chain.st", "dangling.st"};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        ck_assert_int_eq(lstat(in_dir(links[i]), &st), 0);
+        ck_assert_msg(S_ISLNK(st.st_mode), "%s is no longer a symbolic link", links[i]);
+    }
+    ck_assert_int_eq(count_entries(".tmp."), 0);
+}
+END_TEST
+
+/* A character device is written in place, never replaced: as root, the
+ * rename of old would have put a regular file where /dev/null was. */
+START_TEST(devices_are_written_in_place) {
+    float x[] = {1};
+    soma_st_tensor t = {.name = "x", .rank = 1, .shape = {1}, .data = x};
+    struct stat st;
+    ck_soma(soma_safetensors_write("/dev/null", &t, 1, NULL, 0));
+    ck_assert(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    ck_fails(soma_safetensors_write("/dev/full", &t, 1, NULL, 0), SOMA_ERR_IO, "/dev/full",
+             "writing in place failed", strerror(ENOSPC));
+    ck_assert(stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode));
+}
+END_TEST
+
+/* A FIFO is never waited on: as an input it is refused at once (by every
+ * reader), as an output without a reader too; with a reader it is written in
+ * place. A hang fails the test (SIGALRM). */
+START_TEST(fifos_are_never_waited_on) {
+    alarm(20);
+    const char *fifo = in_dir("pipe");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    float x[] = {1, 2, 3};
+    soma_st_tensor t = {.name = "x", .rank = 1, .shape = {3}, .data = x};
+    ck_fails(soma_safetensors_write(fifo, &t, 1, NULL, 0), SOMA_ERR_IO, "a FIFO that no process is reading");
+    soma_st_file *f = (soma_st_file *)1;
+    ck_fails(soma_safetensors_read(fifo, &f), SOMA_ERR_IO, "is a FIFO (named pipe), not a regular file");
+    ck_assert_ptr_null(f);
+    soma_dataset *ds = NULL;
+    ck_fails(soma_dataset_load_csv(fifo, NULL, &ds), SOMA_ERR_IO, "is a FIFO (named pipe), not a regular file");
+    ck_fails(soma_dataset_load_idx(fifo, fifo, &ds), SOMA_ERR_IO, "images file", "is a FIFO");
+    pid_t reader = fork();
+    ck_assert(reader >= 0);
+    if (reader == 0) { /* reads the stream and exits 0 when it was the whole file */
+        FILE *in = fopen(fifo, "rb");
+        size_t n = 0;
+        while (in && fgetc(in) != EOF) n++;
+        _exit(n > 8 ? 0 : 1);
+    }
+    soma_status st = SOMA_ERR_IO;
+    for (int tries = 0; st != SOMA_OK && tries < 500; tries++) { /* until the reader has opened it */
+        st = soma_safetensors_write(fifo, &t, 1, NULL, 0);
+        if (st != SOMA_OK) nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    }
+    ck_assert_msg(st == SOMA_OK, "%s", soma_last_error());
+    int wstatus;
+    ck_assert_int_eq(waitpid(reader, &wstatus, 0), reader);
+    ck_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    struct stat s;
+    ck_assert(stat(fifo, &s) == 0 && S_ISFIFO(s.st_mode));
+    alarm(0);
+}
+END_TEST
+
+/* The CRC-32 table is a constant (no lazy fill to race on): its results
+ * against the bit-by-bit definition, on the standard check value and on
+ * random buffers (seed TEST_SEED). */
+static uint32_t crc32_bitwise(const unsigned char *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return ~c;
+}
+
+START_TEST(crc32_matches_its_definition) {
+    ck_assert_uint_eq(soma_crc32_update(0, "123456789", 9), 0xCBF43926u);
+    unsigned long long state = TEST_SEED;
+    unsigned char buf[300];
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)(round * 7 % 300);
+        for (size_t i = 0; i < n; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            buf[i] = (unsigned char)(state >> 56);
+        }
+        /* in two pieces, as the checksum chains its buffers */
+        uint32_t chained = soma_crc32_update(soma_crc32_update(0, buf, n / 3), buf + n / 3, n - n / 3);
+        ck_assert_msg(chained == crc32_bitwise(buf, n), "round %d (seed %llu)", round, TEST_SEED);
+    }
 }
 END_TEST
 
@@ -784,6 +906,10 @@ int main(int argc, char **argv) {
     tcase_add_test(files, bad_arguments_leave_the_file_alone);
     tcase_add_test(files, missing_directory_fails_cleanly);
     tcase_add_test(files, failed_write_keeps_the_old_file);
+    tcase_add_test(files, symbolic_links_keep_their_link);
+    tcase_add_test(files, devices_are_written_in_place);
+    tcase_add_test(files, fifos_are_never_waited_on);
+    tcase_add_test(files, crc32_matches_its_definition);
     suite_add_tcase(s, files);
 
     TCase *json = tcase_create("json");

@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,6 +201,36 @@ static void train_straight(soma_dataset *ds, int epochs, soma_optim_config oc, r
     soma_device_close(cpu);
 }
 
+/* Loads the checkpoint at path (model, optimizer state, training state) and
+ * trains on up to `epochs`: the weights end in r. */
+static void resume_and_finish(const char *path, soma_dataset *ds, int epochs, run_result *r) {
+    soma_device *cpu = test_open("cpu");
+    soma_mlp *m = NULL;
+    soma_checkpoint_info info;
+    ck_soma(soma_checkpoint_load(path, cpu, &m, &info));
+    ck_assert(info.has_optimizer);
+    soma_optimizer *o = NULL;
+    ck_soma(soma_optimizer_create(m, &info.optim, &o));
+    ck_soma(soma_checkpoint_load_optimizer(path, o));
+    ck_assert_int_eq(soma_optimizer_steps(o), info.steps);
+    soma_train_config tc = config_for(r, epochs);
+    tc.seed = info.train.seed;
+    r->state = info.state;
+    ck_soma(soma_train(m, o, ds, NULL, &tc, &r->state));
+    grab_weights(m, r);
+    ck_assert_int_eq(r->state.epochs_done, epochs);
+    ck_assert_int_eq(r->state.steps_in_epoch, 0);
+    soma_optimizer_free(o);
+    soma_mlp_free(m);
+    soma_device_close(cpu);
+}
+
+static void ck_same_weights(const run_result *straight, const run_result *resumed) {
+    ck_assert_msg(memcmp(straight->weights, resumed->weights, sizeof straight->weights) == 0,
+                  "resumed weights differ from the straight run (first %g vs %g)", straight->weights[0],
+                  resumed->weights[0]);
+}
+
 START_TEST(resume_is_bit_identical) {
     soma_dataset *ds = blobs(250, 8, TEST_SEED); /* 8 batches, the last partial */
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
@@ -227,28 +258,65 @@ START_TEST(resume_is_bit_identical) {
         soma_mlp_free(m);
         soma_device_close(cpu);
     }
+    resume_and_finish(path, ds, 2, &resumed);
+    ck_same_weights(&straight, &resumed);
+    unlink(path);
+    rmdir(dir);
+    soma_dataset_free(ds);
+}
+END_TEST
+
+/* Asks soma_train to stop once `after` steps are done (a signal handler
+ * would set the flag the same way). */
+typedef struct stopper {
+    volatile sig_atomic_t flag;
+    int64_t steps, after;
+} stopper;
+
+static void stop_after(int64_t batch, int64_t batches, void *user) {
+    (void)batch, (void)batches;
+    stopper *s = user;
+    if (++s->steps == s->after) s->flag = 1;
+}
+
+/* A run stopped in the middle of an epoch, saved, loaded and continued ends
+ * with the weights of the run that was never stopped (a cosine schedule
+ * planned over both epochs, dropout on); a state beyond an epoch is refused. */
+START_TEST(interrupted_run_resumes_bit_for_bit) {
+    soma_dataset *ds = blobs(250, 8, TEST_SEED); /* 8 batches, the last partial */
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+    oc.schedule = SOMA_SCHEDULE_COSINE;
+    oc.total_steps = 16;
+    run_result straight = {0}, resumed = {0};
+    train_straight(ds, 2, oc, &straight);
+
+    char dir[] = "/tmp/soma_stop_XXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/stopped.safetensors", dir);
     soma_device *cpu = test_open("cpu");
-    soma_mlp *m = NULL;
-    soma_checkpoint_info info;
-    ck_soma(soma_checkpoint_load(path, cpu, &m, &info));
-    ck_assert_int_eq(info.state.epochs_done, 1);
-    ck_assert(info.has_optimizer);
+    soma_mlp *m = small_model(cpu);
     soma_optimizer *o = NULL;
-    ck_soma(soma_optimizer_create(m, &info.optim, &o));
-    ck_soma(soma_checkpoint_load_optimizer(path, o));
-    ck_assert_int_eq(soma_optimizer_steps(o), 8);
-    soma_train_config tc = config_for(&resumed, 2);
-    tc.seed = info.train.seed;
-    resumed.state = info.state;
-    ck_soma(soma_train(m, o, ds, NULL, &tc, &resumed.state));
-    grab_weights(m, &resumed);
-    ck_assert_int_eq(resumed.state.epochs_done, 2);
-    ck_assert_msg(memcmp(straight.weights, resumed.weights, sizeof straight.weights) == 0,
-                  "resumed weights differ from the straight run (first %g vs %g)", straight.weights[0],
-                  resumed.weights[0]);
+    ck_soma(soma_optimizer_create(m, &oc, &o));
+    stopper stop = {.after = 11}; /* step 3 of epoch 2 */
+    soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = 32, .epochs = 2, .seed = 11, .on_batch = stop_after,
+                            .user = &stop, .stop = &stop.flag};
+    soma_train_state state = {0};
+    ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
+    ck_assert_int_eq(state.epochs_done, 1);
+    ck_assert_int_eq(state.steps_in_epoch, 3);
+    ck_assert_int_eq(soma_optimizer_steps(o), 11);
+    tc.on_batch = NULL, tc.user = NULL, tc.stop = NULL;
+    soma_checkpoint_info info = {.loss = SOMA_LOSS_XENT, .has_optimizer = 1, .state = state, .train = tc};
+    ck_soma(soma_checkpoint_save(path, m, o, &info));
+    /* a state beyond the epoch (another data set, another batch) is refused */
+    state = (soma_train_state){.epochs_done = 1, .steps_in_epoch = 8};
+    ck_fails(soma_train(m, o, ds, NULL, &tc, &state), SOMA_ERR_INVALID_ARG, "8 steps done", "has 8 steps");
     soma_optimizer_free(o);
     soma_mlp_free(m);
     soma_device_close(cpu);
+
+    resume_and_finish(path, ds, 2, &resumed);
+    ck_same_weights(&straight, &resumed);
     unlink(path);
     rmdir(dir);
     soma_dataset_free(ds);
@@ -415,6 +483,7 @@ int main(void) {
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 120);
     tcase_add_test(runs, resume_is_bit_identical);
+    tcase_add_test(runs, interrupted_run_resumes_bit_for_bit);
     tcase_add_test(runs, steady_state_steps_allocate_nothing);
     tcase_add_loop_test(runs, every_optimizer_learns, 0, SOMA_OPTIM_COUNT);
     tcase_add_test(runs, early_stopping_restores_the_best_weights);

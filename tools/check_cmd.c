@@ -163,7 +163,7 @@ int soma_cmd_check(int argc, char **argv) {
         {"--json", OPT_FLAG, &o.json, "print one JSON object: rows, devices, passed, failed"},
     };
     const char *synopsis = "soma check [--device SPEC] [--op NAME] [--quick] [--seed N] [--json]";
-    int code = options_parse("check", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    int code = options_parse("check", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code < 0) {
         printf("Runs every op on every device and prints op | shape | NMSE | limit | result:\n"
                "the CPU against a float64 reference, each CUDA GPU against the CPU.\n"

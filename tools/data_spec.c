@@ -1,91 +1,187 @@
 /* data_spec.c: see data_spec.h. */
+#define _POSIX_C_SOURCE 200809L /* access */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data_spec.h"
 
-static int fail(const char *command, const char *what) {
-    fprintf(stderr, "soma %s: %s\n", command, what);
+/* A new string: the printf of fmt (NULL when out of memory). */
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) return NULL;
+    va_start(args, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, args);
+    va_end(args);
+    return s;
+}
+
+static char *copy_of(const char *s, size_t n) {
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+static int usage(const char *command, const char *spec, const char *why) {
+    fprintf(stderr, "soma %s: --data '%s': %s\n", command, spec, why);
+    return 2;
+}
+
+static int out_of_memory(const char *command) {
+    fprintf(stderr, "soma %s: out of memory\n", command);
     return 1;
 }
 
-static int load_mnist(const char *command, data_part part, data_source *out) {
-    char dir[1024], images[1100], labels[1100];
-    const char *root = getenv("SOMA_DATA");
-    const char *home = getenv("HOME");
-    if (root && *root)
-        snprintf(dir, sizeof dir, "%s/mnist", root);
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/soma/mnist", home ? home : ".");
-    const char *prefix = part == DATA_TRAIN ? "train" : "t10k";
-    snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte", dir, prefix);
-    snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    FILE *probe = fopen(images, "rb");
-    if (!probe) {
+/* csv:PATH[,label=COL]; the last ",label=" starts the option, so a path may hold one */
+static int parse_csv(const char *command, const char *spec, const char *rest, data_spec *out) {
+    out->csv = (soma_csv_options){.header = -1, .label_column = -1};
+    const char *option = NULL;
+    for (const char *p = strstr(rest, ",label="); p; p = strstr(p + 1, ",label=")) option = p;
+    size_t path_len = option ? (size_t)(option - rest) : strlen(rest);
+    if (path_len == 0) return usage(command, spec, "csv:PATH needs a path");
+    if (!(out->path = copy_of(rest, path_len))) return out_of_memory(command);
+    if (!option) return 0;
+    const char *col = option + 7;
+    if (!*col) return usage(command, spec, "label= needs a column index or name");
+    if (!(out->label = copy_of(col, strlen(col)))) return out_of_memory(command);
+    char *end;
+    errno = 0;
+    long long index = strtoll(col, &end, 10);
+    if (*end || (col[0] != '-' && (col[0] < '0' || col[0] > '9'))) { /* not a number: a column name */
+        out->csv.label_name = out->label;
+        return 0;
+    }
+    if (index < 0 || index > INT_MAX || errno == ERANGE) {
+        fprintf(stderr, "soma %s: --data csv:PATH,label=%s: a column index counts from 0 and is at most %d\n",
+                command, col, INT_MAX);
+        return 2;
+    }
+    out->csv.label_column = (int)index;
+    return 0;
+}
+
+/* idx:IMAGES,LABELS; the last comma separates them, so the images' path may hold one */
+static int parse_idx(const char *command, const char *spec, const char *rest, data_spec *out) {
+    const char *comma = strrchr(rest, ',');
+    if (!comma || comma == rest || !comma[1])
+        return usage(command, spec, "idx:IMAGES,LABELS needs two paths separated by a comma");
+    if (!(out->path = copy_of(rest, (size_t)(comma - rest))) || !(out->labels = copy_of(comma + 1, strlen(comma + 1))))
+        return out_of_memory(command);
+    return 0;
+}
+
+int data_spec_parse(const char *command, const char *spec, data_spec *out) {
+    memset(out, 0, sizeof *out);
+    int code = 2;
+    if (!spec) {
+        fprintf(stderr, "soma %s: --data is required (mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)\n", command);
+    } else if (strcmp(spec, "mnist") == 0) {
+        out->kind = DATA_MNIST;
+        code = 0;
+    } else if (strncmp(spec, "csv:", 4) == 0) {
+        out->kind = DATA_CSV;
+        code = parse_csv(command, spec, spec + 4, out);
+    } else if (strncmp(spec, "idx:", 4) == 0) {
+        out->kind = DATA_IDX;
+        code = parse_idx(command, spec, spec + 4, out);
+    } else {
+        fprintf(stderr, "soma %s: unknown --data '%s' (expected mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)\n",
+                command, spec);
+    }
+    if (code) data_spec_free(out);
+    return code;
+}
+
+void data_spec_free(data_spec *s) {
+    free(s->path);
+    free(s->labels);
+    free(s->label);
+    memset(s, 0, sizeof *s);
+}
+
+/* $SOMA_DATA/mnist, or ~/.cache/soma/mnist */
+static char *mnist_dir(void) {
+    const char *root = getenv("SOMA_DATA"), *home = getenv("HOME");
+    if (root && *root) return format("%s/mnist", root);
+    return format("%s/.cache/soma/mnist", home ? home : ".");
+}
+
+int data_spec_files(const data_spec *s, data_part part, char *files[2]) {
+    files[0] = files[1] = NULL;
+    if (s->kind == DATA_CSV) {
+        files[0] = copy_of(s->path, strlen(s->path));
+        return files[0] ? 1 : 0;
+    }
+    if (s->kind == DATA_IDX) {
+        files[0] = copy_of(s->path, strlen(s->path));
+        files[1] = copy_of(s->labels, strlen(s->labels));
+    } else {
+        char *dir = mnist_dir();
+        const char *prefix = part == DATA_TRAIN ? "train" : "t10k";
+        files[0] = dir ? format("%s/%s-images-idx3-ubyte", dir, prefix) : NULL;
+        files[1] = dir ? format("%s/%s-labels-idx1-ubyte", dir, prefix) : NULL;
+        free(dir);
+    }
+    if (files[0] && files[1]) return 2;
+    free(files[0]);
+    free(files[1]);
+    files[0] = files[1] = NULL;
+    return 0;
+}
+
+int data_spec_load(const char *command, const data_spec *s, data_part part, data_source *out) {
+    memset(out, 0, sizeof *out);
+    char *files[2];
+    int n = data_spec_files(s, part, files);
+    if (n == 0) return out_of_memory(command);
+    soma_status st;
+    if (s->kind == DATA_MNIST && access(files[0], F_OK) != 0) {
+        char *dir = mnist_dir();
         fprintf(stderr, "soma %s: MNIST is not in %s: fetch it with scripts/fetch-mnist.sh (or set SOMA_DATA)\n",
-                command, dir);
+                command, dir ? dir : "$SOMA_DATA/mnist");
+        free(dir);
+        free(files[0]);
+        free(files[1]);
         return 1;
     }
-    fclose(probe);
-    if (soma_dataset_load_idx(images, labels, &out->data) != SOMA_OK) return fail(command, soma_last_error());
-    out->default_norm = SOMA_NORM_SCALE01;
-    snprintf(out->name, sizeof out->name, "mnist (%s)", part == DATA_TRAIN ? "train" : "test");
-    return 0;
-}
-
-static int load_csv(const char *command, const char *spec, data_source *out) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s", spec);
-    soma_csv_options opt = {.header = -1, .label_column = -1};
-    char *comma = strstr(path, ",label=");
-    if (comma) {
-        *comma = '\0';
-        const char *col = comma + 7;
-        if (!*col) return fail(command, "--data csv:PATH,label=COL needs a column index or name");
-        char *end;
-        errno = 0;
-        long long index = strtoll(col, &end, 10);
-        if (!*end) { /* a number: a column index, which must fit the int the reader takes */
-            if (index < 0 || index > INT_MAX || errno == ERANGE) {
-                fprintf(stderr, "soma %s: --data csv:PATH,label=%s: a column index counts from 0 and is at most %d\n",
-                        command, col, INT_MAX);
-                return 1;
-            }
-            opt.label_column = (int)index;
-        } else {
-            opt.label_name = col;
-        }
+    if (s->kind == DATA_CSV) {
+        st = soma_dataset_load_csv(files[0], &s->csv, &out->data);
+        out->default_norm = SOMA_NORM_STANDARDIZE;
+        out->name = copy_of(files[0], strlen(files[0]));
+    } else {
+        st = soma_dataset_load_idx(files[0], files[1], &out->data);
+        out->default_norm = SOMA_NORM_SCALE01;
+        out->name = s->kind == DATA_MNIST ? format("mnist (%s)", part == DATA_TRAIN ? "train" : "test")
+                                          : copy_of(files[0], strlen(files[0]));
     }
-    if (!path[0]) return fail(command, "--data csv:PATH needs a path");
-    if (soma_dataset_load_csv(path, &opt, &out->data) != SOMA_OK) return fail(command, soma_last_error());
-    out->default_norm = SOMA_NORM_STANDARDIZE;
-    snprintf(out->name, sizeof out->name, "%.50s", path);
+    free(files[0]);
+    free(files[1]);
+    if (st != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
+        data_source_free(out);
+        return 1;
+    }
+    if (!out->name) {
+        data_source_free(out);
+        return out_of_memory(command);
+    }
     return 0;
 }
 
-static int load_idx(const char *command, const char *spec, data_source *out) {
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *comma = strchr(buf, ',');
-    if (!comma || comma == buf || !comma[1])
-        return fail(command, "--data idx:IMAGES,LABELS needs two paths separated by a comma");
-    *comma = '\0';
-    if (soma_dataset_load_idx(buf, comma + 1, &out->data) != SOMA_OK) return fail(command, soma_last_error());
-    out->default_norm = SOMA_NORM_SCALE01;
-    snprintf(out->name, sizeof out->name, "%.50s", buf);
-    return 0;
-}
-
-int data_spec_load(const char *command, const char *spec, data_part part, data_source *out) {
-    memset(out, 0, sizeof *out);
-    if (!spec) return fail(command, "--data is required (mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)");
-    if (strcmp(spec, "mnist") == 0) return load_mnist(command, part, out);
-    if (strncmp(spec, "csv:", 4) == 0) return load_csv(command, spec + 4, out);
-    if (strncmp(spec, "idx:", 4) == 0) return load_idx(command, spec + 4, out);
-    fprintf(stderr, "soma %s: unknown --data '%s' (expected mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)\n",
-            command, spec);
-    return 1;
+void data_source_free(data_source *src) {
+    soma_dataset_free(src->data);
+    free(src->name);
+    memset(src, 0, sizeof *src);
 }

@@ -3,23 +3,45 @@
  *                              $SOMA_DATA/mnist (default ~/.cache/soma/mnist)
  *   csv:PATH[,label=COL]       a CSV file; COL is a column index or header name
  *                              (default: the last column)
- *   idx:IMAGES,LABELS          a pair of IDX files */
+ *   idx:IMAGES,LABELS          a pair of IDX files
+ * Parsing touches no file (a fuzzer drives it alone, fuzz/fuzz_specs.c);
+ * paths of any length are kept whole. */
 #ifndef SOMA_TOOLS_DATA_SPEC_H
 #define SOMA_TOOLS_DATA_SPEC_H
 
 #include "soma/data.h"
 
 typedef enum data_part { DATA_TRAIN, DATA_TEST } data_part;
+typedef enum data_kind { DATA_MNIST, DATA_CSV, DATA_IDX } data_kind;
+
+typedef struct data_spec {
+    data_kind kind;
+    char *path;   /* csv: the file; idx: the images (allocated) */
+    char *labels; /* idx: the labels (allocated) */
+    soma_csv_options csv; /* csv: the label column, by index or by name (label_name points into label) */
+    char *label;  /* csv: the text after label= (allocated), or NULL */
+} data_spec;
+
+/* Parses spec. Returns 0, or 2 (bad usage) after printing a one-line error
+ * "soma <command>: ..." naming what is wrong. */
+int data_spec_parse(const char *command, const char *spec, data_spec *out);
+void data_spec_free(data_spec *s);
+
+/* The files that part of the data is read from: one (csv) or two (idx,
+ * mnist), allocated into files[0..1] (free them); the count. 0 when out of
+ * memory. */
+int data_spec_files(const data_spec *s, data_part part, char *files[2]);
 
 typedef struct data_source {
     soma_dataset *data;
     soma_norm_kind default_norm; /* scale01 for images, standardize for CSV */
-    char name[64];               /* "mnist (train)" */
+    char *name;                  /* "mnist (train)", or the file's path (allocated) */
 } data_source;
 
-/* Loads the part of the data spec (mnist has a train and a test part; the
- * others are one file and give it for either). Prints a one-line error and
- * returns non-zero on failure. */
-int data_spec_load(const char *command, const char *spec, data_part part, data_source *out);
+/* Loads the part of the data (mnist has a train and a test part; the others
+ * are one file and give it for either). Prints a one-line error and returns
+ * 1 on failure. */
+int data_spec_load(const char *command, const data_spec *s, data_part part, data_source *out);
+void data_source_free(data_source *src);
 
 #endif

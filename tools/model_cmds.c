@@ -1,12 +1,17 @@
 /* model_cmds.c: `soma eval`, `soma predict` and `soma summary`: what to do
  * with a saved model. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "data_spec.h"
+#include "file_guard.h"
+#include "io/files.h"
 #include "options.h"
 #include "soma/checkpoint.h"
 #include "soma.h"
@@ -16,32 +21,56 @@ typedef struct loaded {
     soma_device *dev;
     soma_mlp *model;
     soma_checkpoint_info info;
+    data_spec spec;
     data_source src;
 } loaded;
 
 static void loaded_free(loaded *l) {
-    soma_dataset_free(l->src.data);
+    data_source_free(&l->src);
+    data_spec_free(&l->spec);
     soma_normalizer_free(&l->info.normalizer);
     soma_mlp_free(l->model);
     soma_device_close(l->dev);
 }
 
+/* The files of a command: --model and the data in, output (may be NULL)
+ * out; no output over an input, every output writable (file_guard.h). */
+static int check_files(const char *command, const char *model_path, const data_spec *spec, const char *output) {
+    file_guard g;
+    memset(&g, 0, sizeof g);
+    guard_input(&g, "--model", model_path);
+    char *files[2];
+    int n = spec ? data_spec_files(spec, DATA_TEST, files) : 0;
+    for (int i = 0; i < n; i++) {
+        guard_input(&g, "--data", files[i]);
+        free(files[i]);
+    }
+    guard_output(&g, "--output", output, 0);
+    int code = guard_check(&g, command);
+    guard_free(&g);
+    return code;
+}
+
 /* Loads --model on --device and, when data is not NULL, the data (the test
- * part for mnist), normalized as the model was trained. */
+ * part for mnist), normalized as the model was trained. output: the file the
+ * command will write, checked with the inputs before anything is loaded. */
 static int load(const char *command, const char *model_path, const char *device, const char *data,
-                loaded *l) {
+                const char *output, loaded *l) {
     memset(l, 0, sizeof *l);
     if (!model_path) {
         fprintf(stderr, "soma %s: --model is required\n", command);
         return 2;
     }
+    int code = data ? data_spec_parse(command, data, &l->spec) : 0;
+    if (!code) code = check_files(command, model_path, data ? &l->spec : NULL, output);
+    if (code) return code;
     if (soma_device_open(device, &l->dev) != SOMA_OK ||
         soma_checkpoint_load(model_path, l->dev, &l->model, &l->info) != SOMA_OK) {
         fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
         return 1;
     }
     if (!data) return 0;
-    if (data_spec_load(command, data, DATA_TEST, &l->src)) return 1;
+    if (data_spec_load(command, &l->spec, DATA_TEST, &l->src)) return 1;
     if (soma_dataset_features(l->src.data) != soma_mlp_inputs(l->model)) {
         fprintf(stderr, "soma %s: the data has %lld features but the model takes %lld inputs\n", command,
                 (long long)soma_dataset_features(l->src.data), (long long)soma_mlp_inputs(l->model));
@@ -55,6 +84,49 @@ static int load(const char *command, const char *model_path, const char *device,
     return 0;
 }
 
+/* Regression quality over every output column: mean squared and absolute
+ * error, and R^2 = 1 - sum((y - o)^2) / sum((y - mean_j(y))^2) (NaN when the
+ * targets are constant). */
+typedef struct regression {
+    double mse, rmse, mae, r2;
+} regression;
+
+static int regression_metrics(const char *command, soma_mlp *m, const soma_dataset *ds, regression *r) {
+    int64_t rows = soma_dataset_rows(ds), cols = soma_mlp_outputs(m);
+    if (soma_dataset_targets(ds) != cols) {
+        fprintf(stderr, "soma %s: the data has %lld target columns but the model has %lld outputs\n", command,
+                (long long)soma_dataset_targets(ds), (long long)cols);
+        return 1;
+    }
+    float *out = malloc((size_t)(rows * cols) * sizeof *out);
+    double *mean = calloc((size_t)cols, sizeof *mean);
+    if (!out || !mean || soma_predict(m, ds, out) != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, out && mean ? soma_last_error() : "out of memory");
+        free(out);
+        free(mean);
+        return 1;
+    }
+    const float *y = soma_dataset_target_data_const(ds);
+    for (int64_t i = 0; i < rows * cols; i++) mean[i % cols] += (double)y[i] / (double)rows;
+    double sq = 0.0, abs_err = 0.0, total = 0.0;
+    for (int64_t i = 0; i < rows * cols; i++) {
+        double e = (double)out[i] - (double)y[i], d = (double)y[i] - mean[i % cols];
+        sq += e * e;
+        abs_err += fabs(e);
+        total += d * d;
+    }
+    double n = (double)(rows * cols);
+    *r = (regression){.mse = sq / n, .rmse = sqrt(sq / n), .mae = abs_err / n, .r2 = total > 0 ? 1.0 - sq / total : NAN};
+    free(out);
+    free(mean);
+    return 0;
+}
+
+/* JSON has no NaN: null */
+static void json_number(char *buf, size_t size, double v) {
+    snprintf(buf, size, isfinite(v) ? "%.9g" : "null", v);
+}
+
 int soma_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto";
     int json = 0;
@@ -65,47 +137,79 @@ int soma_cmd_eval(int argc, char **argv) {
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json]";
-    int code = options_parse("eval", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    int code = options_parse("eval", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
     if (!data) {
         fprintf(stderr, "soma eval: --data is required\n");
         return 2;
     }
     loaded l;
-    code = load("eval", model, device, data, &l);
+    code = load("eval", model, device, data, NULL, &l);
     double loss = NAN, accuracy = NAN;
     if (!code && soma_evaluate(l.model, l.src.data, l.info.loss, &loss, &accuracy) != SOMA_OK) {
         fprintf(stderr, "soma eval: %s\n", soma_last_error());
         code = 1;
     }
-    if (!code && json) { /* JSON has no NaN: a missing accuracy (regression) is null */
-        char loss_text[32], accuracy_text[32];
-        snprintf(loss_text, sizeof loss_text, isfinite(loss) ? "%.9g" : "null", loss);
-        snprintf(accuracy_text, sizeof accuracy_text, isfinite(accuracy) ? "%.9g" : "null", accuracy);
-        printf("{\"loss\": %s, \"accuracy\": %s, \"rows\": %lld, \"loss_kind\": \"%s\"}\n", loss_text,
-               accuracy_text, (long long)soma_dataset_rows(l.src.data), soma_loss_name(l.info.loss));
-    } else if (!code)
-        printf("%s: %lld rows  loss %.4f  accuracy %s%.4f\n", l.src.name,
-               (long long)soma_dataset_rows(l.src.data), loss, isnan(accuracy) ? "n/a " : "",
-               isnan(accuracy) ? 0.0 : accuracy);
+    /* a regression model: its errors and R^2 rather than an accuracy it has not */
+    regression r = {NAN, NAN, NAN, NAN};
+    int is_regression = !code && isnan(accuracy) && l.info.loss == SOMA_LOSS_MSE;
+    if (is_regression) code = regression_metrics("eval", l.model, l.src.data, &r);
+    long long rows = code ? 0 : (long long)soma_dataset_rows(l.src.data);
+    if (!code && json) {
+        char loss_text[32], accuracy_text[32], mse[32], rmse[32], mae[32], r2[32];
+        json_number(loss_text, sizeof loss_text, loss);
+        json_number(accuracy_text, sizeof accuracy_text, accuracy);
+        printf("{\"loss\": %s, \"accuracy\": %s, \"rows\": %lld, \"loss_kind\": \"%s\"", loss_text,
+               accuracy_text, rows, soma_loss_name(l.info.loss));
+        if (is_regression) {
+            json_number(mse, sizeof mse, r.mse);
+            json_number(rmse, sizeof rmse, r.rmse);
+            json_number(mae, sizeof mae, r.mae);
+            json_number(r2, sizeof r2, r.r2);
+            printf(", \"mse\": %s, \"rmse\": %s, \"mae\": %s, \"r2\": %s", mse, rmse, mae, r2);
+        }
+        printf("}\n");
+    } else if (!code && is_regression) {
+        printf("%s: %lld rows  mse %.6g  rmse %.6g  mae %.6g  r2 %.4f\n", l.src.name, rows, r.mse, r.rmse, r.mae, r.r2);
+    } else if (!code) {
+        printf("%s: %lld rows  loss %.4f", l.src.name, rows, loss);
+        if (!isnan(accuracy)) printf("  accuracy %.4f", accuracy);
+        printf("\n");
+    }
     loaded_free(&l);
     return code;
 }
 
 /* Class models print the class (argmax, or logit > 0 for one BCE output),
- * regression models their outputs. */
-static void print_prediction(FILE *out, const float *o, int64_t outputs, soma_loss loss) {
+ * regression models their outputs; a row whose outputs are not all finite
+ * prints "nan" for its class, never a class it does not have. Returns
+ * whether the row was finite. */
+static int print_prediction(FILE *out, const float *o, int64_t outputs, soma_loss loss) {
+    int finite = 1;
+    for (int64_t j = 0; j < outputs; j++) finite &= isfinite(o[j]) != 0;
     if (loss == SOMA_LOSS_XENT || (outputs > 1 && loss == SOMA_LOSS_BCE)) {
         int64_t best = 0;
         for (int64_t j = 1; j < outputs; j++)
             if (o[j] > o[best]) best = j;
-        fprintf(out, "%lld\n", (long long)best);
+        if (finite) fprintf(out, "%lld\n", (long long)best);
+        else fprintf(out, "nan\n");
     } else if (loss == SOMA_LOSS_BCE) {
-        fprintf(out, "%d\n", o[0] > 0.0f);
+        if (finite) fprintf(out, "%d\n", o[0] > 0.0f);
+        else fprintf(out, "nan\n");
     } else {
         for (int64_t j = 0; j < outputs; j++) fprintf(out, "%s%.9g", j ? "," : "", (double)o[j]);
         fprintf(out, "\n");
     }
+    return finite;
+}
+
+/* Writes every row's prediction to out; counts the rows that are not finite. */
+static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_t outputs, soma_loss loss,
+                              const soma_dataset *ds, int64_t *bad, int64_t *first_bad) {
+    *bad = 0;
+    for (int64_t i = 0; i < rows; i++)
+        if (!print_prediction(out, pred + i * outputs, outputs, loss) && (*bad)++ == 0)
+            *first_bad = soma_dataset_source_row(ds, i);
 }
 
 int soma_cmd_predict(int argc, char **argv) {
@@ -115,18 +219,18 @@ int soma_cmd_predict(int argc, char **argv) {
         {"--model", OPT_STRING, &model, "checkpoint to run"},
         {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL], idx:..."},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
-        {"--output", OPT_STRING, &output, "write here instead of standard output"},
+        {"--output", OPT_STRING, &output, "write here instead of standard output (replaced whole, crash-safe)"},
         {"--raw", OPT_FLAG, &raw, "print the raw outputs (logits) instead of classes"},
     };
     const char *synopsis = "soma predict --model FILE --data SPEC [--output FILE] [--raw]";
-    int code = options_parse("predict", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    int code = options_parse("predict", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
     if (!data) {
         fprintf(stderr, "soma predict: --data is required\n");
         return 2;
     }
     loaded l;
-    code = load("predict", model, device, data, &l);
+    code = load("predict", model, device, data, output, &l);
     int64_t rows = code ? 0 : soma_dataset_rows(l.src.data), outputs = code ? 0 : soma_mlp_outputs(l.model);
     float *pred = code ? NULL : malloc((size_t)(rows * outputs) * sizeof *pred);
     if (!code && !pred) {
@@ -137,14 +241,39 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }
-    FILE *out = stdout;
-    if (!code && output && !(out = fopen(output, "w"))) {
-        fprintf(stderr, "soma predict: cannot write %s\n", output);
+    soma_loss shown = raw ? SOMA_LOSS_MSE : l.info.loss;
+    int64_t bad = 0, first_bad = 0;
+    if (!code && !output) {
+        write_predictions(stdout, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+    } else if (!code) { /* into a temporary file renamed over --output once complete */
+        soma_output o;
+        FILE *f = NULL;
+        int fd = -1;
+        if (soma_output_open("--output", output, &o) != SOMA_OK || (fd = dup(o.fd)) < 0 || !(f = fdopen(fd, "w"))) {
+            fprintf(stderr, "soma predict: %s\n", fd < 0 && o.fd >= 0 ? strerror(errno) : soma_last_error());
+            if (fd >= 0) close(fd);
+            if (o.fd >= 0) soma_output_abort(&o);
+            code = 1;
+        } else {
+            write_predictions(f, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+            int failed = fflush(f) != 0 || ferror(f);
+            int why = errno;
+            failed |= fclose(f) != 0;
+            if (failed) {
+                fprintf(stderr, "soma predict: --output %s: writing failed: %s\n", output, strerror(why ? why : errno));
+                soma_output_abort(&o);
+                code = 1;
+            } else if (soma_output_commit(&o) != SOMA_OK) {
+                fprintf(stderr, "soma predict: %s\n", soma_last_error());
+                code = 1;
+            }
+        }
+    }
+    if (!code && bad) {
+        fprintf(stderr, "soma predict: %lld of %lld rows give outputs that are not finite (the first: row %lld); "
+                "their lines say nan\n", (long long)bad, (long long)rows, (long long)first_bad);
         code = 1;
     }
-    for (int64_t i = 0; !code && i < rows; i++)
-        print_prediction(out, pred + i * outputs, outputs, raw ? SOMA_LOSS_MSE : l.info.loss);
-    if (out && out != stdout) fclose(out);
     free(pred);
     loaded_free(&l);
     return code;
@@ -153,10 +282,10 @@ int soma_cmd_predict(int argc, char **argv) {
 int soma_cmd_summary(int argc, char **argv) {
     const char *model = NULL;
     const option opts[] = {{"--model", OPT_STRING, &model, "checkpoint to describe"}};
-    int code = options_parse("summary", "soma summary --model FILE", argc, argv, opts, 1);
+    int code = options_parse("summary", "soma summary --model FILE", argc, argv, opts, 1, NULL);
     if (code) return code < 0 ? 0 : code;
     loaded l;
-    code = load("summary", model, "cpu", NULL, &l);
+    code = load("summary", model, "cpu", NULL, NULL, &l);
     if (!code) {
         printf("%s: %lld inputs, loss %s", model, (long long)soma_mlp_inputs(l.model), soma_loss_name(l.info.loss));
         if (l.info.has_optimizer)

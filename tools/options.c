@@ -9,6 +9,8 @@
 
 #include "options.h"
 
+#define MAX_OPTIONS 64
+
 void options_usage(const char *synopsis, const option *options, int n, int to_stdout) {
     FILE *to = to_stdout ? stdout : stderr;
     fprintf(to, "usage: %s\n", synopsis);
@@ -57,7 +59,12 @@ static int parse_value(const char *command, const option *o, const char *text) {
 }
 
 int options_parse(const char *command, const char *synopsis, int argc, char **argv,
-                  const option *options, int n) {
+                  const option *options, int n, unsigned char *given) {
+    unsigned char seen[MAX_OPTIONS] = {0};
+    if (n > MAX_OPTIONS) {
+        fprintf(stderr, "soma %s: internal error: %d options, more than %d\n", command, n, MAX_OPTIONS);
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             options_usage(synopsis, options, n, 1);
@@ -71,6 +78,18 @@ int options_parse(const char *command, const char *synopsis, int argc, char **ar
                     argv[i], command);
             return 2;
         }
+        /* the same option twice (or an alias of it, which fills the same value):
+         * one of the two would be dropped without a word */
+        for (int k = 0; k < n; k++)
+            if (seen[k] && options[k].value == o->value) {
+                if (&options[k] == o)
+                    fprintf(stderr, "soma %s: %s is given twice\n", command, o->name);
+                else
+                    fprintf(stderr, "soma %s: %s and %s are the same option, given twice\n", command,
+                            options[k].name, o->name);
+                return 2;
+            }
+        seen[o - options] = 1;
         if (o->type == OPT_FLAG) {
             *(int *)o->value = 1;
             continue;
@@ -82,5 +101,6 @@ int options_parse(const char *command, const char *synopsis, int argc, char **ar
         int code = parse_value(command, o, argv[++i]);
         if (code) return code;
     }
+    if (given) memcpy(given, seen, (size_t)n);
     return 0;
 }

@@ -17,9 +17,11 @@ typedef struct option {
 
 /* Parses argv[1..argc) against the table. Returns 0 on success, -1 after
  * printing help for --help, 2 after printing a one-line error naming the
- * option (unknown, missing value, not a number). */
+ * option (unknown, missing value, not a number, given twice). When given is
+ * not NULL, given[k] is set to 1 for each option k on the command line (a
+ * default is then never mistaken for a choice). */
 int options_parse(const char *command, const char *synopsis, int argc, char **argv,
-                  const option *options, int n_options);
+                  const option *options, int n_options, unsigned char *given);
 
 /* Prints the synopsis and one line per option. */
 void options_usage(const char *synopsis, const option *options, int n_options, int to_stdout);

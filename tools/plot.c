@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/files.h"
 #include "plot.h"
 
 #ifdef SOMA_HAVE_CAIRO
@@ -97,8 +98,8 @@ void plot_metrics_free(plot_metrics *m) {
 
 int plot_metrics_read(const char *path, plot_metrics *out, char *err, size_t err_size) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (!f) return fail(err, err_size, "cannot read %s: %s", path, strerror(errno));
+    FILE *f;
+    if (soma_file_fopen_input("reading the metrics", "", path, &f) != SOMA_OK) return fail(err, err_size, "%s", soma_last_error());
     char line[4096], header[4096] = "";
     char *cells[MAX_CELLS];
     int where[COL_COUNT], n_header = 0, line_no = 0, rc = 0;
@@ -505,12 +506,13 @@ static cairo_status_t to_memory(void *closure, const unsigned char *data, unsign
     return CAIRO_STATUS_SUCCESS;
 }
 
+/* Replaced whole, crash-safe (io/files.h): a failed write leaves the old figure. */
 static int write_file(const char *path, const memory *mem, char *err, size_t err_size) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return fail(err, err_size, "cannot write %s: %s", path, strerror(errno));
-    int bad = fwrite(mem->data, 1, mem->len, f) != mem->len;
-    bad |= fclose(f) != 0;
-    if (bad) return fail(err, err_size, "cannot write %s: %s", path, strerror(errno));
+    soma_output out;
+    soma_status st = soma_output_open("plot", path, &out);
+    if (st == SOMA_OK && (st = soma_output_write(&out, mem->data, mem->len)) != SOMA_OK) soma_output_abort(&out);
+    else if (st == SOMA_OK) st = soma_output_commit(&out);
+    if (st != SOMA_OK) return fail(err, err_size, "%s", soma_last_error());
     return 0;
 }
 
@@ -591,10 +593,13 @@ int plot_metrics_file(const char *command, const char *csv_path, const char *out
         return 1;
     }
     const char *base = strrchr(csv_path, '/');
-    char default_title[300];
-    snprintf(default_title, sizeof default_title, "training curves: %s", base ? base + 1 : csv_path);
-    rc = plot_metrics_draw(&m, title ? title : default_title, out_path, err, sizeof err);
+    base = base ? base + 1 : csv_path;
+    char *default_title = malloc(strlen(base) + 32); /* the file's whole name, however long */
+    if (!title && default_title) sprintf(default_title, "training curves: %s", base);
+    rc = title || default_title ? plot_metrics_draw(&m, title ? title : default_title, out_path, err, sizeof err)
+                                : fail(err, sizeof err, "out of memory");
     if (rc) fprintf(stderr, "soma %s: %s\n", command, err);
+    free(default_title);
     plot_metrics_free(&m);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "file_guard.h"
 #include "options.h"
 #include "plot.h"
 
@@ -36,7 +37,7 @@ int soma_cmd_plot(int argc, char **argv) {
         for (int k = 0; i > 0 && k < n_opts; k++)
             if (strcmp(a, opts[k].name) == 0 && i + 1 < argc) rest[n_rest++] = argv[++i];
     }
-    int code = options_parse("plot", synopsis, n_rest, rest, opts, n_opts);
+    int code = options_parse("plot", synopsis, n_rest, rest, opts, n_opts, NULL);
     if (code) return code < 0 ? 0 : code;
     if (!metrics) {
         fprintf(stderr, "soma plot: which metrics file? (%s)\n", synopsis);
@@ -46,6 +47,13 @@ int soma_cmd_plot(int argc, char **argv) {
         fprintf(stderr, "soma plot: -o FILE is required (%s)\n", synopsis);
         return 2;
     }
+    file_guard g;
+    memset(&g, 0, sizeof g);
+    guard_input(&g, "metrics", metrics);
+    guard_output(&g, "-o", output, 0);
+    code = guard_check(&g, "plot");
+    guard_free(&g);
+    if (code) return code;
     code = plot_metrics_file("plot", metrics, output, title);
     if (!code) printf("wrote %s\n", output);
     return code;

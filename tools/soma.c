@@ -1,9 +1,12 @@
 /* soma.c: the command-line tool's entry point: picks the subcommand. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "soma.h"
 #include "cli.h"
+#include "interrupt.h"
+#include "openblas_env.h"
 
 typedef struct command {
     const char *name;
@@ -26,10 +29,26 @@ static void usage(FILE *to) {
         fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(to, "\n  --version  print the version\n"
                 "\nResults go to standard output; progress and errors to standard error.\n"
-                "Exit status: 0 success, 1 failure (a failed check, unreadable data, ...), 2 bad usage.\n");
+                "Exit status: 0 success, 1 failure (a failed check, unreadable data, a failed write, ...),\n"
+                "2 bad usage, 130 or 143 stopped by SIGINT or SIGTERM.\n");
 }
 
-int main(int argc, char **argv) {
+/* Standard output is checked like any file: a result that did not reach it
+ * (a full disk, a closed pipe) is a failure, never exit 0. */
+static int close_stdout(int code) {
+    errno = 0;
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    int saved = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (!failed) return code;
+    fprintf(stderr, "soma: writing standard output failed%s%s\n", saved ? ": " : "", saved ? strerror(saved) : "");
+    return code ? code : 1;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -58,4 +77,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "soma: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    openblas_keep_pool_empty(argv);
+    interrupt_install(0); /* a save cut short leaves no temporary file (train asks for more) */
+    return close_stdout(run(argc, argv));
 }

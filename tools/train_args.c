@@ -8,33 +8,37 @@
 
 const char *const train_synopsis = "soma train --data mnist|csv:PATH[,label=COL]|idx:IMAGES,LABELS [options]";
 
-/* "784,256,128,10" -> a->sizes: 2 to SOMA_MAX_LAYERS + 1 sizes, each plain
- * decimal digits (no sign, blank or empty item) and at most INT32_MAX. */
-static int parse_layers(train_args *a) {
-    a->n_sizes = 0;
-    if (!a->layers || strcmp(a->layers, "auto") == 0) return 0;
-    for (const char *p = a->layers;; p++) {
+int train_layers_parse(const char *text, int64_t *sizes, int *n) {
+    *n = 0;
+    if (!text || strcmp(text, "auto") == 0) return 0;
+    for (const char *p = text;; p++) {
         int64_t v = 0;
         const char *start = p;
         for (; *p >= '0' && *p <= '9' && v <= INT32_MAX; p++) v = v * 10 + (*p - '0');
         if (p == start || v < 1 || v > INT32_MAX || (*p && *p != ',')) {
             fprintf(stderr, "soma train: --layers '%s' is not a list of sizes from 1 to %d like 784,256,10\n",
-                    a->layers, INT32_MAX);
+                    text, INT32_MAX);
             return 2;
         }
-        if (a->n_sizes == SOMA_MAX_LAYERS + 1) {
+        if (*n == SOMA_MAX_LAYERS + 1) {
             fprintf(stderr, "soma train: --layers has more than %d sizes (%d layers)\n", SOMA_MAX_LAYERS + 1,
                     SOMA_MAX_LAYERS);
             return 2;
         }
-        a->sizes[a->n_sizes++] = v;
+        sizes[(*n)++] = v;
         if (!*p) break;
     }
-    if (a->n_sizes < 2) {
+    if (*n < 2) {
         fprintf(stderr, "soma train: --layers needs 2 to %d sizes, inputs first, got '%s'\n", SOMA_MAX_LAYERS + 1,
-                a->layers);
+                text);
         return 2;
     }
+    return 0;
+}
+
+int train_args_given(const train_args *a, const char *name) {
+    for (int i = 0; i < a->n_given; i++)
+        if (strcmp(a->given[i], name) == 0) return 1;
     return 0;
 }
 
@@ -44,15 +48,16 @@ static int check_args(train_args *a) {
     else if (soma_optim_parse(a->optim, &a->optim_kind) != SOMA_OK) bad = "--optim";
     else if (soma_schedule_parse(a->schedule, &a->schedule_kind) != SOMA_OK) bad = "--schedule";
     else if (soma_init_parse(a->weight_init, &a->init_kind) != SOMA_OK) bad = "--weight-init";
+    else if (a->loss && soma_loss_parse(a->loss, &a->loss_kind) != SOMA_OK) bad = "--loss";
     if (bad) {
         fprintf(stderr, "soma train: %s: %s\n", bad, soma_last_error());
         return 2;
     }
     const char *range = a->batch < 1 ? "--batch must be >= 1"
-                        : a->epochs < 0 || a->epochs > 1000000 ? "--epochs must be in [0, 1000000]"
+                        : a->epochs < 1 || a->epochs > 1000000 ? "--epochs must be in [1, 1000000]"
                         : !(a->val_split >= 0 && a->val_split < 1) ? "--val-split must be in [0, 1)"
                         : !(a->dropout >= 0 && a->dropout < 1) ? "--dropout must be in [0, 1)"
-                        : !(a->lr > 0) && a->lr != -1 ? "--lr must be > 0"
+                        : train_args_given(a, "--lr") && !(a->lr > 0) ? "--lr must be > 0"
                         : !(a->min_lr >= 0) ? "--min-lr must be >= 0"
                         : !(a->gamma > 0) ? "--gamma must be > 0"
                         : !(a->weight_decay >= 0) ? "--weight-decay must be >= 0"
@@ -73,6 +78,24 @@ static int check_args(train_args *a) {
         fprintf(stderr, "soma train: --patience needs validation data (--val-split > 0)\n");
         return 2;
     }
+    /* an option of another optimizer or schedule would be ignored without a word
+     * (beside --resume the checkpoint's settings are weighed instead: train_resume.c) */
+    static const struct {
+        const char *option, *applies;
+        int kind; /* of optim (sgd) or of schedule */
+        int is_schedule;
+    } only_for[] = {{"--momentum", "--optim sgd", SOMA_OPTIM_SGD, 0}, {"--nesterov", "--optim sgd", SOMA_OPTIM_SGD, 0},
+                    {"--step-size", "--schedule step", SOMA_SCHEDULE_STEP, 1},
+                    {"--gamma", "--schedule step", SOMA_SCHEDULE_STEP, 1},
+                    {"--warmup", "--schedule cosine", SOMA_SCHEDULE_COSINE, 1},
+                    {"--min-lr", "--schedule cosine", SOMA_SCHEDULE_COSINE, 1}};
+    for (size_t i = 0; !a->resume && i < sizeof only_for / sizeof only_for[0]; i++) {
+        int kind = only_for[i].is_schedule ? (int)a->schedule_kind : (int)a->optim_kind;
+        if (train_args_given(a, only_for[i].option) && kind != only_for[i].kind) {
+            fprintf(stderr, "soma train: %s applies only to %s\n", only_for[i].option, only_for[i].applies);
+            return 2;
+        }
+    }
     if (a->save_every > 0 && !a->save) {
         fprintf(stderr, "soma train: --save-every needs --save\n");
         return 2;
@@ -81,14 +104,14 @@ static int check_args(train_args *a) {
         fprintf(stderr, "soma train: --data is required (%s)\n", train_synopsis);
         return 2;
     }
-    return parse_layers(a);
+    return train_layers_parse(a->layers, a->sizes, &a->n_sizes);
 }
 
 int train_args_parse(int argc, char **argv, train_args *a) {
     /* Defaults chosen so that `soma train --data mnist` alone reaches 98% test
      * accuracy (98.2-98.4% over seeds 1-4 on the CPU, bench/RESULTS.md). */
     *a = (train_args){.act = "relu", .optim = "adam", .device = "auto", .schedule = "cosine",
-                      .weight_init = "auto", .lr = -1, .val_split = 0.1, .dropout = 0.1,
+                      .weight_init = "auto", .val_split = 0.1, .dropout = 0.1,
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
                       .seed = 1};
     const option opts[] = {
@@ -125,7 +148,12 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--plot", OPT_STRING, &a->plot, "draw loss and accuracy per epoch into this .svg, .png or .pdf"},
         {"--profile", OPT_FLAG, &a->profile, "print where each epoch's time went (GEMMs, dropout, data, ...)"},
     };
-    int code = options_parse("train", train_synopsis, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    enum { N_OPTS = sizeof opts / sizeof opts[0] };
+    _Static_assert(N_OPTS <= sizeof a->given / sizeof a->given[0], "train_args.given is too small");
+    unsigned char given[N_OPTS];
+    int code = options_parse("train", train_synopsis, argc, argv, opts, N_OPTS, given);
     if (code) return code;
+    for (int k = 0; k < N_OPTS; k++)
+        if (given[k]) a->given[a->n_given++] = opts[k].name;
     return check_args(a);
 }

@@ -1,5 +1,14 @@
-/* train_cmd.c: `soma train`: data in, a trained checkpoint out. */
+/* train_cmd.c: `soma train`: data in, a trained checkpoint out.
+ *
+ * Everything that can be found out before training is, before training:
+ * the options, the files (no output over an input or another output, every
+ * output writable: file_guard.h), a resumed checkpoint against the options
+ * (train_resume.h), the labels (labels.h), the memory the model needs (the
+ * library refuses what the process cannot get). During training every write
+ * is checked, and a first SIGINT or SIGTERM ends the run after the current
+ * step with its checkpoint saved (interrupt.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +18,13 @@
 
 #include "cli.h"
 #include "data_spec.h"
+#include "file_guard.h"
+#include "interrupt.h"
+#include "io/files.h"
+#include "labels.h"
 #include "plot.h"
 #include "train_args.h"
+#include "train_resume.h"
 #include "soma/checkpoint.h"
 #include "soma.h"
 
@@ -18,8 +32,9 @@
  * checkpoint holds. */
 typedef struct progress {
     FILE *log;
+    const char *log_path;
     plot_metrics *curves; /* --plot: the epochs of this run, for the figure */
-    int tty;
+    int tty, has_val;
     double step_start;
     int n_layers;
     int64_t save_every;
@@ -35,22 +50,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void on_batch(int64_t batch, int64_t batches, void *user) {
-    progress *p = user;
-    if (!p->tty) return;
-    if (batch == 1) p->step_start = now();
-    if (batch % 8 && batch != batches) return;
-    double elapsed = now() - p->step_start, rate = elapsed > 0 ? (double)batch / elapsed : 0.0;
-    double eta = rate > 0 ? (double)(batches - batch) / rate : 0.0;
-    int width = 30, filled = (int)(width * batch / batches);
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-    bar[width] = '\0';
-    fprintf(stderr, "\r[%s] %lld/%lld batches  %.0f batches/s  ETA %.0fs ", bar, (long long)batch,
-            (long long)batches, rate, eta);
-    if (batch == batches) fprintf(stderr, "\r%*s\r", width + 60, "");
 }
 
 /* --profile: one line per epoch, the parts in seconds and shares, largest first. */
@@ -70,10 +69,28 @@ static void print_profile(const soma_profile *prof, double seconds) {
     printf("\n");
 }
 
+static void on_batch(int64_t batch, int64_t batches, void *user) {
+    progress *p = user;
+    if (!p->tty) return;
+    if (batch == 1) p->step_start = now();
+    if (batch % 8 && batch != batches) return;
+    double elapsed = now() - p->step_start, rate = elapsed > 0 ? (double)batch / elapsed : 0.0;
+    double eta = rate > 0 ? (double)(batches - batch) / rate : 0.0;
+    int width = 30, filled = (int)(width * batch / batches);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %lld/%lld batches  %.0f batches/s  ETA %.0fs ", bar, (long long)batch,
+            (long long)batches, rate, eta);
+    if (batch == batches) fprintf(stderr, "\r%*s\r", width + 60, "");
+}
+
 static int on_epoch(const soma_epoch_report *r, void *user) {
     progress *p = user;
     printf("epoch %d/%d  train_loss %.4f", r->epoch, r->epochs, r->train_loss);
-    if (!isnan(r->val_loss)) printf("  val_loss %.4f", r->val_loss);
+    /* a validation loss that is not finite is shown as such, never left out */
+    if (p->has_val && isnan(r->val_loss)) printf("  val_loss nan");
+    else if (p->has_val) printf("  val_loss %.4f", r->val_loss);
     if (!isnan(r->val_accuracy)) printf("  val_acc %.4f", r->val_accuracy);
     printf("  lr %.2e  %.1fs  %.0f samples/s", (double)r->lr, r->seconds, (double)r->samples / r->seconds);
     int any_relu = 0;
@@ -85,11 +102,19 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     }
     printf("%s\n", r->best ? "  *" : "");
     if (p->profile) print_profile(&r->profile, r->seconds);
-    fflush(stdout);
+    fflush(stdout); /* a failure here stays in stdout's error flag: main reports it */
+    if (p->has_val && !isfinite(r->val_loss))
+        fprintf(stderr, "soma train: epoch %d: the validation loss is %s: some validation rows give outputs that are "
+                "not finite\n", r->epoch, isnan(r->val_loss) ? "nan" : "infinite");
     if (p->log) {
         fprintf(p->log, "%d,%.9g,%.9g,%.9g,%.9g,%.6f\n", r->epoch, r->train_loss, r->val_loss,
                 r->val_accuracy, (double)r->lr, r->seconds);
-        fflush(p->log);
+        if (fflush(p->log) != 0 || ferror(p->log)) {
+            fprintf(stderr, "soma train: --log %s: writing epoch %d failed: %s\n", p->log_path, r->epoch,
+                    strerror(errno));
+            p->failed = 1;
+            return 1;
+        }
     }
     if (p->curves && plot_metrics_append(p->curves, r->epoch, r->train_loss, r->val_loss, r->val_accuracy)) {
         fprintf(stderr, "soma train: out of memory keeping the curves for --plot\n");
@@ -97,6 +122,7 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
         return 1;
     }
     p->info.state.epochs_done = r->epoch;
+    p->info.state.steps_in_epoch = 0;
     if (r->best) {
         p->info.state.best_epoch = r->epoch;
         p->info.state.best_val_loss = r->val_loss;
@@ -143,15 +169,40 @@ static int parse_norm(const char *name, soma_norm_kind fallback, soma_norm_kind 
     return 0;
 }
 
+/* The optimizer of a new run, from the options (defaults per --optim). */
+static soma_optim_config fresh_optimizer(const train_args *a, int64_t steps_per_epoch) {
+    soma_optim_config oc = soma_optim_defaults(a->optim_kind);
+    if (train_args_given(a, "--lr")) oc.lr = (float)a->lr;
+    oc.momentum = a->optim_kind == SOMA_OPTIM_SGD ? (float)a->momentum : 0.0f;
+    oc.nesterov = a->nesterov;
+    if (train_args_given(a, "--weight-decay") || a->optim_kind != SOMA_OPTIM_ADAMW)
+        oc.weight_decay = (float)a->weight_decay;
+    oc.clip_norm = (float)a->clip;
+    oc.schedule = a->schedule_kind;
+    oc.step_size = a->step_size * steps_per_epoch;
+    oc.gamma = (float)a->gamma;
+    oc.warmup_steps = a->warmup;
+    oc.total_steps = a->epochs * steps_per_epoch;
+    oc.min_lr = (float)a->min_lr;
+    return oc;
+}
+
 /* Everything a run owns, freed in one place. */
 typedef struct session {
+    data_spec spec;
     data_source train_src, test_src;
     soma_dataset *train, *val;
     soma_normalizer norm;
     soma_device *dev;
     soma_mlp *model;
     soma_optimizer *opt;
+    soma_checkpoint_info resumed; /* --resume: what the file says */
     FILE *log;
+    file_guard guard;
+    plot_metrics curves;
+    soma_train_config tc;
+    soma_train_state state;
+    soma_loss loss;
 } session;
 
 static void session_free(session *s) {
@@ -160,10 +211,14 @@ static void session_free(session *s) {
     soma_mlp_free(s->model);
     soma_device_close(s->dev);
     soma_normalizer_free(&s->norm);
+    soma_normalizer_free(&s->resumed.normalizer);
     if (s->train != s->train_src.data) soma_dataset_free(s->train);
     soma_dataset_free(s->val);
-    soma_dataset_free(s->train_src.data);
-    soma_dataset_free(s->test_src.data);
+    data_source_free(&s->train_src);
+    data_source_free(&s->test_src);
+    data_spec_free(&s->spec);
+    guard_free(&s->guard);
+    plot_metrics_free(&s->curves);
 }
 
 static int error(const char *what) {
@@ -171,185 +226,237 @@ static int error(const char *what) {
     return 1;
 }
 
+/* No output over an input or another output, and every output writable,
+ * before anything is loaded. */
+static int check_files(const train_args *a, session *s) {
+    file_guard *g = &s->guard;
+    for (int part = 0; part < (s->spec.kind == DATA_MNIST ? 2 : 1); part++) {
+        char *files[2];
+        int n = data_spec_files(&s->spec, (data_part)part, files);
+        for (int i = 0; i < n; i++) {
+            guard_input(g, "--data", files[i]);
+            free(files[i]);
+        }
+    }
+    guard_input(g, "--init", a->init);
+    guard_input(g, "--resume", a->resume);
+    guard_output(g, "--save", a->save, 0);
+    guard_output(g, "--log", a->log, 1);
+    guard_output(g, "--plot", a->plot, 0);
+    guard_allow_same(g, "--resume", "--save"); /* a run continued in its own file */
+    return guard_check(g, "train");
+}
+
+/* The checkpoint of the run as it stands. */
+static soma_checkpoint_info checkpoint_info(const train_args *a, const session *s) {
+    soma_checkpoint_info info = {.loss = s->loss, .normalizer = s->norm, .has_optimizer = 1, .state = s->state,
+                                 .train = s->tc, .has_val_split = 1, .val_split = a->val_split};
+    info.train.epochs = (int)a->epochs;
+    info.train.on_epoch = NULL;
+    info.train.on_batch = NULL;
+    info.train.user = NULL;
+    info.train.stop = NULL;
+    return info;
+}
+
+/* The data, the model, the optimizer and the log: everything up to the
+ * first step. */
+static int prepare(train_args *a, session *s) {
+    int code;
+    if ((code = data_spec_parse("train", a->data, &s->spec)) || (code = check_files(a, s))) return code;
+    char plot_error[256];
+    if (a->plot && (code = plot_check_output(a->plot, plot_error, sizeof plot_error))) {
+        fprintf(stderr, "soma train: --plot: %s\n", plot_error); /* before the training, not after */
+        return code;
+    }
+    if (soma_device_open(a->device, &s->dev) != SOMA_OK) return error(soma_last_error());
+    if (a->resume) {
+        if (soma_checkpoint_load(a->resume, s->dev, &s->model, &s->resumed) != SOMA_OK) return error(soma_last_error());
+        if ((code = resume_check_options(a->resume, a, &s->resumed, s->model))) return code;
+    }
+    if (data_spec_load("train", &s->spec, DATA_TRAIN, &s->train_src)) return 1;
+    if (s->spec.kind == DATA_MNIST && data_spec_load("train", &s->spec, DATA_TEST, &s->test_src)) return 1;
+    int64_t classes;
+    if (labels_examine("train", s->train_src.data, a->resume ? soma_loss_name(s->resumed.loss) : a->loss,
+                       !a->resume && a->n_sizes == 0, &classes))
+        return 1;
+    s->loss = a->resume ? s->resumed.loss : a->loss ? a->loss_kind : classes > 0 ? SOMA_LOSS_XENT : SOMA_LOSS_MSE;
+    int64_t features = soma_dataset_features(s->train_src.data), targets = soma_dataset_targets(s->train_src.data);
+    int64_t outputs = s->loss == SOMA_LOSS_XENT || (targets == 1 && classes > 2) ? classes : targets;
+    int64_t sizes[SOMA_MAX_LAYERS + 1];
+    int n_sizes = 0;
+    if (a->resume && features != soma_mlp_inputs(s->model)) {
+        fprintf(stderr, "soma train: the data has %lld features but the model of %s takes %lld inputs\n",
+                (long long)features, a->resume, (long long)soma_mlp_inputs(s->model));
+        return 2;
+    }
+    if (!a->resume && (code = model_sizes(a, features, outputs, sizes, &n_sizes))) return code;
+
+    /* validation split (in place: the data is not held twice), then
+     * normalization fitted on the training part only */
+    s->train = s->train_src.data;
+    if (a->val_split > 0 &&
+        soma_dataset_split_in_place(s->train, a->val_split, a->resume ? s->resumed.train.seed : a->seed,
+                                    &s->val) != SOMA_OK)
+        return error(soma_last_error());
+    int64_t rows = soma_dataset_rows(s->train);
+    if (a->resume) {
+        if ((code = resume_check_data(a->resume, a, &s->resumed, rows, s->train_src.default_norm))) return code;
+        s->norm = s->resumed.normalizer;
+        memset(&s->resumed.normalizer, 0, sizeof s->resumed.normalizer);
+    } else {
+        soma_norm_kind kind;
+        if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind))) return code;
+        if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK) return error(soma_last_error());
+        soma_layer_spec specs[SOMA_MAX_LAYERS];
+        for (int l = 0; l + 1 < n_sizes; l++)
+            specs[l] = (soma_layer_spec){.units = sizes[l + 1], .act = l + 2 < n_sizes ? a->act_kind : SOMA_ACT_IDENTITY,
+                                         .dropout = l + 2 < n_sizes ? (float)a->dropout : 0.0f};
+        if (soma_mlp_create(s->dev, sizes[0], specs, n_sizes - 1, &s->model) != SOMA_OK ||
+            soma_mlp_init(s->model, a->init_kind, a->seed) != SOMA_OK ||
+            (a->init && soma_checkpoint_load_weights(a->init, s->model) != SOMA_OK))
+            return error(soma_last_error());
+    }
+    soma_dataset *sets[] = {s->train, s->val, s->test_src.data};
+    for (int i = 0; i < 3; i++)
+        /* "none" from a checkpoint has no arrays (resuming one used to fail here) */
+        if (sets[i] && s->norm.kind != SOMA_NORM_NONE && soma_normalizer_apply(&s->norm, sets[i]) != SOMA_OK)
+            return error(soma_last_error());
+
+    int64_t batch = a->resume ? s->resumed.train.batch : a->batch;
+    batch = batch < rows ? batch : rows;
+    soma_optim_config oc = a->resume && s->resumed.has_optimizer ? resume_optimizer(a, &s->resumed, rows)
+                                                                  : fresh_optimizer(a, (rows + batch - 1) / batch);
+    if (soma_optimizer_create(s->model, &oc, &s->opt) != SOMA_OK ||
+        (a->resume && s->resumed.has_optimizer && soma_checkpoint_load_optimizer(a->resume, s->opt) != SOMA_OK))
+        return error(soma_last_error());
+    if (a->log) {
+        int fd;
+        if (soma_output_open_in_place("--log", a->log, a->resume != NULL, &fd) != SOMA_OK) return error(soma_last_error());
+        if (!(s->log = fdopen(fd, a->resume ? "a" : "w"))) {
+            close(fd);
+            return error("out of memory opening --log");
+        }
+        if (!a->resume) fprintf(s->log, "epoch,train_loss,val_loss,val_accuracy,lr,seconds\n");
+    }
+    s->tc = (soma_train_config){.loss = s->loss, .batch = batch, .epochs = (int)a->epochs, .seed = a->seed,
+                                .no_shuffle = a->no_shuffle, .patience = (int)a->patience, .on_epoch = on_epoch,
+                                .on_batch = on_batch, .stop = &interrupt_signal, .profile = a->profile};
+    if (a->resume) {
+        s->tc.seed = s->resumed.train.seed;
+        s->tc.no_shuffle = s->resumed.train.no_shuffle;
+        s->state = s->resumed.state;
+    }
+    return 0;
+}
+
+static void print_header(const train_args *a, const session *s) {
+    printf("data: %s, %lld rows (%lld for training, %lld for validation), %lld features\n", s->train_src.name,
+           (long long)(soma_dataset_rows(s->train) + (s->val ? soma_dataset_rows(s->val) : 0)),
+           (long long)soma_dataset_rows(s->train),
+           s->val ? (long long)soma_dataset_rows(s->val) : 0LL, (long long)soma_dataset_features(s->train));
+    printf("device: %s\n", soma_device_description(s->dev));
+    soma_mlp_print_summary(s->model, stdout);
+    if (a->resume) resume_describe(a->resume, a, &s->resumed, soma_dataset_rows(s->train));
+    const soma_optim_config *oc = soma_optimizer_config(s->opt);
+    printf("loss %s, optimizer %s lr %g (%s schedule), batch %lld, epochs %lld, seed %llu\n", soma_loss_name(s->loss),
+           soma_optim_name(oc->kind), (double)oc->lr, soma_schedule_name(oc->schedule), (long long)s->tc.batch,
+           (long long)a->epochs, (unsigned long long)s->tc.seed);
+    fflush(stdout);
+}
+
+/* After a SIGINT or SIGTERM: the run as it stands is saved, when --save is given. */
+static int interrupted(const train_args *a, session *s) {
+    char where[96];
+    if (s->state.steps_in_epoch)
+        snprintf(where, sizeof where, "after step %lld of epoch %d", (long long)s->state.steps_in_epoch,
+                 s->state.epochs_done + 1);
+    else
+        snprintf(where, sizeof where, "after epoch %d", s->state.epochs_done);
+    if (!a->save) {
+        fprintf(stderr, "soma train: interrupted by %s %s; nothing saved (no --save)\n", interrupt_name(), where);
+        return interrupt_exit_code();
+    }
+    soma_checkpoint_info info = checkpoint_info(a, s);
+    if (soma_checkpoint_save(a->save, s->model, s->opt, &info) != SOMA_OK) {
+        fprintf(stderr, "soma train: interrupted by %s %s; saving failed: %s\n", interrupt_name(), where,
+                soma_last_error());
+        return 1;
+    }
+    fprintf(stderr, "soma train: interrupted by %s %s; saved %s (continue with --resume %s)\n", interrupt_name(),
+            where, a->save, a->save);
+    return interrupt_exit_code();
+}
+
+static int train_and_save(const train_args *a, session *s) {
+    progress prog = {.log = s->log, .log_path = a->log, .tty = isatty(2), .has_val = s->val != NULL,
+                     .n_layers = soma_mlp_layer_count(s->model), .save_every = a->save_every, .save = a->save,
+                     .model = s->model, .opt = s->opt, .curves = a->plot ? &s->curves : NULL,
+                     .profile = a->profile};
+    s->tc.user = &prog;
+    prog.info = checkpoint_info(a, s);
+    if (interrupt_signal) {
+        fprintf(stderr, "soma train: interrupted by %s before training started; nothing saved\n", interrupt_name());
+        return interrupt_exit_code();
+    }
+    double start = now();
+    soma_status st = soma_train(s->model, s->opt, s->train, s->val, &s->tc, &s->state);
+    if (st != SOMA_OK || prog.failed) {
+        if (!prog.failed && a->save_every && s->state.epochs_done >= a->save_every)
+            fprintf(stderr, "soma train: %s (%s keeps the checkpoint of epoch %lld)\n", soma_last_error(), a->save,
+                    (long long)(s->state.epochs_done / a->save_every * a->save_every));
+        else if (!prog.failed)
+            error(soma_last_error());
+        return 1;
+    }
+    if (interrupt_signal) return interrupted(a, s);
+    printf("trained %d epochs in %.1fs%s\n", s->state.epochs_done, now() - start,
+           s->state.stopped_early ? " (stopped early; best weights restored)" : "");
+    if (s->test_src.data) {
+        double test_loss, test_acc;
+        if (soma_evaluate(s->model, s->test_src.data, s->loss, &test_loss, &test_acc) != SOMA_OK)
+            return error(soma_last_error());
+        printf("test: loss %.4f  accuracy %.4f (%s, %lld rows)\n", test_loss, test_acc, s->test_src.name,
+               (long long)soma_dataset_rows(s->test_src.data));
+    }
+    if (a->save) {
+        soma_checkpoint_info out = checkpoint_info(a, s);
+        if (soma_checkpoint_save(a->save, s->model, s->opt, &out) != SOMA_OK) return error(soma_last_error());
+        printf("saved %s\n", a->save);
+    }
+    if (interrupt_signal) return interrupt_exit_code(); /* the run was complete and is saved */
+    if (a->plot) { /* a resumed run's --log holds the earlier epochs too */
+        char plot_error[256];
+        if (s->log && fflush(s->log) != 0) return error("--log: writing failed");
+        if (a->log && a->resume) {
+            if (plot_metrics_file("train", a->log, a->plot, NULL)) return 1;
+        } else if (plot_metrics_draw(&s->curves, "training curves", a->plot, plot_error, sizeof plot_error)) {
+            fprintf(stderr, "soma train: --plot: %s\n", plot_error);
+            return 1;
+        }
+        printf("plotted %s\n", a->plot);
+    }
+    if (s->log && fclose(s->log) != 0) {
+        s->log = NULL;
+        fprintf(stderr, "soma train: --log %s: closing failed: %s\n", a->log, strerror(errno));
+        return 1;
+    }
+    s->log = NULL;
+    return 0;
+}
+
 int soma_cmd_train(int argc, char **argv) {
     train_args a;
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
-    char plot_error[256];
-    if (a.plot && (code = plot_check_output(a.plot, plot_error, sizeof plot_error))) {
-        fprintf(stderr, "soma train: --plot: %s\n", plot_error); /* before the training, not after */
-        return code;
+    interrupt_install(1);
+    session s;
+    memset(&s, 0, sizeof s);
+    code = prepare(&a, &s);
+    if (!code) {
+        print_header(&a, &s);
+        code = train_and_save(&a, &s);
     }
-    soma_activation act = a.act_kind;
-    soma_optim_kind optim = a.optim_kind;
-    soma_schedule schedule = a.schedule_kind;
-    soma_init init = a.init_kind;
-
-    session s = {0};
-    plot_metrics curves = {0};
-    int rc = 1;
-    soma_checkpoint_info info = {0};
-    if (data_spec_load("train", a.data, DATA_TRAIN, &s.train_src)) goto done;
-    if (strcmp(a.data, "mnist") == 0 && data_spec_load("train", a.data, DATA_TEST, &s.test_src)) goto done;
-    int64_t classes = soma_dataset_classes(s.train_src.data);
-    soma_loss loss = classes > 0 ? SOMA_LOSS_XENT : SOMA_LOSS_MSE;
-    if (a.loss && soma_loss_parse(a.loss, &loss) != SOMA_OK) {
-        fprintf(stderr, "soma train: --loss: %s\n", soma_last_error());
-        rc = 2;
-        goto done;
-    }
-    int64_t features = soma_dataset_features(s.train_src.data);
-    int64_t outputs = loss == SOMA_LOSS_XENT || (soma_dataset_targets(s.train_src.data) == 1 && classes > 2)
-                          ? classes : soma_dataset_targets(s.train_src.data);
-    int64_t sizes[SOMA_MAX_LAYERS + 1];
-    int n_sizes;
-    if ((rc = model_sizes(&a, features, outputs, sizes, &n_sizes))) goto done;
-    rc = 1;
-
-    /* validation split (in place: the data is not held twice), then
-     * normalization fitted on the training part only */
-    const int64_t all_rows = soma_dataset_rows(s.train_src.data);
-    s.train = s.train_src.data;
-    if (a.val_split > 0 && soma_dataset_split_in_place(s.train, a.val_split, a.seed, &s.val) != SOMA_OK) {
-        error(soma_last_error());
-        goto done;
-    }
-    if (soma_device_open(a.device, &s.dev) != SOMA_OK) {
-        error(soma_last_error());
-        goto done;
-    }
-    if (a.resume) {
-        if (soma_checkpoint_load(a.resume, s.dev, &s.model, &info) != SOMA_OK) {
-            error(soma_last_error());
-            goto done;
-        }
-        s.norm = info.normalizer;
-        memset(&info.normalizer, 0, sizeof info.normalizer);
-        loss = info.loss;
-    } else {
-        soma_norm_kind kind;
-        if ((rc = parse_norm(a.normalize, s.train_src.default_norm, &kind))) goto done;
-        rc = 1;
-        if (soma_normalizer_fit(s.train, kind, &s.norm) != SOMA_OK) {
-            error(soma_last_error());
-            goto done;
-        }
-        soma_layer_spec specs[SOMA_MAX_LAYERS];
-        for (int l = 0; l + 1 < n_sizes; l++)
-            specs[l] = (soma_layer_spec){.units = sizes[l + 1], .act = l + 2 < n_sizes ? act : SOMA_ACT_IDENTITY,
-                                         .dropout = l + 2 < n_sizes ? (float)a.dropout : 0.0f};
-        if (soma_mlp_create(s.dev, sizes[0], specs, n_sizes - 1, &s.model) != SOMA_OK ||
-            soma_mlp_init(s.model, init, a.seed) != SOMA_OK ||
-            (a.init && soma_checkpoint_load_weights(a.init, s.model) != SOMA_OK)) {
-            error(soma_last_error());
-            goto done;
-        }
-    }
-    soma_dataset *sets[] = {s.train, s.val, s.test_src.data};
-    for (int i = 0; i < 3; i++)
-        if (sets[i] && soma_normalizer_apply(&s.norm, sets[i]) != SOMA_OK) {
-            error(soma_last_error());
-            goto done;
-        }
-
-    int64_t batch = a.batch < soma_dataset_rows(s.train) ? a.batch : soma_dataset_rows(s.train);
-    int64_t steps_per_epoch = (soma_dataset_rows(s.train) + batch - 1) / batch;
-    soma_optim_config oc = soma_optim_defaults(optim);
-    if (a.resume && info.has_optimizer) {
-        oc = info.optim;
-    } else {
-        if (a.lr > 0) oc.lr = (float)a.lr;
-        oc.momentum = optim == SOMA_OPTIM_SGD ? (float)a.momentum : 0.0f;
-        oc.nesterov = a.nesterov;
-        if (a.weight_decay > 0 || optim != SOMA_OPTIM_ADAMW) oc.weight_decay = (float)a.weight_decay;
-        oc.clip_norm = (float)a.clip;
-        oc.schedule = schedule;
-        oc.step_size = a.step_size * steps_per_epoch;
-        oc.gamma = (float)a.gamma;
-        oc.warmup_steps = a.warmup;
-        oc.total_steps = a.epochs * steps_per_epoch;
-        oc.min_lr = (float)a.min_lr;
-    }
-    if (soma_optimizer_create(s.model, &oc, &s.opt) != SOMA_OK ||
-        (a.resume && info.has_optimizer && soma_checkpoint_load_optimizer(a.resume, s.opt) != SOMA_OK)) {
-        error(soma_last_error());
-        goto done;
-    }
-    if (a.log && !(s.log = fopen(a.log, a.resume ? "a" : "w"))) {
-        fprintf(stderr, "soma train: cannot write --log %s\n", a.log);
-        goto done;
-    }
-    if (s.log && !a.resume) fprintf(s.log, "epoch,train_loss,val_loss,val_accuracy,lr,seconds\n");
-
-    printf("data: %s, %lld rows (%lld for training, %lld for validation), %lld features\n",
-           s.train_src.name, (long long)all_rows, (long long)soma_dataset_rows(s.train),
-           s.val ? (long long)soma_dataset_rows(s.val) : 0LL, (long long)features);
-    printf("device: %s\n", soma_device_description(s.dev));
-    soma_mlp_print_summary(s.model, stdout);
-    printf("loss %s, optimizer %s lr %g, batch %lld, epochs %lld, seed %llu\n", soma_loss_name(loss),
-           soma_optim_name(oc.kind), (double)oc.lr, (long long)batch, (long long)a.epochs,
-           (unsigned long long)a.seed);
-
-    progress prog = {.log = s.log, .tty = isatty(2), .n_layers = soma_mlp_layer_count(s.model),
-                     .save_every = a.save_every, .save = a.save, .model = s.model, .opt = s.opt,
-                     .curves = a.plot ? &curves : NULL, .profile = a.profile};
-    soma_train_config tc = {.loss = loss, .batch = batch, .epochs = (int)a.epochs, .seed = a.seed,
-                            .no_shuffle = a.no_shuffle, .patience = (int)a.patience,
-                            .on_epoch = on_epoch, .on_batch = on_batch, .user = &prog,
-                            .profile = a.profile};
-    soma_train_state state = info.state;
-    if (a.resume) {
-        tc.seed = info.train.seed;
-        tc.no_shuffle = info.train.no_shuffle;
-        tc.batch = info.train.batch;
-    }
-    prog.info = (soma_checkpoint_info){.loss = loss, .normalizer = s.norm, .has_optimizer = 1,
-                                       .state = state, .train = tc};
-    prog.info.train.on_epoch = NULL, prog.info.train.on_batch = NULL, prog.info.train.user = NULL;
-    double start = now();
-    if (soma_train(s.model, s.opt, s.train, s.val, &tc, &state) != SOMA_OK || prog.failed) {
-        if (!prog.failed && a.save_every && state.epochs_done >= a.save_every)
-            fprintf(stderr, "soma train: %s (%s keeps the checkpoint of epoch %lld)\n", soma_last_error(), a.save,
-                    (long long)(state.epochs_done / a.save_every * a.save_every));
-        else if (!prog.failed)
-            error(soma_last_error());
-        goto done;
-    }
-    printf("trained %d epochs in %.1fs%s\n", state.epochs_done, now() - start,
-           state.stopped_early ? " (stopped early; best weights restored)" : "");
-    if (s.test_src.data) {
-        double test_loss, test_acc;
-        if (soma_evaluate(s.model, s.test_src.data, loss, &test_loss, &test_acc) != SOMA_OK) {
-            error(soma_last_error());
-            goto done;
-        }
-        printf("test: loss %.4f  accuracy %.4f (%s, %lld rows)\n", test_loss, test_acc, s.test_src.name,
-               (long long)soma_dataset_rows(s.test_src.data));
-    }
-    if (a.save) {
-        soma_checkpoint_info out = {.loss = loss, .normalizer = s.norm, .has_optimizer = 1,
-                                    .state = state, .train = tc};
-        out.train.epochs = (int)a.epochs;
-        if (soma_checkpoint_save(a.save, s.model, s.opt, &out) != SOMA_OK) {
-            error(soma_last_error());
-            goto done;
-        }
-        printf("saved %s\n", a.save);
-    }
-    if (a.plot) { /* a resumed run's --log holds the earlier epochs too */
-        if (s.log) fflush(s.log);
-        if (a.log && a.resume) {
-            if (plot_metrics_file("train", a.log, a.plot, NULL)) goto done;
-        } else if (plot_metrics_draw(&curves, "training curves", a.plot, plot_error, sizeof plot_error)) {
-            fprintf(stderr, "soma train: --plot: %s\n", plot_error);
-            goto done;
-        }
-        printf("plotted %s\n", a.plot);
-    }
-    rc = 0;
-done:
-    plot_metrics_free(&curves);
-    soma_normalizer_free(&info.normalizer);
     session_free(&s);
-    return rc;
+    return code;
 }

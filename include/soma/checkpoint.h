@@ -28,17 +28,27 @@ typedef struct soma_checkpoint_info {
     int64_t steps;               /**< optimizer updates done */
     soma_train_state state;      /**< where the run stands */
     soma_train_config train;     /**< batch, epochs, seed, no_shuffle, patience (callbacks NULL) */
+    int has_val_split;           /**< the file says which fraction was held out for validation */
+    double val_split;            /**< that fraction, in [0, 1) (the CLI's --val-split) */
 } soma_checkpoint_info;
 
 /** Saves model (and optimizer state when optimizer is not NULL) with info,
- *  crash-safely: path holds the old file or the complete new one. */
+ *  crash-safely: path holds the old file or the complete new one (a symbolic
+ *  link's target is replaced; a character device or FIFO is written in place;
+ *  a directory or read-only file is refused). The file is format
+ *  `soma.mlp.v2`: its checksum covers the metadata and every tensor. */
 soma_status soma_checkpoint_save(const char *path, soma_mlp *model, soma_optimizer *optimizer,
                                  const soma_checkpoint_info *info);
 
 /** Loads a model onto device and fills info (its normalizer arrays are
  *  allocated: free them with soma_normalizer_free()). An unreadable file is
  *  SOMA_ERR_IO; one that is not a well-formed soma checkpoint is an error
- *  saying what is wrong with it. */
+ *  saying what is wrong with it. The file is hostile input: its checksum
+ *  must hold (v2: metadata and tensors; v1 files, written before the
+ *  metadata was covered, are checked on their tensors), every number of the
+ *  metadata must be in its range, the architecture must match the tensors'
+ *  shapes before anything is allocated, and a NaN or infinity in any tensor
+ *  is SOMA_ERR_NUMERIC. */
 soma_status soma_checkpoint_load(const char *path, soma_device *device, soma_mlp **model,
                                  soma_checkpoint_info *info);
 

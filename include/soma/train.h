@@ -6,6 +6,8 @@
 #ifndef SOMA_TRAIN_H
 #define SOMA_TRAIN_H
 
+#include <signal.h>
+
 #include "soma/data.h"
 #include "soma/optim.h"
 #include "soma/profile.h"
@@ -62,12 +64,20 @@ typedef struct soma_train_config {
     void (*on_batch)(int64_t batch, int64_t batches, void *user);
     void *user;        /**< passed to the callbacks */
     int profile;       /**< 1: time the parts of every epoch (soma_epoch_report::profile) */
+    /** When not NULL, read after every step: once it is non-zero, soma_train()
+     *  stops after that step and returns SOMA_OK with the state where it
+     *  stopped (steps_in_epoch > 0 in the middle of an epoch), so a checkpoint
+     *  saved then resumes exactly. A signal handler may set it. */
+    const volatile sig_atomic_t *stop;
 } soma_train_config;
 
 /** Where a run stands, for checkpoints: soma_train() starts after epochs_done
- *  epochs (0 for a fresh run) and updates it. */
+ *  epochs and steps_in_epoch steps of the next (0 and 0 for a fresh run) and
+ *  updates both. */
 typedef struct soma_train_state {
     int epochs_done;      /**< epochs trained so far */
+    int64_t steps_in_epoch; /**< steps of epoch epochs_done + 1 already done: non-zero only
+                                 when a run was stopped in the middle of an epoch */
     int best_epoch;       /**< 0 when there is no validation data */
     double best_val_loss; /**< the validation loss of best_epoch */
     int stopped_early;    /**< patience ran out */

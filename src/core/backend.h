@@ -67,6 +67,10 @@ typedef struct soma_backend {
     /* Returns the memory a context keeps for reuse (freed blocks) to the
      * system; may be NULL. */
     void (*trim)(void *ctx);
+    /* Fails (SOMA_ERR_OUT_OF_MEMORY, naming both figures) when `bytes` more
+     * are more than this device can give, before a model, an optimizer or a
+     * workspace is allocated; may be NULL (then the allocation itself says). */
+    soma_status (*check_memory)(void *ctx, const char *api, const char *what, uint64_t bytes);
 
     soma_op_kernel kernel[SOMA_OP_COUNT]; /* NULL: not implemented here */
     const soma_op_variant *variants;      /* ends with a {.name = NULL} entry; may be NULL */

@@ -110,6 +110,11 @@ const char *soma_device_description(const soma_device *dev) {
     return dev ? dev->description : "(null)";
 }
 
+soma_status soma_device_check_memory(soma_device *dev, const char *api, const char *what, uint64_t bytes) {
+    if (!dev || !dev->backend->check_memory) return SOMA_OK;
+    return dev->backend->check_memory(dev->ctx, api, what, bytes);
+}
+
 soma_status soma_device_synchronize(soma_device *dev) {
     if (!dev)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_device_synchronize: argument 'device' is NULL");

@@ -8,6 +8,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
 
@@ -42,7 +43,16 @@ static soma_status cpu_alloc(void *ctx, size_t bytes, void **ptr) {
     size_t rounded = (bytes + CPU_ALIGNMENT - 1) / CPU_ALIGNMENT * CPU_ALIGNMENT;
     *ptr = aligned_alloc(CPU_ALIGNMENT, rounded ? rounded : CPU_ALIGNMENT);
     if (!*ptr) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "cpu: cannot allocate %zu bytes", bytes);
+    /* touched now, so that what the process uses counts it: the next memory
+     * check (cpu_check_memory) then sees it, as the kernel will */
+    memset(*ptr, 0, rounded ? rounded : CPU_ALIGNMENT);
     return SOMA_OK;
+}
+
+/* A CPU device's memory is the process's: the host's limits apply. */
+static soma_status cpu_check_memory(void *ctx, const char *api, const char *what, uint64_t bytes) {
+    (void)ctx;
+    return soma_host_memory_check(api, what, bytes);
 }
 
 static void cpu_free(void *ctx, void *ptr) {
@@ -78,6 +88,7 @@ const soma_backend soma_cpu_backend = {
     .copy = cpu_memcpy,
     .synchronize = cpu_synchronize,
     .release_caches = soma_cpu_gemm_release,
+    .check_memory = cpu_check_memory,
     .kernel = {
         [SOMA_OP_GEMM] = soma_cpu_gemm,
         [SOMA_OP_BIAS_ADD] = soma_cpu_bias_add,

@@ -39,8 +39,13 @@ int soma_cpu_blas_has_avx512_kernels(void) {
  * pool: two pools on two cores fight (each spins, and OpenBLAS's threads
  * keep spinning for a while after every call), which cost more in a training
  * step, where OpenMP kernels run between the GEMMs, than OpenBLAS gained.
- * Slices are whole 64-column or 64-row blocks, along the longer side of C.
- * This sets OpenBLAS's own thread count to 1 for the whole process. */
+ * This sets a pthread OpenBLAS's thread count to 1 for the whole process (the
+ * CLI keeps its pool empty from the start: tools/openblas_env.c). An OpenMP
+ * build is left alone: its thread count is OpenMP's, which is soma's too, and
+ * called inside soma's parallel region it runs on the calling thread. A
+ * serial build (cmake/openblas.cmake refuses it, but it may be what loads) is
+ * not safe to call from two threads at once: it gets one call at a time.
+ * Slices are whole 64-column or 64-row blocks, along the longer side of C. */
 #define SLICE_UNIT 64
 #define MACS_PER_THREAD (1 << 22) /* less work per thread is not worth a thread */
 
@@ -72,12 +77,13 @@ int soma_cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
     /* cblas takes 32-bit sizes */
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
         return 0;
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    int parallel = openblas_get_parallel(); /* 0 serial, 1 pthread, 2 OpenMP */
+    if (parallel == 1 && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
     int team = 1;
 #ifdef _OPENMP
     double macs = (double)m * (double)n * (double)k;
     int64_t units = ((m > n ? m : n) + SLICE_UNIT - 1) / SLICE_UNIT;
-    team = omp_in_parallel() ? 1 : omp_get_max_threads();
+    team = omp_in_parallel() || parallel == 0 ? 1 : omp_get_max_threads();
     if (macs < (double)team * MACS_PER_THREAD) team = (int)(macs / MACS_PER_THREAD);
     if (team > units) team = (int)units;
     if (team < 1) team = 1;

@@ -1,7 +1,8 @@
 /* csv.c: the CSV reader. Every cell is a number except, optionally, the
  * first line's column names. Lines are read whole with getline, so their
  * length has no limit; values are gathered in a growing array because the
- * row count is known only at the end (the file may be a pipe).
+ * row count is known only at the end. The file must be a regular file (a
+ * FIFO is refused rather than waited on: io/files.h).
  *
  * Fields are split on the delimiter; a field in double quotes may contain
  * the delimiter, and "" inside it stands for one quote, so header names
@@ -18,6 +19,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/host_memory.h"
+#include "io/files.h"
 #include "soma/data.h"
 
 #define API "soma_dataset_load_csv"
@@ -164,6 +167,12 @@ static soma_status push_value(csv_state *s, float v) {
         if (s->values_cap > INT64_MAX / 2 / (int64_t)sizeof(float))
             return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": '%s' has too many values", s->path);
         int64_t cap = s->values_cap ? 2 * s->values_cap : 1024;
+        if (cap >= (1 << 20)) { /* the values are written as read: beyond a cgroup's limit that kills */
+            char what[96];
+            snprintf(what, sizeof what, "line %lld: the %lld values read so far, grown to %lld,", s->lineno,
+                     (long long)s->n_values, (long long)cap);
+            SOMA_TRY(soma_host_memory_check(API, what, (uint64_t)cap * sizeof(float)));
+        }
         float *grown = realloc(s->values, (size_t)cap * sizeof *grown);
         if (!grown)
             return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s:%lld: out of host memory after %lld values",
@@ -333,8 +342,7 @@ soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *opti
     memset(&s, 0, sizeof s);
     s.path = path;
     s.delim = o.delimiter;
-    s.f = fopen(path, "r");
-    if (!s.f) return soma_fail(SOMA_ERR_IO, API ": cannot open '%s': %s", path, strerror(errno));
+    SOMA_TRY(soma_file_fopen_input(API, "", path, &s.f));
     soma_status status = read_csv(&s, &o, out);
     state_free(&s);
     return status;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "core/philox.h"
 #include "soma/data.h"
 
@@ -41,6 +42,10 @@ soma_status soma_dataset_create(int64_t rows, int64_t features, int64_t targets,
     if (rows > MAX_ELEMENTS / features || rows > MAX_ELEMENTS / targets)
         return soma_fail(SOMA_ERR_SHAPE, "%s: %lld rows of %lld features and %lld targets are too many elements",
                          api, (long long)rows, (long long)features, (long long)targets);
+    char what[160];
+    snprintf(what, sizeof what, "a dataset of %lld rows x (%lld + %lld) floats", (long long)rows,
+             (long long)features, (long long)targets);
+    SOMA_TRY(soma_host_memory_check(api, what, (uint64_t)(rows * (features + targets)) * sizeof(float)));
     soma_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", api);
     ds->x = calloc((size_t)(rows * features), sizeof(float));

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "io/files.h"
 #include "soma/data.h"
 
 #define API "soma_dataset_load_idx"
@@ -69,14 +70,12 @@ static soma_status idx_open(const char *path, const char *what, int min_ndim, in
     if (ends_with(path, ".gz") || ends_with(path, ".GZ"))
         return soma_fail(SOMA_ERR_UNSUPPORTED, API ": %s file '%s' is gzip-compressed; gunzip it first",
                          what, path);
-    x->f = fopen(path, "rb");
-    if (!x->f)
-        return soma_fail(SOMA_ERR_IO, API ": cannot open %s file '%s': %s", what, path, strerror(errno));
+    char what_file[32];
+    snprintf(what_file, sizeof what_file, "%s file ", what);
+    SOMA_TRY(soma_file_fopen_input(API, what_file, path, &x->f));
     struct stat st;
     if (fstat(fileno(x->f), &st) != 0)
         return soma_fail(SOMA_ERR_IO, API ": cannot stat %s file '%s': %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return soma_fail(SOMA_ERR_IO, API ": %s file '%s' is not a regular file", what, path);
     x->file_bytes = (int64_t)st.st_size;
 
     unsigned char magic[4];

@@ -1,9 +1,17 @@
 /* checkpoint.c: models, optimizer state and training settings in safetensors
  * files (soma/checkpoint.h). Numbers in the metadata are written with enough
  * digits (%.9g for float, %.17g for double) to read back bit for bit, which
- * resuming needs. */
+ * resuming needs.
+ *
+ * Loading treats the file as hostile: the checksum first, then every
+ * metadata number against its range (before any conversion, so 1e12 never
+ * becomes an int), then the architecture against the tensors' shapes (so a
+ * 3 KB file cannot ask for a 2-billion-unit layer), then the tensors' values
+ * (NaN and infinity refused), and only then allocation. */
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,55 +19,72 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/host_memory.h"
+#include "io/crc32.h"
 #include "io/safetensors.h"
 #include "soma/checkpoint.h"
 
-#define FORMAT "soma.mlp.v1"
+/* v2 (written): the checksum covers the metadata and the tensors. v1 (read):
+ * the checksum covers the tensors only. */
+#define FORMAT "soma.mlp.v2"
+#define FORMAT_V1 "soma.mlp.v1"
 #define MAX_TENSORS (2 * SOMA_MAX_LAYERS * 3 + 2)
 #define MAX_META 40
 #define NAME_SIZE 64
 #define VALUE_SIZE 32
+#define MAX_SIZE INT32_MAX     /* inputs and units: as the CLI's --layers */
+#define MAX_STEPS (INT64_C(1) << 53) /* step counts: exact in the double the schedule uses */
 
 /* ---- integrity -------------------------------------------------------------
- * A CRC-32 (IEEE 802.3, reflected, as zlib computes it) over every tensor's
- * name, shape and data, taken in name order so that the order of tensors in
- * a file does not matter, is stored in the metadata as "checksum" and checked
- * on load. The rename in soma_safetensors_write already makes a save atomic;
- * the checksum catches what happens to the file afterwards (a partial copy,
- * a flipped bit). Files from other tools carry none and load unchecked. */
-static uint32_t crc32_update(uint32_t crc, const void *data, size_t n) {
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    const unsigned char *p = data;
-    crc = ~crc;
-    while (n--) crc = table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
-    return ~crc;
-}
-
+ * A CRC-32 (io/crc32.h) stored in the metadata as "checksum" and checked on
+ * load. v2: over every metadata entry but the checksum (key and value, each
+ * with its NUL, in key order), then over every tensor's name, shape and data
+ * (name order), so the order of entries in a file does not matter. v1: the
+ * tensors alone, so a v1 file's metadata could change unnoticed; v1 files
+ * still load, checked that far. The rename in soma_safetensors_write already
+ * makes a save atomic; the checksum catches what happens to the file
+ * afterwards (a partial copy, a flipped bit, an edited header). Files from
+ * other tools carry none and load unchecked when they say format v1. */
 static int by_name(const void *a, const void *b) {
     return strcmp((*(const soma_st_tensor *const *)a)->name, (*(const soma_st_tensor *const *)b)->name);
 }
 
-/* The checksum of n tensors (sorted by name through an index array). */
-static soma_status tensors_checksum(const soma_st_tensor *const *tensors, int n, uint32_t *out) {
+static int by_key(const void *a, const void *b) {
+    return strcmp((*(const soma_st_meta *const *)a)->key, (*(const soma_st_meta *const *)b)->key);
+}
+
+/* The checksum of n tensors and, when meta is not NULL, of n_meta entries
+ * (sorted through index arrays; the entry "checksum" is left out). */
+static soma_status checksum(const soma_st_meta *const *meta, int n_meta, const soma_st_tensor *const *tensors,
+                            int n, uint32_t *out) {
     const soma_st_tensor **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
-    if (!sorted) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "checkpoint checksum: out of host memory");
+    const soma_st_meta **keys = malloc((size_t)(n_meta ? n_meta : 1) * sizeof *keys);
+    if (!sorted || !keys) {
+        free(sorted);
+        free(keys);
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "checkpoint checksum: out of host memory");
+    }
+    uint32_t crc = 0;
+    if (meta) {
+        memcpy(keys, meta, (size_t)n_meta * sizeof *keys);
+        qsort(keys, (size_t)n_meta, sizeof *keys, by_key);
+        for (int i = 0; i < n_meta; i++) {
+            if (strcmp(keys[i]->key, "checksum") == 0) continue;
+            crc = soma_crc32_update(crc, keys[i]->key, strlen(keys[i]->key) + 1);
+            crc = soma_crc32_update(crc, keys[i]->value, strlen(keys[i]->value) + 1);
+        }
+    }
     memcpy(sorted, tensors, (size_t)n * sizeof *sorted);
     qsort(sorted, (size_t)n, sizeof *sorted, by_name);
-    uint32_t crc = 0;
     for (int i = 0; i < n; i++) {
         const soma_st_tensor *t = sorted[i];
         int64_t shape[2] = {t->shape[0], t->rank == 2 ? t->shape[1] : 1};
-        crc = crc32_update(crc, t->name, strlen(t->name) + 1);
-        crc = crc32_update(crc, shape, sizeof shape);
-        crc = crc32_update(crc, t->data, (size_t)(shape[0] * shape[1]) * sizeof(float));
+        crc = soma_crc32_update(crc, t->name, strlen(t->name) + 1);
+        crc = soma_crc32_update(crc, shape, sizeof shape);
+        crc = soma_crc32_update(crc, t->data, (size_t)(shape[0] * shape[1]) * sizeof(float));
     }
     free(sorted);
+    free(keys);
     *out = crc;
     return SOMA_OK;
 }
@@ -110,6 +135,7 @@ static soma_status add_host_vector(writer *w, const char *name, const float *v, 
 }
 
 static const char *const slot_names[2][2] = {{"velocity", ""}, {"m", "v"}};
+static const char *const norm_names[] = {"none", "scale01", "standardize"};
 
 static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const soma_checkpoint_info *info) {
     add_meta(w, "format", FORMAT);
@@ -126,7 +152,6 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     }
     w->meta[w->n_meta++] = (soma_st_meta){"layers", w->layers_value};
     add_meta(w, "loss", "%s", soma_loss_name(info->loss));
-    const char *norm_names[] = {"none", "scale01", "standardize"};
     add_meta(w, "normalizer", "%s", norm_names[info->normalizer.kind]);
     const soma_train_config *t = &info->train;
     add_meta(w, "train.batch", "%lld", (long long)t->batch);
@@ -134,7 +159,9 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     add_meta(w, "train.seed", "%" PRIu64, t->seed);
     add_meta(w, "train.no_shuffle", "%d", t->no_shuffle);
     add_meta(w, "train.patience", "%d", t->patience);
+    if (info->has_val_split) add_meta(w, "train.val_split", "%.17g", info->val_split);
     add_meta(w, "state.epochs_done", "%d", info->state.epochs_done);
+    add_meta(w, "state.steps_in_epoch", "%lld", (long long)info->state.steps_in_epoch);
     add_meta(w, "state.best_epoch", "%d", info->state.best_epoch);
     add_meta(w, "state.best_val_loss", "%.17g", info->state.best_val_loss);
     if (!o) return SOMA_OK;
@@ -161,11 +188,28 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     return SOMA_OK;
 }
 
+/* The host copies a save makes: every parameter, the normalizer and the
+ * optimizer state. */
+static uint64_t save_bytes(soma_mlp *m, soma_optimizer *o, const soma_normalizer *norm) {
+    uint64_t floats = 0;
+    for (int l = 0; l < soma_mlp_layer_count(m); l++)
+        floats += (uint64_t)soma_tensor_numel(soma_mlp_weight(m, l)) + (uint64_t)soma_tensor_numel(soma_mlp_bias(m, l));
+    uint64_t params = floats;
+    if (o) floats += params * (uint64_t)soma_optimizer_slots(o);
+    if (norm->kind != SOMA_NORM_NONE) floats += 2 * (uint64_t)norm->features;
+    return floats * sizeof(float);
+}
+
 soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *o,
                                  const soma_checkpoint_info *info) {
     if (!path || !m || !info)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_save: argument '%s' is NULL",
                          !path ? "path" : !m ? "model" : "info");
+    if (soma_loss_name(info->loss) == NULL || (unsigned)info->normalizer.kind > SOMA_NORM_STANDARDIZE)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_save: info has loss %d, normalizer kind %d",
+                         (int)info->loss, (int)info->normalizer.kind);
+    SOMA_TRY(soma_host_memory_check("soma_checkpoint_save", "the host copy of the checkpoint",
+                                    save_bytes(m, o, &info->normalizer)));
     writer *w = calloc(1, sizeof *w);
     if (!w) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
     soma_status st = describe(w, m, o, info);
@@ -189,9 +233,11 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
         }
     if (st == SOMA_OK) {
         const soma_st_tensor *ptrs[MAX_TENSORS];
+        const soma_st_meta *keys[MAX_META];
         uint32_t crc = 0;
         for (int i = 0; i < w->n_tensors; i++) ptrs[i] = &w->tensors[i];
-        st = tensors_checksum(ptrs, w->n_tensors, &crc);
+        for (int i = 0; i < w->n_meta; i++) keys[i] = &w->meta[i];
+        st = checksum(keys, w->n_meta, ptrs, w->n_tensors, &crc);
         if (st == SOMA_OK) add_meta(w, "checksum", "crc32:%08x", (unsigned)crc);
     }
     if (st == SOMA_OK) st = soma_safetensors_write(path, w->tensors, w->n_tensors, w->meta, w->n_meta);
@@ -201,7 +247,7 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
     return st;
 }
 
-/* ---- loading ------------------------------------------------------------- */
+/* ---- the metadata, read as hostile input --------------------------------- */
 
 static soma_status meta_string(const soma_st_file *f, const char *path, const char *key,
                                const char **out) {
@@ -211,51 +257,224 @@ static soma_status meta_string(const soma_st_file *f, const char *path, const ch
     return SOMA_OK;
 }
 
-static soma_status meta_number(const soma_st_file *f, const char *path, const char *key, double *out) {
+/* A decimal integer in [lo, hi]: digits with an optional minus sign, nothing
+ * else (no blanks, no fraction, no exponent). */
+static soma_status meta_int(const soma_st_file *f, const char *path, const char *key, int64_t lo, int64_t hi,
+                            int64_t *out) {
     const char *s;
     SOMA_TRY(meta_string(f, path, key, &s));
-    char *end;
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    char *end = NULL;
     errno = 0;
-    *out = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE)
-        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = '%s' is not a number", path, key, s);
+    long long v = strtoll(s, &end, 10);
+    if (!(*digits >= '0' && *digits <= '9') || *end || errno == ERANGE)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not an integer", path, key, s);
+    if (v < lo || v > hi)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = %lld is out of range [%lld, %lld]", path, key, v,
+                         (long long)lo, (long long)hi);
+    *out = v;
     return SOMA_OK;
 }
 
-#define META_NUMBER(f, path, key, dst, type)                                                   \
+/* A number in [lo, hi] (lo itself excluded when lo_open); NaN never. */
+static soma_status meta_real(const soma_st_file *f, const char *path, const char *key, double lo, double hi,
+                             int lo_open, double *out) {
+    const char *s;
+    SOMA_TRY(meta_string(f, path, key, &s));
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || (errno == ERANGE && fabs(v) > 1.0) || s[0] == ' ' || s[0] == '\t')
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not a number", path, key, s);
+    if (!(v >= lo && v <= hi) || (lo_open && v == lo))
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = %g is out of range %s%g, %g]", path, key, v,
+                         lo_open ? "(" : "[", lo, hi);
+    *out = v;
+    return SOMA_OK;
+}
+
+/* The integer and real fields below, each with its range, read into info. */
+#define INT_FIELD(key, lo, hi, dst)                                                            \
     do {                                                                                       \
-        double meta_v_;                                                                        \
-        SOMA_TRY(meta_number(f, path, key, &meta_v_));                                         \
-        (dst) = (type)meta_v_;                                                                 \
+        int64_t v_;                                                                            \
+        SOMA_TRY(meta_int(f, path, key, lo, hi, &v_));                                         \
+        (dst) = v_;                                                                            \
+    } while (0)
+#define REAL_FIELD(key, lo, hi, lo_open, dst)                                                  \
+    do {                                                                                       \
+        double v_;                                                                             \
+        SOMA_TRY(meta_real(f, path, key, lo, hi, lo_open, &v_));                               \
+        (dst) = v_;                                                                            \
     } while (0)
 
-/* "units:act:param:dropout,..." */
-static soma_status parse_layers(const char *path, const char *text, soma_layer_spec *specs, int *n) {
-    *n = 0;
-    const char *p = text;
-    while (*p) {
-        if (*n == SOMA_MAX_LAYERS)
-            return soma_fail(SOMA_ERR_FORMAT, "%s: more than %d layers", path, SOMA_MAX_LAYERS);
-        char act[32];
-        long long units;
-        float param, dropout;
-        int used = 0;
-        if (sscanf(p, "%lld:%31[a-z_]:%g:%g%n", &units, act, &param, &dropout, &used) != 4 || used == 0)
-            return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is malformed at '%s'", path, p);
-        soma_layer_spec *s = &specs[(*n)++];
-        s->units = units;
-        s->act_param = param;
-        s->dropout = dropout;
-        if (soma_activation_parse(act, &s->act) != SOMA_OK)
-            return soma_fail(SOMA_ERR_FORMAT, "%s: layer %d: unknown activation '%s'", path, *n - 1, act);
-        p += used;
-        if (*p == ',') p++;
-        else if (*p)
-            return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is malformed at '%s'", path, p);
-    }
-    if (*n == 0) return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is empty", path);
+static soma_status meta_seed(const soma_st_file *f, const char *path, const char *key, uint64_t *out) {
+    const char *s;
+    SOMA_TRY(meta_string(f, path, key, &s));
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!(s[0] >= '0' && s[0] <= '9') || *end || errno == ERANGE)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not an integer in [0, 2^64)", path, key,
+                         s);
+    *out = v;
     return SOMA_OK;
 }
+
+/* One "units:activation:param:dropout" entry of 'layers', at *p; moves *p past it. */
+static soma_status parse_layer(const char *path, int index, const char **p, soma_layer_spec *s) {
+    const char *at = *p;
+    char *end = NULL;
+    errno = 0;
+    long long units = strtoll(at, &end, 10);
+    if (!(*at >= '0' && *at <= '9') || *end != ':' || errno == ERANGE || units < 1 || units > MAX_SIZE)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': layer %d: units at '%.40s' are not in [1, %d]",
+                         path, index, at, MAX_SIZE);
+    const char *name = end + 1;
+    size_t len = strcspn(name, ":");
+    char act[32];
+    if (name[len] != ':' || len == 0 || len >= sizeof act)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': layer %d is malformed at '%.40s'", path, index,
+                         name);
+    memcpy(act, name, len);
+    act[len] = '\0';
+    if (soma_activation_parse(act, &s->act) != SOMA_OK)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': layer %d: unknown activation '%s'", path, index,
+                         act);
+    const char *num = name + len + 1;
+    errno = 0;
+    double param = strtod(num, &end);
+    if (end == num || *end != ':' || !(fabs(param) <= FLT_MAX))
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': layer %d: activation parameter at '%.40s' is "
+                         "not a finite number", path, index, num);
+    num = end + 1;
+    double dropout = strtod(num, &end);
+    if (end == num || (*end && *end != ',') || !(dropout >= 0.0 && dropout < 1.0))
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': layer %d: dropout at '%.40s' is not in [0, 1)",
+                         path, index, num);
+    *s = (soma_layer_spec){.units = units, .act = s->act, .act_param = (float)param, .dropout = (float)dropout};
+    *p = *end == ',' ? end + 1 : end;
+    return SOMA_OK;
+}
+
+/* "units:act:param:dropout,..." */
+static soma_status parse_layers(const soma_st_file *f, const char *path, soma_layer_spec *specs, int *n) {
+    const char *p;
+    SOMA_TRY(meta_string(f, path, "layers", &p));
+    *n = 0;
+    if (!*p) return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is empty", path);
+    while (*p) {
+        if (*n == SOMA_MAX_LAYERS)
+            return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' has more than %d layers", path, SOMA_MAX_LAYERS);
+        SOMA_TRY(parse_layer(path, *n, &p, &specs[*n]));
+        (*n)++;
+    }
+    if (specs[*n - 1].dropout != 0.0f)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers': the output layer has dropout %g", path,
+                         (double)specs[*n - 1].dropout);
+    return SOMA_OK;
+}
+
+/* Every tensor the architecture needs, of the shape it needs: checked before
+ * anything is allocated for the model. */
+static soma_status check_architecture(const soma_st_file *f, const char *path, int64_t inputs,
+                                      const soma_layer_spec *specs, int n_layers) {
+    int64_t in = inputs;
+    for (int l = 0; l < n_layers; l++) {
+        char name[NAME_SIZE];
+        int64_t out = specs[l].units;
+        for (int bias = 0; bias < 2; bias++) {
+            snprintf(name, sizeof name, "layers.%d.%s", l, bias ? "bias" : "weight");
+            const soma_st_tensor *t = soma_st_file_find(f, name);
+            if (!t) return soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+            int ok = bias ? t->rank == 1 && t->shape[0] == out
+                          : t->rank == 2 && t->shape[0] == out && t->shape[1] == in;
+            if (!ok) {
+                char have[64];
+                if (t->rank == 2)
+                    snprintf(have, sizeof have, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
+                else
+                    snprintf(have, sizeof have, "[%lld]", (long long)t->shape[0]);
+                return soma_fail(SOMA_ERR_SHAPE, "%s: the metadata describes layer %d as %lld inputs -> %lld units, "
+                                 "but tensor '%s' has shape %s", path, l, (long long)in, (long long)out, name, have);
+            }
+        }
+        in = out;
+    }
+    return SOMA_OK;
+}
+
+/* NaN or infinity anywhere (weights, normalizer, optimizer state) makes a
+ * checkpoint unusable: say where, rather than train or predict on it. */
+static soma_status check_finite(const soma_st_file *f, const char *path) {
+    for (int i = 0; i < soma_st_file_count(f); i++) {
+        const soma_st_tensor *t = soma_st_file_tensor(f, i);
+        int64_t n = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
+        for (int64_t k = 0; k < n; k++)
+            if (!isfinite(t->data[k]))
+                return soma_fail(SOMA_ERR_NUMERIC, "%s: tensor '%s' holds %g at index %lld (saved from a run that "
+                                 "diverged, or damaged)", path, t->name, (double)t->data[k], (long long)k);
+    }
+    return SOMA_OK;
+}
+
+static soma_status read_optim(const soma_st_file *f, const char *path, soma_checkpoint_info *info) {
+    const char *s;
+    soma_optim_config *c = &info->optim;
+    SOMA_TRY(meta_string(f, path, "optim.kind", &s));
+    if (soma_optim_parse(s, &c->kind) != SOMA_OK)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'optim.kind' = '%.40s' is not sgd, adam or adamw", path, s);
+    SOMA_TRY(meta_string(f, path, "optim.schedule", &s));
+    if (soma_schedule_parse(s, &c->schedule) != SOMA_OK)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'optim.schedule' = '%.40s' is not constant, step or cosine",
+                         path, s);
+    /* the ranges soma_optimizer_create accepts */
+    REAL_FIELD("optim.lr", FLT_TRUE_MIN, FLT_MAX, 0, c->lr);
+    REAL_FIELD("optim.momentum", 0.0, 1.0 - 0x1p-24, 0, c->momentum);
+    INT_FIELD("optim.nesterov", 0, 1, c->nesterov);
+    REAL_FIELD("optim.beta1", 0.0, 1.0 - 0x1p-24, 0, c->beta1);
+    REAL_FIELD("optim.beta2", 0.0, 1.0 - 0x1p-24, 0, c->beta2);
+    REAL_FIELD("optim.eps", 0.0, FLT_MAX, 0, c->eps);
+    REAL_FIELD("optim.weight_decay", 0.0, FLT_MAX, 0, c->weight_decay);
+    REAL_FIELD("optim.clip_norm", 0.0, FLT_MAX, 0, c->clip_norm);
+    INT_FIELD("optim.step_size", 1, MAX_STEPS, c->step_size);
+    REAL_FIELD("optim.gamma", FLT_TRUE_MIN, FLT_MAX, 0, c->gamma);
+    INT_FIELD("optim.warmup_steps", 0, MAX_STEPS, c->warmup_steps);
+    INT_FIELD("optim.total_steps", 0, MAX_STEPS, c->total_steps);
+    REAL_FIELD("optim.min_lr", 0.0, FLT_MAX, 0, c->min_lr);
+    INT_FIELD("optim.steps", 0, MAX_STEPS, info->steps);
+    if (c->schedule == SOMA_SCHEDULE_COSINE && c->total_steps < 1)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'optim.total_steps' is 0 but a cosine schedule needs >= 1",
+                         path);
+    return SOMA_OK;
+}
+
+static soma_status read_info(const soma_st_file *f, const char *path, soma_checkpoint_info *info) {
+    const char *s;
+    SOMA_TRY(meta_string(f, path, "loss", &s));
+    if (soma_loss_parse(s, &info->loss) != SOMA_OK)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'loss' = '%.40s' is not xent, mse or bce", path, s);
+    INT_FIELD("train.batch", 0, MAX_STEPS, info->train.batch); /* 0: saved without a training run */
+    INT_FIELD("train.epochs", 0, INT_MAX, info->train.epochs);
+    SOMA_TRY(meta_seed(f, path, "train.seed", &info->train.seed));
+    INT_FIELD("train.no_shuffle", 0, 1, info->train.no_shuffle);
+    INT_FIELD("train.patience", 0, INT_MAX, info->train.patience);
+    INT_FIELD("state.epochs_done", 0, INT_MAX, info->state.epochs_done);
+    INT_FIELD("state.best_epoch", 0, info->state.epochs_done, info->state.best_epoch);
+    REAL_FIELD("state.best_val_loss", 0.0, INFINITY, 0, info->state.best_val_loss);
+    /* v2 keys; a v1 file has neither */
+    info->state.steps_in_epoch = 0;
+    if (soma_st_file_meta(f, "state.steps_in_epoch"))
+        INT_FIELD("state.steps_in_epoch", 0, MAX_STEPS, info->state.steps_in_epoch);
+    info->has_val_split = soma_st_file_meta(f, "train.val_split") != NULL;
+    if (info->has_val_split) REAL_FIELD("train.val_split", 0.0, 1.0 - 0x1p-53, 0, info->val_split);
+    info->has_optimizer = soma_st_file_meta(f, "optim.kind") != NULL;
+    return info->has_optimizer ? read_optim(f, path, info) : SOMA_OK;
+}
+
+#undef INT_FIELD
+#undef REAL_FIELD
+
+/* ---- tensors ----------------------------------------------------------------- */
 
 /* Uploads the tensor `name` of f into t after checking its shape. */
 static soma_status load_tensor(const soma_st_file *f, const char *path, const char *name, soma_tensor *t,
@@ -290,57 +509,19 @@ static soma_status load_weights_from(const soma_st_file *f, const char *path, so
     return SOMA_OK;
 }
 
-static soma_status read_info(const soma_st_file *f, const char *path, soma_checkpoint_info *info) {
-    const char *s;
-    SOMA_TRY(meta_string(f, path, "loss", &s));
-    SOMA_TRY(soma_loss_parse(s, &info->loss));
-    META_NUMBER(f, path, "train.batch", info->train.batch, int64_t);
-    META_NUMBER(f, path, "train.epochs", info->train.epochs, int);
-    SOMA_TRY(meta_string(f, path, "train.seed", &s));
-    info->train.seed = strtoull(s, NULL, 10);
-    META_NUMBER(f, path, "train.no_shuffle", info->train.no_shuffle, int);
-    META_NUMBER(f, path, "train.patience", info->train.patience, int);
-    META_NUMBER(f, path, "state.epochs_done", info->state.epochs_done, int);
-    META_NUMBER(f, path, "state.best_epoch", info->state.best_epoch, int);
-    META_NUMBER(f, path, "state.best_val_loss", info->state.best_val_loss, double);
-    info->has_optimizer = soma_st_file_meta(f, "optim.kind") != NULL;
-    if (!info->has_optimizer) return SOMA_OK;
-    soma_optim_config *c = &info->optim;
-    SOMA_TRY(meta_string(f, path, "optim.kind", &s));
-    SOMA_TRY(soma_optim_parse(s, &c->kind));
-    META_NUMBER(f, path, "optim.lr", c->lr, float);
-    META_NUMBER(f, path, "optim.momentum", c->momentum, float);
-    META_NUMBER(f, path, "optim.nesterov", c->nesterov, int);
-    META_NUMBER(f, path, "optim.beta1", c->beta1, float);
-    META_NUMBER(f, path, "optim.beta2", c->beta2, float);
-    META_NUMBER(f, path, "optim.eps", c->eps, float);
-    META_NUMBER(f, path, "optim.weight_decay", c->weight_decay, float);
-    META_NUMBER(f, path, "optim.clip_norm", c->clip_norm, float);
-    SOMA_TRY(meta_string(f, path, "optim.schedule", &s));
-    SOMA_TRY(soma_schedule_parse(s, &c->schedule));
-    META_NUMBER(f, path, "optim.step_size", c->step_size, int64_t);
-    META_NUMBER(f, path, "optim.gamma", c->gamma, float);
-    META_NUMBER(f, path, "optim.warmup_steps", c->warmup_steps, int64_t);
-    META_NUMBER(f, path, "optim.total_steps", c->total_steps, int64_t);
-    META_NUMBER(f, path, "optim.min_lr", c->min_lr, float);
-    META_NUMBER(f, path, "optim.steps", info->steps, int64_t);
-    return SOMA_OK;
-}
-
 static soma_status read_normalizer(const soma_st_file *f, const char *path, int64_t inputs,
                                    soma_normalizer *norm) {
     const char *kind;
     SOMA_TRY(meta_string(f, path, "normalizer", &kind));
     memset(norm, 0, sizeof *norm);
-    if (strcmp(kind, "none") == 0) return SOMA_OK;
-    norm->kind = strcmp(kind, "scale01") == 0 ? SOMA_NORM_SCALE01
-                 : strcmp(kind, "standardize") == 0 ? SOMA_NORM_STANDARDIZE : SOMA_NORM_NONE;
-    if (norm->kind == SOMA_NORM_NONE)
-        return soma_fail(SOMA_ERR_FORMAT, "%s: unknown normalizer '%s'", path, kind);
+    int k = 0;
+    while (k < 3 && strcmp(kind, norm_names[k]) != 0) k++;
+    if (k == 3) return soma_fail(SOMA_ERR_FORMAT, "%s: unknown normalizer '%.40s'", path, kind);
+    norm->kind = (soma_norm_kind)k;
+    if (norm->kind == SOMA_NORM_NONE) return SOMA_OK; /* no arrays: nothing to apply */
     const soma_st_tensor *off = soma_st_file_find(f, "normalizer.offset");
     const soma_st_tensor *scale = soma_st_file_find(f, "normalizer.scale");
-    if (!off || !scale || off->rank != 1 || scale->rank != 1 || off->shape[0] != inputs ||
-        scale->shape[0] != inputs)
+    if (!off || !scale || off->rank != 1 || scale->rank != 1 || off->shape[0] != inputs || scale->shape[0] != inputs)
         return soma_fail(SOMA_ERR_FORMAT, "%s: normalizer.offset and normalizer.scale must be [%lld] tensors",
                          path, (long long)inputs);
     norm->features = inputs;
@@ -355,34 +536,48 @@ static soma_status read_normalizer(const soma_st_file *f, const char *path, int6
     return SOMA_OK;
 }
 
-static soma_status verify_checksum(const soma_st_file *f, const char *path) {
+/* v1: tensors only; v2: metadata and tensors, and a checksum is required. */
+static soma_status verify_checksum(const soma_st_file *f, const char *path, int v1) {
     const char *stored = soma_st_file_meta(f, "checksum");
-    if (!stored) return SOMA_OK; /* written by another tool */
-    int n = soma_st_file_count(f);
+    if (!stored && v1) return SOMA_OK; /* v1 as another tool writes it */
+    if (!stored)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: a %s checkpoint must carry a checksum, and this one has none", path,
+                         FORMAT);
+    int n = soma_st_file_count(f), n_meta = v1 ? 0 : soma_st_file_meta_count(f);
     const soma_st_tensor **ptrs = malloc((size_t)(n ? n : 1) * sizeof *ptrs);
-    if (!ptrs) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
-    for (int i = 0; i < n; i++) ptrs[i] = soma_st_file_tensor(f, i);
+    const soma_st_meta **keys = malloc((size_t)(n_meta ? n_meta : 1) * sizeof *keys);
+    soma_status st = SOMA_OK;
     uint32_t crc = 0;
-    soma_status st = tensors_checksum(ptrs, n, &crc);
+    if (!ptrs || !keys) {
+        st = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    } else {
+        for (int i = 0; i < n; i++) ptrs[i] = soma_st_file_tensor(f, i);
+        for (int i = 0; i < n_meta; i++) keys[i] = soma_st_file_meta_entry(f, i);
+        st = checksum(v1 ? NULL : keys, n_meta, ptrs, n, &crc);
+    }
     free(ptrs);
+    free(keys);
     char actual[32];
     snprintf(actual, sizeof actual, "crc32:%08x", (unsigned)crc);
     if (st == SOMA_OK && strcmp(actual, stored) != 0)
-        st = soma_fail(SOMA_ERR_FORMAT, "%s: checksum mismatch (the metadata says %s, the tensors give %s): the file is corrupted",
-                       path, stored, actual);
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: checksum mismatch (the metadata says %.40s, the %s give %s): the file "
+                       "is corrupted", path, stored, v1 ? "tensors" : "metadata and tensors", actual);
     return st;
 }
 
-/* Reads path and checks that it is an intact soma checkpoint. */
+/* Reads path and checks that it is an intact soma checkpoint: format,
+ * checksum, finite values. */
 static soma_status open_checkpoint(const char *path, soma_st_file **f) {
     if (!path) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load: argument 'path' is NULL");
     SOMA_TRY(soma_safetensors_read(path, f));
     const char *format = soma_st_file_meta(*f, "format");
+    int v1 = format && strcmp(format, FORMAT_V1) == 0;
     soma_status st = SOMA_OK;
-    if (!format || strcmp(format, FORMAT) != 0)
-        st = soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%s', expected '%s')",
-                       path, format ? format : "(none)", FORMAT);
-    if (st == SOMA_OK) st = verify_checksum(*f, path);
+    if (!format || (!v1 && strcmp(format, FORMAT) != 0))
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%.40s', expected '%s' or '%s')",
+                       path, format ? format : "(none)", FORMAT, FORMAT_V1);
+    if (st == SOMA_OK) st = verify_checksum(*f, path, v1);
+    if (st == SOMA_OK) st = check_finite(*f, path);
     if (st != SOMA_OK) {
         soma_st_file_free(*f);
         *f = NULL;
@@ -401,15 +596,14 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
     SOMA_TRY(open_checkpoint(path, &f));
     soma_layer_spec specs[SOMA_MAX_LAYERS];
     int n_layers = 0;
-    double inputs = 0;
-    const char *layers;
-    soma_status st = meta_number(f, path, "inputs", &inputs);
-    if (st == SOMA_OK) st = meta_string(f, path, "layers", &layers);
-    if (st == SOMA_OK) st = parse_layers(path, layers, specs, &n_layers);
+    int64_t inputs = 0;
+    soma_status st = meta_int(f, path, "inputs", 1, MAX_SIZE, &inputs);
+    if (st == SOMA_OK) st = parse_layers(f, path, specs, &n_layers);
     if (st == SOMA_OK) st = read_info(f, path, info);
-    if (st == SOMA_OK) st = soma_mlp_create(dev, (int64_t)inputs, specs, n_layers, model);
+    if (st == SOMA_OK) st = check_architecture(f, path, inputs, specs, n_layers);
+    if (st == SOMA_OK) st = soma_mlp_create(dev, inputs, specs, n_layers, model);
     if (st == SOMA_OK) st = load_weights_from(f, path, *model);
-    if (st == SOMA_OK) st = read_normalizer(f, path, (int64_t)inputs, &info->normalizer);
+    if (st == SOMA_OK) st = read_normalizer(f, path, inputs, &info->normalizer);
     if (st != SOMA_OK) {
         soma_mlp_free(*model);
         *model = NULL;
@@ -431,13 +625,13 @@ soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *o) 
     if (!o) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load_optimizer: argument 'optimizer' is NULL");
     soma_st_file *f;
     SOMA_TRY(open_checkpoint(path, &f));
-    double steps = 0;
-    soma_status st = meta_number(f, path, "optim.steps", &steps);
+    int64_t steps = 0;
+    soma_status st = meta_int(f, path, "optim.steps", 0, MAX_STEPS, &steps);
     const char *kind = soma_st_file_meta(f, "optim.kind");
     soma_optim_kind k;
     if (st == SOMA_OK && (soma_optim_parse(kind, &k) != SOMA_OK ||
                           (k == SOMA_OPTIM_SGD) != (soma_optimizer_config(o)->kind == SOMA_OPTIM_SGD)))
-        st = soma_fail(SOMA_ERR_FORMAT, "%s: optimizer '%s' in the file does not match '%s'", path,
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: optimizer '%.40s' in the file does not match '%s'", path,
                        kind ? kind : "(none)", soma_optim_name(soma_optimizer_config(o)->kind));
     char name[NAME_SIZE];
     int slots = soma_optimizer_slots(o);
@@ -447,7 +641,7 @@ soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *o) 
                      slot_names[slots - 1][s]);
             st = load_tensor(f, path, name, soma_optimizer_state(o, p, s), p % 2 ? 1 : 2);
         }
-    if (st == SOMA_OK) st = soma_optimizer_set_steps(o, (int64_t)steps);
+    if (st == SOMA_OK) st = soma_optimizer_set_steps(o, steps);
     soma_st_file_free(f);
     return st;
 }

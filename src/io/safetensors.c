@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/files.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -198,107 +199,34 @@ static void build_header(soma_json_buf *b, const soma_st_tensor *tensors, int n_
     if (!b->failed) put_u64le((unsigned char *)b->data, (uint64_t)(b->len - 8));
 }
 
-/* write(2) until all n bytes are out. */
-static int write_fully(int fd, const void *bytes, size_t n) {
-    const char *p = bytes;
-    while (n > 0) {
-        ssize_t done = write(fd, p, n);
-        if (done < 0 && errno == EINTR) continue;
-        if (done < 0) return -1;
-        if (done == 0) { /* no progress and no reason: do not spin */
-            errno = EIO;
-            return -1;
-        }
-        p += done;
-        n -= (size_t)done;
-    }
-    return 0;
-}
-
-static int write_floats(int fd, const soma_st_tensor *tensors, int n_tensors, unsigned char *chunk) {
+/* The floats, little-endian, through a staging chunk. */
+static soma_status write_floats(soma_output *out, const soma_st_tensor *tensors, int n_tensors,
+                                unsigned char *chunk) {
     for (int i = 0; i < n_tensors; i++) {
         const soma_st_tensor *t = &tensors[i];
         size_t count = (size_t)(t->shape[0] * (t->rank == 2 ? t->shape[1] : 1));
         for (size_t first = 0; first < count; first += CHUNK_BYTES / 4) {
             size_t k = count - first < CHUNK_BYTES / 4 ? count - first : CHUNK_BYTES / 4;
             for (size_t j = 0; j < k; j++) put_f32le(chunk + 4 * j, t->data[first + j]);
-            if (write_fully(fd, chunk, 4 * k) != 0) return -1;
+            SOMA_TRY(soma_output_write(out, chunk, 4 * k));
         }
     }
-    return 0;
+    return SOMA_OK;
 }
 
-/* fsync the directory holding path, so that the rename itself is durable. */
-static soma_status sync_directory(const char *path) {
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 1;
-    char *dir = malloc(len + 2);
-    if (!dir) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", write_api, path);
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (len == 0) {
-        strcpy(dir, "/");
-    } else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    soma_status status = SOMA_OK;
-    int fd = open(dir, O_RDONLY);
-    /* Some file systems cannot fsync a directory (EINVAL); nothing more can be done there. */
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP))
-        status = soma_fail(SOMA_ERR_IO,
-                           "%s: %s: the file was replaced, but syncing its directory %s failed: %s",
-                           write_api, path, dir, strerror(errno));
-    if (fd >= 0) close(fd);
-    free(dir);
-    return status;
-}
-
+/* Crash-safe for a regular file; in place for a device or FIFO (io/files.h). */
 static soma_status write_file(const char *path, const soma_json_buf *header, const soma_st_tensor *tensors,
                               int n_tensors) {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t path_len = strlen(path);
-    char *tmp = malloc(path_len + sizeof suffix);
     unsigned char *chunk = malloc(CHUNK_BYTES);
-    if (!tmp || !chunk) {
-        free(tmp);
-        free(chunk);
-        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", write_api, path);
+    if (!chunk) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", write_api, path);
+    soma_output out;
+    soma_status status = soma_output_open(write_api, path, &out);
+    if (status == SOMA_OK) {
+        status = soma_output_write(&out, header->data, header->len);
+        if (status == SOMA_OK) status = write_floats(&out, tensors, n_tensors, chunk);
+        if (status == SOMA_OK) status = soma_output_commit(&out);
+        else soma_output_abort(&out);
     }
-    memcpy(tmp, path, path_len);
-    memcpy(tmp + path_len, suffix, sizeof suffix);
-
-    soma_status status = SOMA_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        status = soma_fail(SOMA_ERR_IO, "%s: %s: cannot create the temporary file %s: %s", write_api, path,
-                           tmp, strerror(errno));
-        free(tmp);
-        free(chunk);
-        return status;
-    }
-    /* mkstemp makes the file 0600; give it the mode of the file it replaces,
-     * or the usual 0644. Failing to (some file systems have no modes) is harmless. */
-    struct stat old;
-    (void)fchmod(fd, stat(path, &old) == 0 ? old.st_mode & 0777 : 0644);
-
-    const char *step = NULL;
-    if (write_fully(fd, header->data, header->len) != 0 || write_floats(fd, tensors, n_tensors, chunk) != 0)
-        step = "writing";
-    else if (fsync(fd) != 0)
-        step = "syncing";
-    if (step)
-        status = soma_fail(SOMA_ERR_IO, "%s: %s: %s the temporary file %s failed: %s", write_api, path, step,
-                           tmp, strerror(errno));
-    if (close(fd) != 0 && status == SOMA_OK)
-        status = soma_fail(SOMA_ERR_IO, "%s: %s: closing the temporary file %s failed: %s", write_api, path,
-                           tmp, strerror(errno));
-    if (status == SOMA_OK && rename(tmp, path) != 0)
-        status = soma_fail(SOMA_ERR_IO, "%s: %s: renaming the temporary file %s over it failed: %s",
-                           write_api, path, tmp, strerror(errno));
-    if (status != SOMA_OK) unlink(tmp);
-    else status = sync_directory(path);
-    free(tmp);
     free(chunk);
     return status;
 }
@@ -622,7 +550,6 @@ static soma_status read_open(const char *path, int fd, soma_st_file *f) {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return soma_fail(SOMA_ERR_IO, "%s: %s: cannot stat: %s", read_api, path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return soma_fail(SOMA_ERR_IO, "%s: %s: not a regular file", read_api, path);
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8)
         return bad(path, "the file is %llu bytes, too short for the 8-byte header length", ull(size));
@@ -658,8 +585,8 @@ soma_status soma_safetensors_read(const char *path, soma_st_file **out) {
     if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'out' is NULL", read_api);
     *out = NULL;
     if (!path) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'path' is NULL", read_api);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return soma_fail(SOMA_ERR_IO, "%s: %s: cannot open: %s", read_api, path, strerror(errno));
+    int fd;
+    SOMA_TRY(soma_file_open_input(read_api, "", path, &fd));
     soma_st_file *f = calloc(1, sizeof *f);
     soma_status status = f ? read_open(path, fd, f)
                            : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", read_api, path);
@@ -701,4 +628,10 @@ const char *soma_st_file_meta(const soma_st_file *f, const char *key) {
     for (int i = 0; f && key && i < f->n_meta; i++)
         if (strcmp(f->meta[i].key, key) == 0) return f->meta[i].value;
     return NULL;
+}
+
+int soma_st_file_meta_count(const soma_st_file *f) { return f ? f->n_meta : 0; }
+
+const soma_st_meta *soma_st_file_meta_entry(const soma_st_file *f, int index) {
+    return f && index >= 0 && index < f->n_meta ? &f->meta[index] : NULL;
 }

@@ -23,13 +23,17 @@ typedef struct soma_st_meta {
 
 /* Writes the tensors and metadata to path, crash-safely: into a temporary
  * file beside it, fsync, rename over path, fsync the directory. path then
- * holds either its old content or the complete new file, never a mix. */
+ * holds either its old content or the complete new file, never a mix. A
+ * symbolic link's target is replaced; a character device or FIFO is written
+ * in place; a directory, block device or read-only file is refused
+ * (io/files.h). */
 soma_status soma_safetensors_write(const char *path, const soma_st_tensor *tensors, int n_tensors,
                                    const soma_st_meta *meta, int n_meta);
 
 typedef struct soma_st_file soma_st_file;
 
-/* Reads and validates a whole file: header length within the file, JSON
+/* Reads and validates a whole file (a regular file: a FIFO or device is
+ * refused without waiting on it): header length within the file, JSON
  * well-formed, dtype F32 (others are refused by name), shapes whose product
  * matches the byte range, ranges inside the data section, not overlapping
  * and together covering it without gaps. Errors name the file and the byte
@@ -41,5 +45,7 @@ int soma_st_file_count(const soma_st_file *f);
 const soma_st_tensor *soma_st_file_tensor(const soma_st_file *f, int index);
 const soma_st_tensor *soma_st_file_find(const soma_st_file *f, const char *name); /* NULL if absent */
 const char *soma_st_file_meta(const soma_st_file *f, const char *key);           /* NULL if absent */
+int soma_st_file_meta_count(const soma_st_file *f);
+const soma_st_meta *soma_st_file_meta_entry(const soma_st_file *f, int index);  /* NULL if out of range */
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_internal.h"
 #include "core/error.h"
 #include "soma/model.h"
 
@@ -121,6 +122,18 @@ soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_laye
     *out = NULL;
     if (!device) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'device' is NULL");
     SOMA_TRY(check_specs(inputs, layers, n_layers));
+    /* per layer: weight and its gradient (out x in), bias, its gradient and the liveness row (out) */
+    double params = 0.0, floats = 0.0, fan_in = (double)inputs;
+    for (int l = 0; l < n_layers; l++) {
+        double out = (double)layers[l].units;
+        params += out * fan_in + out;
+        floats += 2.0 * out * fan_in + 3.0 * out;
+        fan_in = out;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "a model of %.0f parameters (with their gradients)", params);
+    SOMA_TRY(soma_device_check_memory(device, "soma_mlp_create", what,
+                                      floats * 4.0 < 1.8e19 ? (uint64_t)(floats * 4.0) : UINT64_MAX));
     soma_mlp *m = calloc(1, sizeof *m);
     if (!m) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_create: out of host memory");
     soma_status st = soma_device_open(soma_device_name(device), &m->device);

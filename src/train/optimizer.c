@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_internal.h"
 #include "core/error.h"
 #include "soma/optim.h"
 
@@ -108,6 +109,12 @@ soma_status soma_optimizer_create(soma_mlp *model, const soma_optim_config *conf
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_optimizer_create: argument '%s' is NULL",
                          model ? "config" : "model");
     SOMA_TRY(check_config(config));
+    uint64_t params = 0;
+    for (int l = 0; l < soma_mlp_layer_count(model); l++)
+        params += (uint64_t)soma_tensor_numel(soma_mlp_weight(model, l)) +
+                  (uint64_t)soma_tensor_numel(soma_mlp_bias(model, l));
+    SOMA_TRY(soma_device_check_memory(soma_mlp_device(model), "soma_optimizer_create", "the optimizer state",
+                                      params * (config->kind == SOMA_OPTIM_SGD ? 1 : 2) * sizeof(float)));
     soma_optimizer *o = calloc(1, sizeof *o);
     if (!o) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_optimizer_create: out of host memory");
     o->model = model;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/device_internal.h"
 #include "core/error.h"
 #include "core/philox.h"
 #include "core/profile.h"
@@ -53,13 +54,21 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int all_finite(const float *o, int64_t n) {
+    for (int64_t j = 0; j < n; j++)
+        if (!isfinite(o[j])) return 0;
+    return 1;
+}
+
 /* Correct predictions among `rows` outputs: argmax against the class for
- * class targets, the sign of the logit against t > 0.5 for one BCE output. */
+ * class targets, the sign of the logit against t > 0.5 for one BCE output.
+ * A row whose outputs are not all finite is never correct. */
 static int64_t count_correct(const float *out, int64_t rows, int64_t outputs, const float *targets,
                              int64_t target_cols, soma_loss loss) {
     int64_t correct = 0;
     for (int64_t i = 0; i < rows; i++) {
         const float *o = out + i * outputs;
+        if (!all_finite(o, outputs)) continue;
         if (outputs == 1) {
             correct += (loss == SOMA_LOSS_BCE ? o[0] > 0.0f : o[0] > 0.5f) == (targets[i * target_cols] > 0.5f);
             continue;
@@ -72,9 +81,15 @@ static int64_t count_correct(const float *out, int64_t rows, int64_t outputs, co
     return correct;
 }
 
+/* Rows whose outputs are not all finite: how many, and the first (a row of
+ * the dataset it came from). */
+typedef struct non_finite {
+    int64_t rows, first;
+} non_finite;
+
 /* Runs the model over ds in inference mode; any of the outputs may be NULL. */
 static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss loss, double *mean_loss,
-                                 double *accuracy, float *predictions) {
+                                 double *accuracy, float *predictions, non_finite *bad) {
     soma_device *dev = soma_mlp_device(m);
     int64_t rows = soma_dataset_rows(ds), outputs = soma_mlp_outputs(m);
     int64_t classes = soma_dataset_classes(ds);
@@ -97,8 +112,11 @@ static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss 
         if (st == SOMA_OK) st = soma_mlp_forward(m, x, 0, unused, &out);
         if (st == SOMA_OK && mean_loss) st = losses[loss].forward(out, y, batch_loss);
         if (st == SOMA_OK && mean_loss) st = soma_axpy((float)count, batch_loss, loss_sum);
-        if (st == SOMA_OK && (accuracy || predictions))
+        if (st == SOMA_OK && (accuracy || predictions || bad))
             st = soma_tensor_download(out, host_out, (size_t)(count * outputs));
+        for (int64_t i = 0; st == SOMA_OK && bad && i < count; i++)
+            if (!all_finite(host_out + i * outputs, outputs) && bad->rows++ == 0)
+                bad->first = soma_dataset_source_row(ds, first + i);
         if (st == SOMA_OK && predictions)
             memcpy(predictions + first * outputs, host_out, (size_t)(count * outputs) * sizeof(float));
         if (st == SOMA_OK && accuracy && has_accuracy)
@@ -125,7 +143,13 @@ soma_status soma_evaluate(soma_mlp *m, const soma_dataset *ds, soma_loss loss, d
         return soma_fail(SOMA_ERR_SHAPE, "soma_evaluate: the data has %lld features but the model takes %lld inputs",
                          (long long)soma_dataset_features(ds), (long long)soma_mlp_inputs(m));
     SOMA_TRY(soma_check_targets("soma_evaluate", ds, loss, soma_mlp_outputs(m)));
-    return run_inference(m, ds, loss, mean_loss, accuracy, NULL);
+    non_finite bad = {0, 0};
+    SOMA_TRY(run_inference(m, ds, loss, mean_loss, accuracy, NULL, &bad));
+    if (bad.rows)
+        return soma_fail(SOMA_ERR_NUMERIC, "soma_evaluate: %lld of %lld rows give outputs that are not finite "
+                         "(the first: row %lld); their features may lie far outside those the model was trained on",
+                         (long long)bad.rows, (long long)soma_dataset_rows(ds), (long long)bad.first);
+    return SOMA_OK;
 }
 
 soma_status soma_predict(soma_mlp *m, const soma_dataset *ds, float *out) {
@@ -136,7 +160,7 @@ soma_status soma_predict(soma_mlp *m, const soma_dataset *ds, float *out) {
                          (long long)soma_dataset_features(ds), (long long)soma_mlp_inputs(m));
     /* the targets are not used: they only have to fit the feeder's buffers */
     soma_loss any = soma_dataset_targets(ds) == soma_mlp_outputs(m) ? SOMA_LOSS_MSE : SOMA_LOSS_XENT;
-    return run_inference(m, ds, any, NULL, NULL, out);
+    return run_inference(m, ds, any, NULL, NULL, out, NULL);
 }
 
 /* The permutation of epoch e: Fisher-Yates driven by Philox words (key seed
@@ -166,6 +190,11 @@ static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_d
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: loss %d is not a soma_loss", api, (int)c->loss);
     if (c->batch < 1) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: batch size %lld must be >= 1", api, (long long)c->batch);
     if (c->epochs < 0) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: epochs %d must be >= 0", api, c->epochs);
+    int64_t rows = soma_dataset_rows(train), batch = c->batch < rows ? c->batch : rows;
+    if (state->epochs_done < 0 || state->steps_in_epoch < 0 || state->steps_in_epoch >= (rows + batch - 1) / batch)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: state: %d epochs and %lld steps done, but an epoch of these "
+                         "%lld rows has %lld steps", api, state->epochs_done, (long long)state->steps_in_epoch,
+                         (long long)rows, (long long)((rows + batch - 1) / batch));
     const soma_dataset *sets[2] = {train, val};
     for (int s = 0; s < 2; s++) {
         if (!sets[s]) continue;
@@ -195,11 +224,29 @@ static void run_free(run *r) {
     soma_mlp_free(r->best);
 }
 
+/* What a run allocates besides the model, in bytes (an upper bound): the
+ * model's work tensors for a training batch, its remainder and an
+ * evaluation batch (z, a, h and g of every layer), the feeders (host and
+ * device copies), the output gradient and the shuffle order. */
+static uint64_t workspace_bytes(soma_mlp *m, const soma_dataset *train, const soma_dataset *val,
+                                const soma_train_config *c) {
+    double rows = (double)soma_dataset_rows(train), batch = fmin((double)c->batch, rows);
+    double eval = val ? fmin((double)EVAL_BATCH, (double)soma_dataset_rows(val)) : 0.0;
+    double units = 0.0, outputs = (double)soma_mlp_outputs(m), features = (double)soma_dataset_features(train);
+    for (int l = 0; l < soma_mlp_layer_count(m); l++) units += (double)soma_mlp_layer(m, l).units;
+    double floats = 4.0 * units * (2.0 * batch + 2.0 * eval) + 2.0 * (batch + eval) * (features + outputs) +
+                    batch * outputs;
+    double bytes = 4.0 * floats + 8.0 * rows;
+    return bytes < 1.8e19 ? (uint64_t)bytes : UINT64_MAX;
+}
+
 static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, const soma_dataset *val,
                             const soma_train_config *c) {
     memset(r, 0, sizeof *r);
     soma_device *dev = soma_mlp_device(m);
     int64_t rows = soma_dataset_rows(train), outputs = soma_mlp_outputs(m);
+    SOMA_TRY(soma_device_check_memory(dev, "soma_train", "the training workspace (activations, gradients and "
+                                      "batches)", workspace_bytes(m, train, val, c)));
     SOMA_TRY(soma_feeder_init(&r->feed, dev, train, c->batch, c->loss, outputs));
     r->order = malloc((size_t)rows * sizeof *r->order);
     if (!r->order) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
@@ -248,18 +295,24 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
                      (long long)step, epoch, (double)loss, sqrt(largest), largest_layer);
 }
 
-/* One epoch of steps; the summed loss stays on the device. Each step's loss
- * is read back to stop at the first non-finite one (on a GPU this costs one
- * wait per step). */
+/* One epoch of steps, from step `first` on (an epoch resumed in its
+ * middle); the summed loss stays on the device. Each step's loss is read back
+ * to stop at the first non-finite one (on a GPU this costs one wait per
+ * step). *done counts the epoch's steps done, and *samples the rows they
+ * saw; after a stop request (c->stop) *done is short of the epoch. */
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
-                               const soma_train_config *c, run *r, int epoch) {
+                               const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
+                               int64_t *samples) {
     int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
     int64_t batches = (rows + batch - 1) / batch;
     soma_device *dev = soma_mlp_device(m);
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
     SOMA_TRY(soma_tensor_fill(r->loss_sum, 0.0f));
     SOMA_TRY(soma_mlp_reset_dead_tracking(m));
-    for (int64_t b = 0; b < batches; b++) {
+    *done = first;
+    *samples = 0;
+    for (int64_t b = first; b < batches; b++) {
+        if (c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
         soma_tensor *x, *y, *grad = count == batch ? r->grad : r->grad_part;
         const soma_tensor *out;
@@ -278,6 +331,8 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         SOMA_TRY(soma_profile_end(&phase));
         SOMA_TRY(soma_mlp_backward(m, x, grad));
         SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_step(o));
+        *done = b + 1;
+        *samples += count;
         if (c->on_batch) c->on_batch(b + 1, batches, c->user);
     }
     return SOMA_OK;
@@ -295,28 +350,37 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         soma_epoch_report rep = {.epoch = epoch, .epochs = c->epochs, .val_loss = NAN,
                                  .val_accuracy = NAN, .samples = soma_dataset_rows(train),
                                  .n_layers = soma_mlp_layer_count(m)};
+        int64_t rows = soma_dataset_rows(train), batches = (rows + r.feed.batch - 1) / r.feed.batch, done = 0;
+        /* From here to soma_profile_detach nothing leaves the loop: the
+         * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
-        st = train_epoch(m, o, train, c, &r, epoch);
+        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples);
+        int stopped_inside = st == SOMA_OK && done < batches; /* on request, in the middle of the epoch */
         float sum = 0.0f;
-        if (st == SOMA_OK) st = soma_tensor_download(r.loss_sum, &sum, 1);
-        rep.train_loss = (double)sum / (double)soma_dataset_rows(train);
-        if (st == SOMA_OK && !isfinite(rep.train_loss))
+        if (st == SOMA_OK && !stopped_inside) st = soma_tensor_download(r.loss_sum, &sum, 1);
+        rep.train_loss = (double)sum / (double)rep.samples;
+        if (st == SOMA_OK && !stopped_inside && !isfinite(rep.train_loss))
             st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: the training loss of epoch %d is %g (try a smaller learning rate)",
                            epoch, rep.train_loss);
-        for (int l = 0; l < rep.n_layers && st == SOMA_OK; l++) {
+        for (int l = 0; l < rep.n_layers && st == SOMA_OK && !stopped_inside; l++) {
             st = soma_mlp_dead_fraction(m, l, &rep.dead_relu[l]);
             if (soma_mlp_layer(m, l).act != SOMA_ACT_RELU) rep.dead_relu[l] = NAN;
         }
-        if (st == SOMA_OK && val) {
+        if (st == SOMA_OK && val && !stopped_inside) {
             soma_profile_phase phase;
             st = soma_profile_begin(soma_mlp_device(m), SOMA_PROFILE_VALIDATION, &phase);
-            if (st == SOMA_OK) st = run_inference(m, val, c->loss, &rep.val_loss, &rep.val_accuracy, NULL);
+            if (st == SOMA_OK) st = run_inference(m, val, c->loss, &rep.val_loss, &rep.val_accuracy, NULL, NULL);
             if (st == SOMA_OK) st = soma_profile_end(&phase);
         }
         rep.lr = soma_schedule_lr(soma_optimizer_config(o), soma_optimizer_steps(o) - 1);
         rep.seconds = now_seconds() - start;
         soma_profile_detach(soma_mlp_device(m), rep.seconds);
         if (st != SOMA_OK) break;
+        if (stopped_inside) {
+            state->steps_in_epoch = done;
+            break;
+        }
+        state->steps_in_epoch = 0;
         state->epochs_done = epoch;
         if (val && rep.val_loss < state->best_val_loss) {
             state->best_val_loss = rep.val_loss;
@@ -328,6 +392,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
             since_best++;
         }
         int stop = c->on_epoch ? c->on_epoch(&rep, c->user) : 0;
+        if (c->stop && *c->stop) stop = 1;
         if (r.best && since_best >= c->patience) {
             state->stopped_early = epoch < c->epochs;
             stop = 1;

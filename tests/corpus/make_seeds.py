@@ -130,9 +130,12 @@ if len(sys.argv) == 3 and sys.argv[1] == "--soma":
                         "--device", "cpu", "--save", model], check=True, stdout=subprocess.DEVNULL)
         with open(model, "rb") as f:
             put("safetensors", "soma-checkpoint.st", f.read())
-        # checkpoint: whole soma checkpoints. Without the "checksum" key (a file
-        # another tool wrote) the fuzzer's changes get past the checksum and
-        # into the metadata, shape and optimizer-state checks behind it.
+        # checkpoint: whole soma checkpoints (format v2, whose checksum covers
+        # the metadata: fuzz_checkpoint_meta signs its files to get behind it).
+        # The v1-*.st files beside them were written by the soma of format v1
+        # (before 2026-12) and are kept as they are, with and without their
+        # checksum (a v1 file another tool wrote loads unchecked), so the
+        # fuzzer's changes get past the checksum into the checks behind it.
         runs = {"adam-standardized": ["--layers", "2,3,2"],
                 "sgd-momentum-dropout": ["--layers", "2,4,3,2", "--optim", "sgd", "--dropout", "0.2",
                                          "--normalize", "scale01"],
@@ -143,7 +146,6 @@ if len(sys.argv) == 3 and sys.argv[1] == "--soma":
             with open(model, "rb") as f:
                 blob = f.read()
             put("checkpoint", name + ".st", blob)
-            put("checkpoint", name + "-no-checksum.st", without_checksum(blob))
 
 # ---- train_args: argv[1..] joined by NUL bytes ----
 
@@ -171,3 +173,56 @@ put("train_args", "missing-value", args("--data", "mnist", "--epochs"))
 put("train_args", "out-of-range", args("--data", "mnist", "--val-split", "1.5", "--batch", "0"))
 put("train_args", "unknown-option", args("--bogus", "--data"))
 put("train_args", "patience-no-val", args("--data", "mnist", "--patience", "2", "--val-split", "0"))
+
+# ---- checkpoint_meta: "key=value" lines (and "@name=shape" tensors), NUL, float bits ----
+# The metadata soma writes for the harness's default tensors (a 3 -> 4 -> 2
+# model, standardized, Adam), then variations on it.
+
+def meta(entries, tensors=None, floats=None):
+    text = "".join("%s=%s\n" % kv for kv in entries.items())
+    if tensors:
+        text += "".join("@%s=%s\n" % kv for kv in tensors.items())
+    blob = text.encode()
+    if floats is not None:
+        blob += b"\0" + struct.pack("<%df" % len(floats), *floats)
+    return blob
+
+
+good = {"format": "soma.mlp.v2", "inputs": "3", "layers": "4:relu:0:0.1,2:identity:0:0", "loss": "xent",
+        "normalizer": "standardize", "train.batch": "128", "train.epochs": "15", "train.seed": "1",
+        "train.no_shuffle": "0", "train.patience": "0", "train.val_split": "0.10000000000000001",
+        "state.epochs_done": "15", "state.steps_in_epoch": "0", "state.best_epoch": "11",
+        "state.best_val_loss": "0.072034712135791779", "optim.kind": "adam", "optim.lr": "0.00100000005",
+        "optim.momentum": "0", "optim.nesterov": "0", "optim.beta1": "0.899999976", "optim.beta2": "0.999000013",
+        "optim.eps": "9.99999994e-09", "optim.weight_decay": "0", "optim.clip_norm": "0", "optim.schedule": "cosine",
+        "optim.step_size": "422", "optim.gamma": "0.100000001", "optim.warmup_steps": "0",
+        "optim.total_steps": "6330", "optim.min_lr": "0", "optim.steps": "6330", "rng.seed": "1",
+        "rng.offset": "6330"}
+put("checkpoint_meta", "v2-adam", meta(good))
+put("checkpoint_meta", "v1-unsigned", meta(dict(good, format="soma.mlp.v1")))
+put("checkpoint_meta", "epochs-1e12", meta(dict(good, **{"state.epochs_done": "1e12"})))
+put("checkpoint_meta", "layer-bomb", meta(dict(good, layers="2000000000:relu:0:0,2:identity:0:0")))
+put("checkpoint_meta", "nan-weights", meta(good, floats=[float("nan"), 1.0, -2.0]))
+put("checkpoint_meta", "no-optimizer",
+    meta({k: v for k, v in good.items() if not k.startswith("optim.")}, floats=[0.5, -0.25]))
+put("checkpoint_meta", "sgd-custom-tensors",
+    meta(dict(good, **{"optim.kind": "sgd", "optim.momentum": "0.9", "layers": "2:tanh:0:0", "inputs": "3",
+                       "normalizer": "none"}),
+         tensors={"layers.0.weight": "2x3", "layers.0.bias": "2", "optimizer.layers.0.weight.velocity": "2x3",
+                  "optimizer.layers.0.bias.velocity": "2"}))
+put("checkpoint_meta", "bad-checksum", meta(dict(good, checksum="crc32:00000000")))
+
+# ---- specs: a byte (even: --data, odd: --layers), then the argument ----
+
+put("specs", "data-mnist", b"\0mnist")
+put("specs", "data-csv-label-name", b"\0csv:houses.csv,label=price")
+put("specs", "data-csv-label-index", b"\0csv:dir,with,commas/x.csv,label=3")
+put("specs", "data-csv-label-negative", b"\0csv:x.csv,label=-1")
+put("specs", "data-idx", b"\0idx:train-images-idx3-ubyte,train-labels-idx1-ubyte")
+put("specs", "data-idx-one-path", b"\0idx:images")
+put("specs", "data-unknown", b"\0tsv:x")
+put("specs", "data-long-path", b"\0csv:" + b"d/" * 700 + b"x.csv")
+put("specs", "layers", b"\x01784,256,128,10")
+put("specs", "layers-auto", b"\x01auto")
+put("specs", "layers-bad", b"\x015,+8,,2,")
+put("specs", "layers-huge", b"\x013,2147483648,3")
