@@ -16,6 +16,8 @@
  *           1/(1-beta1^t), 1/(1-beta2^t), copied from the schedule
  *   scale   the factor the updates apply to the gradients: 1, or
  *           clip / |g| when clipping and the global norm |g| is larger
+ *   bad_kind, bad_value   what was not finite at the status's step:
+ *           1 the loss, 2 the gradients' squared norm; and its value
  *
  * A schedule row (SOMA_SCHED_COLS floats), one per step of an epoch, is
  * computed on the host once per epoch: lr, bc1, bc2, step (two floats).
@@ -36,7 +38,12 @@
 #define SOMA_CTL_BC1 7
 #define SOMA_CTL_BC2 8
 #define SOMA_CTL_SCALE 9
-#define SOMA_CTL_SIZE 10
+#define SOMA_CTL_BAD_KIND 10
+#define SOMA_CTL_BAD_VALUE 11
+#define SOMA_CTL_SIZE 12
+
+#define SOMA_BAD_LOSS 1
+#define SOMA_BAD_GRAD_NORM 2
 
 #define SOMA_SCHED_LR 0
 #define SOMA_SCHED_BC1 1
@@ -56,11 +63,14 @@ SOMA_HD void soma_ctl_set_count(float *c, int64_t v) {
     c[1] = (float)(v & 0xffffff);
 }
 
-/* Records step t as the first bad one, unless one is recorded already. */
-SOMA_HD void soma_ctl_mark_bad(float *ctl) {
+/* Records step t as the first bad one, with what was not finite, unless
+ * one is recorded already. */
+SOMA_HD void soma_ctl_mark_bad(float *ctl, int kind, float value) {
     if (soma_ctl_count(ctl + SOMA_CTL_STATUS) == 0) {
         ctl[SOMA_CTL_STATUS] = ctl[SOMA_CTL_STEP];
         ctl[SOMA_CTL_STATUS + 1] = ctl[SOMA_CTL_STEP + 1];
+        ctl[SOMA_CTL_BAD_KIND] = (float)kind;
+        ctl[SOMA_CTL_BAD_VALUE] = value;
     }
 }
 
@@ -85,7 +95,7 @@ SOMA_HD void soma_ctl_watch_loss(float loss, float rows, float *sum, float *ctl)
 #else
     *sum = *sum + rows * loss;
 #endif
-    if (!isfinite(loss)) soma_ctl_mark_bad(ctl);
+    if (!isfinite(loss)) soma_ctl_mark_bad(ctl, SOMA_BAD_LOSS, loss);
 }
 
 /* clip_scale: the gradients' squared norm is the sum of the k parts, added
@@ -96,7 +106,7 @@ SOMA_HD void soma_ctl_clip(const float *parts, int64_t k, float clip, float *ctl
     for (int64_t i = 0; i < k; i++) total += (double)parts[i];
     double norm = sqrt(total);
     if (!isfinite(norm)) {
-        soma_ctl_mark_bad(ctl);
+        soma_ctl_mark_bad(ctl, SOMA_BAD_GRAD_NORM, (float)total);
         return;
     }
     ctl[SOMA_CTL_SCALE] = norm > (double)clip ? (float)((double)clip / norm) : 1.0f;

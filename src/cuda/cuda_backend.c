@@ -75,6 +75,10 @@ static soma_status create_resources(soma_cuda_ctx *ctx, char *desc, size_t desc_
     void *mem;
     INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_LT_WORKSPACE_BYTES), "cudaMalloc (cuBLASLt workspace)");
     ctx->lt_workspace = mem;
+    /* cuBLAS gets the same workspace (its calls and cuBLASLt's run in order
+     * on the one stream): without one it allocates its own, which a CUDA
+     * graph capture of a training step must not see. */
+    INIT_CUBLAS(cublasSetWorkspace(cublas, mem, SOMA_CUDA_LT_WORKSPACE_BYTES), "cublasSetWorkspace");
     INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_MAX_PARTIALS * sizeof(float)),
               "cudaMalloc (reduction scratch)");
     ctx->partials = mem;
@@ -308,6 +312,11 @@ const soma_backend soma_cuda_backend = {
     .synchronize = cuda_synchronize,
     .release_caches = NULL, /* every CUDA resource belongs to a context */
     .trim = soma_cuda_memory_trim,
+    .memory_info = soma_cuda_memory_info,
+    .graph_begin = soma_cuda_graph_begin,
+    .graph_end = soma_cuda_graph_end,
+    .graph_launch = soma_cuda_graph_launch,
+    .graph_free = soma_cuda_graph_free,
     .kernel = {
         [SOMA_OP_GEMM] = soma_cuda_gemm,
         [SOMA_OP_BIAS_ADD] = k_bias_add,

@@ -16,10 +16,12 @@ static void set_count(double *c, int64_t v) {
     c[1] = (double)(v & 0xffffff);
 }
 
-static void mark_bad(double *ctl) {
+static void mark_bad(double *ctl, int kind, double value) {
     if (count_at(ctl + SOMA_CTL_STATUS) == 0) {
         ctl[SOMA_CTL_STATUS] = ctl[SOMA_CTL_STEP];
         ctl[SOMA_CTL_STATUS + 1] = ctl[SOMA_CTL_STEP + 1];
+        ctl[SOMA_CTL_BAD_KIND] = kind;
+        ctl[SOMA_CTL_BAD_VALUE] = value;
     }
 }
 
@@ -53,7 +55,7 @@ void soma_ref_step_begin(const soma_ref_call *c) {
 void soma_ref_watch_loss(const soma_ref_call *c) {
     double loss = c->in[0][0];
     c->out[0][0] += (double)c->p.alpha * loss;
-    if (!isfinite(loss)) mark_bad(c->out[1]);
+    if (!isfinite(loss)) mark_bad(c->out[1], SOMA_BAD_LOSS, loss);
 }
 
 /* parts -> ctl: scale = clip / sqrt(sum parts) when that norm is over clip */
@@ -62,7 +64,7 @@ void soma_ref_clip_scale(const soma_ref_call *c) {
     for (int64_t i = 0; i < NUMEL_OF(c->in_shape[0]); i++) total += c->in[0][i];
     double norm = sqrt(total);
     if (!isfinite(norm))
-        mark_bad(ctl);
+        mark_bad(ctl, SOMA_BAD_GRAD_NORM, total);
     else
         ctl[SOMA_CTL_SCALE] = norm > (double)c->p.alpha ? (double)c->p.alpha / norm : 1.0;
 }
