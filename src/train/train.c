@@ -293,7 +293,10 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     SOMA_TRY(soma_tensor_create(dev, batches, SOMA_SCHED_COLS, &r->schedule));
     SOMA_TRY(soma_tensor_create(dev, r->feed.batch, outputs, &r->grad));
     if (rows % r->feed.batch) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, rows % r->feed.batch, &r->grad_part));
-    if (wants_resident(dev, &r->feed, c)) SOMA_TRY(soma_feeder_make_resident(&r->feed));
+    if (wants_resident(dev, &r->feed, c))
+        SOMA_TRY(soma_feeder_make_resident(&r->feed));
+    else
+        SOMA_TRY(soma_feeder_stream(&r->feed));
     r->use_graph = r->feed.x_all && !c->no_graph && !c->profile && soma_device_has_graphs(dev);
     r->model = m;
     soma_mlp_set_step_ctl(m, r->ctl);
@@ -347,7 +350,8 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
 /* Queues one step on the device: the batch at the control block's clock
  * (rows order[first ..] on the host path), the step's schedule row, forward,
  * loss (summed, and watched for non-finite values on the device), backward
- * and the update. Changes nothing on the host, so that it can be recorded. */
+ * and the update. Changes nothing on the host but the streamed feeder's
+ * slot (never recorded: graphs need resident data). */
 static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
                               int64_t first, int64_t count) {
     soma_device *dev = soma_mlp_device(m);
@@ -365,7 +369,7 @@ static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_c
     SOMA_TRY(soma_profile_end(&phase));
     SOMA_TRY(soma_mlp_backward(m, x, grad));
     SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_queue_step(o, r->ctl));
-    return SOMA_OK;
+    return soma_feeder_done(&r->feed);
 }
 
 /* A full step through the recorded graph: recorded at the first call (the
@@ -417,7 +421,7 @@ static soma_status check_steps(soma_mlp *m, run *r, int epoch, float *loss_sum) 
  * summed loss; after a stop request (c->stop) *done is short of the epoch. */
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
-                               int64_t *samples, float *loss_sum) {
+                               int64_t *samples, float *loss_sum, int64_t *graph_steps) {
     int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
     int64_t batches = (rows + batch - 1) / batch;
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
@@ -441,6 +445,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         /* the run's first full step is eager: it makes what the recording needs */
         if (r->use_graph && count == batch && soma_optimizer_steps(o) > 0) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
         if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
+        *graph_steps += ran;
         soma_optimizer_count_steps(o, 1);
         *done = b + 1;
         *samples += count;
@@ -470,7 +475,9 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
          * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
         float sum = 0.0f;
-        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum);
+        rep.data_resident = r.feed.x_all != NULL;
+        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum,
+                         &rep.graph_steps);
         int stopped_inside = st == SOMA_OK && done < batches; /* on request, in the middle of the epoch */
         rep.train_loss = (double)sum / (double)rep.samples;
         if (st == SOMA_OK && !stopped_inside && !isfinite(rep.train_loss))
