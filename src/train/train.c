@@ -108,12 +108,22 @@ static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss 
     int has_accuracy = classes > 0 && (outputs > 1 || loss == SOMA_LOSS_BCE);
     soma_feeder f;
     SOMA_TRY(soma_feeder_init(&f, dev, ds, EVAL_BATCH, loss, outputs));
-    soma_tensor *batch_loss = NULL, *loss_sum = NULL;
+    /* With only the loss and the accuracy wanted and class-index targets,
+     * the correct predictions are counted on the device too, and nothing is
+     * read back before the end. (A row whose outputs are not finite may then
+     * count as correct; the loss, summed over it, is not finite then and the
+     * accuracy is reported as NaN.) */
+    int count_on_device = has_accuracy && accuracy && !predictions && !bad && f.target_cols == 1 && outputs > 1 &&
+                          rows < ((int64_t)1 << 24);
+    soma_tensor *batch_loss = NULL, *loss_sum = NULL, *batch_correct = NULL, *correct_sum = NULL;
     float *host_out = malloc((size_t)(f.batch * outputs) * sizeof *host_out);
     soma_status st = host_out ? SOMA_OK : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_evaluate: out of host memory");
     if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &batch_loss);
     if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &loss_sum);
     if (st == SOMA_OK) st = soma_tensor_fill(loss_sum, 0.0f);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_create(dev, 1, 1, &batch_correct);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_create(dev, 1, 1, &correct_sum);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_fill(correct_sum, 0.0f);
     int64_t correct = 0;
     soma_rng unused = {0, 0};
     for (int64_t first = 0; first < rows && st == SOMA_OK; first += f.batch) {
@@ -124,24 +134,31 @@ static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss 
         if (st == SOMA_OK) st = soma_mlp_forward(m, x, 0, unused, &out);
         if (st == SOMA_OK && mean_loss) st = losses[loss].forward(out, y, batch_loss);
         if (st == SOMA_OK && mean_loss) st = soma_axpy((float)count, batch_loss, loss_sum);
-        if (st == SOMA_OK && (accuracy || predictions || bad))
+        if (st == SOMA_OK && count_on_device) st = soma_correct_count(out, y, batch_correct);
+        if (st == SOMA_OK && count_on_device) st = soma_axpy(1.0f, batch_correct, correct_sum);
+        if (st == SOMA_OK && !count_on_device && (accuracy || predictions || bad))
             st = soma_tensor_download(out, host_out, (size_t)(count * outputs));
         for (int64_t i = 0; st == SOMA_OK && bad && i < count; i++)
             if (!all_finite(host_out + i * outputs, outputs) && bad->rows++ == 0)
                 bad->first = soma_dataset_source_row(ds, first + i);
         if (st == SOMA_OK && predictions)
             memcpy(predictions + first * outputs, host_out, (size_t)(count * outputs) * sizeof(float));
-        if (st == SOMA_OK && accuracy && has_accuracy)
+        if (st == SOMA_OK && accuracy && has_accuracy && !count_on_device)
             correct += count_correct(host_out, count, outputs, soma_dataset_target_data_const(ds) +
                                      first * soma_dataset_targets(ds), soma_dataset_targets(ds), loss);
     }
-    float sum = 0.0f;
+    float sum = 0.0f, device_correct = 0.0f; /* counts up to 2^24 are exact in a float */
     if (st == SOMA_OK && mean_loss) st = soma_tensor_download(loss_sum, &sum, 1);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_download(correct_sum, &device_correct, 1);
+    if (count_on_device) correct = mean_loss && !isfinite(sum) ? -1 : (int64_t)device_correct;
     if (st == SOMA_OK && mean_loss) *mean_loss = (double)sum / (double)rows;
-    if (st == SOMA_OK && accuracy) *accuracy = has_accuracy ? (double)correct / (double)rows : NAN;
+    if (st == SOMA_OK && accuracy)
+        *accuracy = has_accuracy && correct >= 0 ? (double)correct / (double)rows : NAN;
     free(host_out);
     soma_tensor_free(batch_loss);
     soma_tensor_free(loss_sum);
+    soma_tensor_free(batch_correct);
+    soma_tensor_free(correct_sum);
     soma_feeder_free(&f);
     return st;
 }
