@@ -247,6 +247,7 @@ typedef struct run {
     soma_mlp *model;      /* whose step_ctl is set while the run lasts */
     soma_mlp *best;       /* the best weights so far, with early stopping */
     int use_graph;        /* record a full step and replay it */
+    int warm;             /* a full step ran eagerly in this run: what a recording needs exists */
     void *graph;          /* the recorded step, or NULL */
     unsigned long long graph_generation; /* the model's workspaces it uses */
 } run;
@@ -460,8 +461,9 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
         int ran = 0;
         /* the run's first full step is eager: it makes what the recording needs */
-        if (r->use_graph && count == batch && soma_optimizer_steps(o) > 0) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
+        if (r->use_graph && count == batch && r->warm) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
         if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
+        r->warm |= count == batch;
         *graph_steps += ran;
         soma_optimizer_count_steps(o, 1);
         *done = b + 1;
