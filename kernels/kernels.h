@@ -133,6 +133,13 @@ cudaError_t soma_cuda_adam_update(float lr, float beta1, float beta2, float eps,
                                   float bias_correction2, const float *g, float *w, float *m,
                                   float *v, int64_t count, cudaStream_t stream);
 
+/* ---- round.cu (core/precision.h: to nearest, ties to even) ------------ */
+
+/* y = x rounded to TF32 (float32 with the 13 low mantissa bits zero) */
+cudaError_t soma_cuda_round_tf32(const float *x, float *y, int64_t count, cudaStream_t stream);
+/* y = x rounded to bfloat16 (CUDA_R_16BF bit patterns) */
+cudaError_t soma_cuda_round_bf16(const float *x, uint16_t *y, int64_t count, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

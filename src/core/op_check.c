@@ -418,8 +418,9 @@ void soma_check_describe_params(const soma_check_case *c, char *buf, size_t size
     const soma_op_desc *d = &soma_op_table[c->op];
     buf[0] = '\0';
     if (c->op == SOMA_OP_GEMM)
-        snprintf(buf, size, "%c%c alpha=%g beta=%g", p->trans_a ? 'T' : 'N', p->trans_b ? 'T' : 'N',
-                 p->alpha, p->beta);
+        snprintf(buf, size, "%c%c alpha=%g beta=%g%s%s", p->trans_a ? 'T' : 'N',
+                 p->trans_b ? 'T' : 'N', p->alpha, p->beta, p->precision ? " " : "",
+                 p->precision ? soma_precision_name((soma_precision)p->precision) : "");
     else if (c->op == SOMA_OP_FILL_UNIFORM || c->op == SOMA_OP_FILL_NORMAL)
         snprintf(buf, size, "%g,%g seed=%llu", p->alpha, p->beta, (unsigned long long)p->seed);
     else if (c->op == SOMA_OP_BIAS_ACT_DROPOUT || c->op == SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD)

@@ -31,6 +31,16 @@ static void gemm_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int6
     {.trans_a = ta, .trans_b = tb, .alpha = 1.0f, .beta = 0.0f},                               \
         {.trans_a = ta, .trans_b = tb, .alpha = 0.7f, .beta = -0.3f}
 
+/* GEMMs on operands rounded to TF32 and bf16, in the three transpositions
+ * a dense layer uses. Every backend and the reference round the operands
+ * the same way (core/precision.h), so the GEMM's limit holds unchanged:
+ * what remains is float32 accumulation, as at fp32. */
+#define PRECISION_PARAMS                                                                       \
+    {.trans_a = 0, .trans_b = 1, .alpha = 1.0f, .precision = SOMA_PRECISION_TF32},             \
+        {.trans_a = 1, .trans_b = 0, .alpha = 1.0f, .precision = SOMA_PRECISION_BF16},         \
+        {.trans_a = 0, .trans_b = 0, .alpha = 0.7f, .beta = -0.3f,                             \
+         .precision = SOMA_PRECISION_BF16}
+
 /* bias_act_dropout and its backward: every activation at p = 0.3, the
  * default 0.1 and no dropout at all with ReLU, each from its own stream. */
 #define BIAS_ACT_DROPOUT_PARAMS                                                                \
@@ -76,9 +86,9 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                       .reads_output = 1,
                       .nmse_limit = LIMIT_GEMM, .part = SOMA_PROFILE_GEMM,
                       .reference = soma_ref_gemm, .grad_of = -1,
-                      .n_test_params = 8,
+                      .n_test_params = 11,
                       .test_params = {GEMM_PARAMS(0, 0), GEMM_PARAMS(0, 1), GEMM_PARAMS(1, 0),
-                                      GEMM_PARAMS(1, 1)}},
+                                      GEMM_PARAMS(1, 1), PRECISION_PARAMS}},
     [SOMA_OP_BIAS_ADD] = {.name = "bias_add", .api = "soma_bias_add", .n_in = 2, .n_out = 1,
                           .arg = {"x", "bias", "y"}, .shape = {"mn", "1n", "mn"},
                           .alias_mask = 1u,
@@ -356,6 +366,10 @@ static soma_status check_gemm(const soma_op_desc *d, const soma_shape in[], cons
                               const soma_op_params *p) {
     int64_t am = p->trans_a ? in[0].cols : in[0].rows, ak = p->trans_a ? in[0].rows : in[0].cols;
     int64_t bk = p->trans_b ? in[1].cols : in[1].rows, bn = p->trans_b ? in[1].rows : in[1].cols;
+    if (p->precision < 0 || p->precision >= SOMA_PRECISION_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG,
+                         "%s: precision %d is not a soma_precision (fp32 0, tf32 1, bf16 2)",
+                         d->api, p->precision);
     if (ak != bk)
         return soma_fail(SOMA_ERR_SHAPE,
                          "%s: op(a) is %lldx%lld (a %lldx%lld, trans_a=%d) but op(b) is "

@@ -15,7 +15,7 @@
 
 #define SOMA_MAX_IN 3
 #define SOMA_MAX_OUT 4
-#define SOMA_MAX_TEST_PARAMS 10
+#define SOMA_MAX_TEST_PARAMS 12
 
 typedef enum soma_op_id {
     SOMA_OP_GEMM,
@@ -88,6 +88,7 @@ typedef struct soma_op_params {
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
     int act;                          /* bias_act, bias_act_dropout(_backward): the soma_activation;
                                          alpha = leaky_relu's slope */
+    int precision;                    /* gemm: the soma_precision its operands are rounded to */
 } soma_op_params;
 
 /* How the tests make an input. */

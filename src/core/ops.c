@@ -179,6 +179,14 @@ soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *
     return run(SOMA_OP_GEMM, a, b, NULL, c, p);
 }
 
+soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tensor *a,
+                         const soma_tensor *b, float beta, soma_tensor *c,
+                         soma_precision precision) {
+    soma_op_params p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .alpha = alpha,
+                        .beta = beta, .precision = (int)precision};
+    return run(SOMA_OP_GEMM, a, b, NULL, c, p);
+}
+
 soma_status soma_bias_add(const soma_tensor *x, const soma_tensor *bias, soma_tensor *y) {
     return run(SOMA_OP_BIAS_ADD, x, bias, NULL, y, no_params);
 }

@@ -31,6 +31,8 @@ typedef struct soma_cuda_ctx {
     float *partials;                /* SOMA_CUDA_MAX_PARTIALS floats (kernels/kernels.h) */
     void *cudnn;                    /* cudnnHandle_t, created on first use (cuda_cudnn.c) */
     soma_cuda_memory *memory;       /* the cache of device blocks (cuda_memory.c) */
+    void *rounded[2];               /* TF32/bf16 copies of a GEMM's B and A (cuda_gemm.c), */
+    size_t rounded_bytes[2];        /* grow-only, from `memory` (freed with it) */
 } soma_cuda_ctx;
 
 /* Each returns SOMA_OK on success; otherwise it leaves the message

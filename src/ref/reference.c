@@ -13,6 +13,26 @@
 #define COLS(c, i) ((c)->in_shape[i].cols)
 #define NUMEL(c, i) (ROWS(c, i) * COLS(c, i))
 
+/* A float value rounded to `mantissa` stored bits, to nearest, ties to even
+ * (nearbyint in the default rounding mode), by arithmetic rather than by
+ * bits as core/precision.h does; exponents below float's smallest normal
+ * (2^-126) keep its spacing, as float subnormals do. */
+static double round_to_bits(double x, int mantissa) {
+    if (!isfinite(x) || x == 0.0) return x;
+    int e;
+    (void)frexp(x, &e); /* x = f 2^e, 0.5 <= |f| < 1 */
+    if (e < -125) e = -125;
+    return ldexp(nearbyint(ldexp(x, mantissa + 1 - e)), e - mantissa - 1);
+}
+
+/* A GEMM operand at the call's precision: TF32 keeps 10 mantissa bits,
+ * bf16 7. */
+static double round_operand(double x, int precision) {
+    return precision == SOMA_PRECISION_TF32   ? round_to_bits(x, 10)
+           : precision == SOMA_PRECISION_BF16 ? round_to_bits(x, 7)
+                                              : x;
+}
+
 /* C = alpha op(A) op(B) + beta C */
 void soma_ref_gemm(const soma_ref_call *c) {
     const double *a = c->in[0], *b = c->in[1];
@@ -24,8 +44,10 @@ void soma_ref_gemm(const soma_ref_call *c) {
         for (int64_t j = 0; j < n; j++) {
             double acc = 0.0;
             for (int64_t l = 0; l < k; l++) {
-                double av = c->p.trans_a ? a[l * lda + i] : a[i * lda + l];
-                double bv = c->p.trans_b ? b[j * ldb + l] : b[l * ldb + j];
+                double av = round_operand(c->p.trans_a ? a[l * lda + i] : a[i * lda + l],
+                                          c->p.precision);
+                double bv = round_operand(c->p.trans_b ? b[j * ldb + l] : b[l * ldb + j],
+                                          c->p.precision);
                 acc += av * bv;
             }
             double old = c->p.beta == 0.0f ? 0.0 : c->p.beta * out[i * n + j];
