@@ -1,8 +1,9 @@
 /* test_cuda_train.c: the same small model trained for 60 steps on the CPU
  * and on CUDA, from the same initial weights and the same batches (dropout
- * masks included), must follow the same loss curve: every step's loss within
- * 1e-3 relative, and the final weights within NMSE 1e-6. Exits 77 (skipped)
- * without a usable GPU.
+ * masks included), must follow the same loss curve: at fp32 every step's
+ * loss within 1e-3 relative, and the final weights within NMSE 1e-6; at TF32
+ * and bf16 within the limits of `tolerances` below (and why). Exits 77
+ * (skipped) without a usable GPU.
  *
  * On the emulation build it also counts what one steady-state step of
  * soma_train asks of the device (launches, library calls, host waits,
@@ -20,7 +21,28 @@
 #define BATCH 32
 #define FEATURES 12
 #define CLASSES 4
-#define LOSS_TOLERANCE 1e-3
+
+/* Per GEMM precision: the largest relative loss difference at any step and
+ * the largest weight NMSE after STEPS steps. Both backends round the same
+ * float32 operands the same way, so a single GEMM agrees as at fp32 (the op
+ * table's 1e-9). But rounding is a step function: where accumulation order
+ * has moved a value by an ulp of float32 across a rounding boundary, the
+ * operand lands on the neighbouring TF32 (2^-10 apart) or bf16 (2^-7) value,
+ * and 60 steps of training carry such jumps on. Measured (seed 20261121,
+ * emulated CUDA): tf32 3.6e-4 loss, 1.6e-9 NMSE; bf16 1.3e-7 and 9e-17 (no
+ * jump happened). The limits leave 5x (tf32 loss) to 600x (NMSE) over what
+ * was measured, bf16 allowing its 8x wider spacing on the loss, and stay
+ * below what a GPU that multiplied unrounded operands would give against the
+ * rounding CPU (measured the same way: tf32 5.4e-3 loss and 7.1e-6 NMSE,
+ * bf16 7.7e-3 and 5.5e-5), so that bug fails on the NMSE in both modes. */
+static const struct {
+    soma_precision precision;
+    double loss_rel, weight_nmse;
+} tolerances[] = {
+    {SOMA_PRECISION_FP32, 1e-3, 1e-6},
+    {SOMA_PRECISION_TF32, 2e-3, 1e-6},
+    {SOMA_PRECISION_BF16, 5e-3, 1e-5},
+};
 
 typedef struct device_run {
     soma_device *dev;
@@ -48,6 +70,19 @@ static void setup(device_run *r, const char *spec) {
     test_require(soma_tensor_create(r->dev, BATCH, CLASSES, &r->dout));
 }
 
+/* The model back to its initial weights and a fresh optimizer, at the
+ * given precision (inside a test: ck_soma). */
+static void restart(device_run *r, soma_precision precision) {
+    soma_optimizer_free(r->opt);
+    r->opt = NULL;
+    ck_soma(soma_mlp_init(r->model, SOMA_INIT_AUTO, TEST_SEED));
+    ck_soma(soma_mlp_set_precision(r->model, precision));
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
+    oc.lr = 1e-2f;
+    oc.clip_norm = 5.0f;
+    ck_soma(soma_optimizer_create(r->model, &oc, &r->opt));
+}
+
 static void step(device_run *r, int s, const float *x, const float *y) {
     const soma_tensor *out;
     soma_rng dropout_rng = {TEST_SEED, (uint64_t)s * SOMA_MAX_LAYERS};
@@ -71,6 +106,11 @@ static void teardown(device_run *r) {
 static device_run cpu_run, gpu_run;
 
 START_TEST(loss_curves_agree) {
+    const soma_precision precision = tolerances[_i].precision;
+    const double loss_tolerance = tolerances[_i].loss_rel, weight_tolerance = tolerances[_i].weight_nmse;
+    restart(&cpu_run, precision);
+    restart(&gpu_run, precision);
+    double worst_rel = 0.0, worst_nmse = 0.0;
     static float x[BATCH * FEATURES], y[BATCH];
     soma_tensor *scratch = NULL;
     ck_soma(soma_tensor_create(cpu_run.dev, BATCH, FEATURES, &scratch));
@@ -89,11 +129,15 @@ START_TEST(loss_curves_agree) {
         step(&cpu_run, s, x, y);
         step(&gpu_run, s, x, y);
         double rel = fabs(cpu_run.losses[s] - gpu_run.losses[s]) / fmax(1e-6, fabs(cpu_run.losses[s]));
-        ck_assert_msg(rel <= LOSS_TOLERANCE, "step %d, seed %llu: cpu loss %.7f, cuda loss %.7f (relative %.2e)",
-                      s, TEST_SEED, cpu_run.losses[s], gpu_run.losses[s], rel);
+        ck_assert_msg(rel <= loss_tolerance,
+                      "%s, step %d, seed %llu: cpu loss %.7f, cuda loss %.7f (relative %.2e > %.0e)",
+                      soma_precision_name(precision), s, TEST_SEED, cpu_run.losses[s],
+                      gpu_run.losses[s], rel, loss_tolerance);
+        worst_rel = fmax(worst_rel, rel);
     }
-    printf("loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n", cpu_run.losses[0],
-           gpu_run.losses[0], STEPS - 1, cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
+    printf("%s loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n",
+           soma_precision_name(precision), cpu_run.losses[0], gpu_run.losses[0], STEPS - 1,
+           cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
     ck_assert_msg(cpu_run.losses[STEPS - 1] < 0.5 * cpu_run.losses[0], "the model did not learn");
     for (int l = 0; l < 3; l++) {
         soma_tensor *wc = soma_mlp_weight(cpu_run.model, l), *wg = soma_mlp_weight(gpu_run.model, l);
@@ -106,9 +150,14 @@ START_TEST(loss_curves_agree) {
             err += (double)(a[i] - b[i]) * (a[i] - b[i]);
             norm += (double)a[i] * a[i];
         }
-        ck_assert_msg(err / norm <= 1e-6, "layer %d weights: NMSE %.3e after %d steps", l, err / norm, STEPS);
+        ck_assert_msg(err / norm <= weight_tolerance, "%s, layer %d weights: NMSE %.3e after %d steps",
+                      soma_precision_name(precision), l, err / norm, STEPS);
+        worst_nmse = fmax(worst_nmse, err / norm);
         free(a), free(b);
     }
+    printf("%s: largest relative loss difference %.2e (limit %.0e), largest weight NMSE %.2e "
+           "(limit %.0e)\n",
+           soma_precision_name(precision), worst_rel, loss_tolerance, worst_nmse, weight_tolerance);
     soma_tensor_free(scratch);
 }
 END_TEST
@@ -134,7 +183,12 @@ START_TEST(steady_state_step_counts) {
     static const struct {
         const char *what;
         float dropout, clip;
-    } cases[] = {{"plain", 0.0f, 0.0f}, {"dropout 0.1", 0.1f, 0.0f}, {"clip 1.0", 0.0f, 1.0f}};
+        soma_precision precision;
+    } cases[] = {{"plain", 0.0f, 0.0f, SOMA_PRECISION_FP32},
+                 {"dropout 0.1", 0.1f, 0.0f, SOMA_PRECISION_FP32},
+                 {"clip 1.0", 0.0f, 1.0f, SOMA_PRECISION_FP32},
+                 {"bf16", 0.0f, 0.0f, SOMA_PRECISION_BF16},
+                 {"tf32", 0.0f, 0.0f, SOMA_PRECISION_TF32}};
     enum { ROWS = 320, BATCH_ROWS = 32 };
     soma_dataset *ds = NULL;
     ck_soma(soma_dataset_create(ROWS, FEATURES, 1, &ds));
@@ -157,7 +211,8 @@ START_TEST(steady_state_step_counts) {
         step_count sc;
         memset(&sc, 0, sizeof sc);
         soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = BATCH_ROWS, .epochs = 1,
-                                .seed = TEST_SEED, .on_batch = count_step, .user = &sc};
+                                .seed = TEST_SEED, .on_batch = count_step, .user = &sc,
+                                .precision = cases[k].precision};
         soma_train_state state = {0};
         ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
         const soma_emu_counters *c = &sc.step;
@@ -193,7 +248,7 @@ int main(void) {
     Suite *s = suite_create("cuda_train");
     TCase *tc = tcase_create("curves");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, loss_curves_agree);
+    tcase_add_loop_test(tc, loss_curves_agree, 0, (int)(sizeof tolerances / sizeof tolerances[0]));
 #ifdef SOMA_CUDA_EMULATION
     tcase_add_test(tc, steady_state_step_counts);
 #endif

@@ -341,8 +341,10 @@ static int prepare(train_args *a, session *s) {
     }
     s->tc = (soma_train_config){.loss = s->loss, .batch = batch, .epochs = (int)a->epochs, .seed = a->seed,
                                 .no_shuffle = a->no_shuffle, .patience = (int)a->patience, .on_epoch = on_epoch,
-                                .on_batch = on_batch, .stop = &interrupt_signal, .profile = a->profile};
+                                .on_batch = on_batch, .stop = &interrupt_signal, .profile = a->profile,
+                                .precision = a->precision_kind};
     if (a->resume) {
+        if (!train_args_given(a, "--precision")) s->tc.precision = s->resumed.train.precision;
         s->tc.seed = s->resumed.train.seed;
         s->tc.no_shuffle = s->resumed.train.no_shuffle;
         s->state = s->resumed.state;
@@ -362,6 +364,9 @@ static void print_header(const train_args *a, const session *s) {
     printf("loss %s, optimizer %s lr %g (%s schedule), batch %lld, epochs %lld, seed %llu\n", soma_loss_name(s->loss),
            soma_optim_name(oc->kind), (double)oc->lr, soma_schedule_name(oc->schedule), (long long)s->tc.batch,
            (long long)a->epochs, (unsigned long long)s->tc.seed);
+    if (s->tc.precision != SOMA_PRECISION_FP32)
+        printf("precision %s: GEMM operands rounded to it; accumulation, weights and gradients float32\n",
+               soma_precision_name(s->tc.precision));
     fflush(stdout);
 }
 

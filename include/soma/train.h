@@ -69,6 +69,10 @@ typedef struct soma_train_config {
      *  stopped (steps_in_epoch > 0 in the middle of an epoch), so a checkpoint
      *  saved then resumes exactly. A signal handler may set it. */
     const volatile sig_atomic_t *stop;
+    /** The precision of the model's GEMMs (fp32 by default; the CLI's
+     *  --precision): soma_train() sets it on the model
+     *  (soma_mlp_set_precision()), which keeps it for later evaluation. */
+    soma_precision precision;
 } soma_train_config;
 
 /** Where a run stands, for checkpoints: soma_train() starts after epochs_done
