@@ -41,6 +41,8 @@ void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float
             case SOMA_IN_PROB: quad[lane] = u; break;
             case SOMA_IN_LABELS: quad[lane] = floorf(u * (float)label_classes); break;
             case SOMA_IN_BITS: memcpy(&quad[lane], &r.v[lane], sizeof quad[lane]); break; /* NaNs too */
+            case SOMA_IN_SMALL_INT: quad[lane] = floorf(u * 7.0f) - 3.0f; break;
+            case SOMA_IN_HALF_INT: quad[lane] = floorf(u * 7.0f) - 2.5f; break;
             default: break;
             }
         }

@@ -334,6 +334,49 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                               .eps = 1e-6f, .weight_decay = 0.01f,
                                               .bias_correction1 = 5.0f,
                                               .bias_correction2 = 100.0f}}},
+
+    /* cuBLASLt's fused epilogues, as one layer of an MLP uses them (the CPU
+     * and CUDA's default run a GEMM and a pass; CUDA's "cublaslt" variant one
+     * cublasLtMatmul). Forward, x [m,k], w [n,k], bias [1,n]:
+     *   z = x w^T + bias, h = relu(z) or gelu_tanh(z) (cuBLASLt's GELU is the
+     *   tanh form), and what the backward needs: ReLU's mask, bit j % 32 of
+     *   word j / 32 of row i set where z[i,j] > 0 (a row of 4 ceil(n/128)
+     *   words: EPILOGUE_AUX_LD a multiple of 128 bits), or GELU's z (a row of
+     *   8 ceil(n/8) floats); padding bits and floats are 0.
+     * Backward, g [m,k] (the next layer's dz), w2 [k,n] (its weight):
+     *   dz = (g w2) f'(z), f' from the mask or from z; db = sum over rows of dz.
+     * Inputs are small integers (bias half-integers), so that every GEMM is
+     * exact in float32 on every backend and z is never 0: the mask compares
+     * bit for bit, and the rest as elementwise ops do (GELU's tanh is libm's). */
+    [SOMA_OP_GEMM_BIAS_RELU] = {.name = "gemm_bias_relu", .api = "soma_op_run (gemm_bias_relu)",
+                                .n_in = 3, .n_out = 2,
+                                .arg = {"x", "w", "bias", "h", "mask"},
+                                .shape = {"mk", "nk", "1n", "mn", "mr"},
+                                .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_HALF_INT},
+                                .bits_out = 1u << 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                                .part = SOMA_PROFILE_GEMM, .reference = soma_ref_gemm_bias_act,
+                                .grad_of = -1},
+    [SOMA_OP_GEMM_DRELU_BGRAD] = {.name = "gemm_drelu_bgrad", .api = "soma_op_run (gemm_drelu_bgrad)",
+                                  .n_in = 3, .n_out = 2,
+                                  .arg = {"g", "w2", "mask", "dz", "db"},
+                                  .shape = {"mk", "kn", "mr", "mn", "1n"},
+                                  .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_BITS},
+                                  .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_GEMM,
+                                  .reference = soma_ref_gemm_act_backward, .grad_of = -1},
+    [SOMA_OP_GEMM_BIAS_GELU] = {.name = "gemm_bias_gelu", .api = "soma_op_run (gemm_bias_gelu)",
+                                .n_in = 3, .n_out = 2,
+                                .arg = {"x", "w", "bias", "h", "z"},
+                                .shape = {"mk", "nk", "1n", "mn", "mg"},
+                                .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_HALF_INT},
+                                .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_GEMM,
+                                .reference = soma_ref_gemm_bias_act, .grad_of = -1},
+    [SOMA_OP_GEMM_DGELU_BGRAD] = {.name = "gemm_dgelu_bgrad", .api = "soma_op_run (gemm_dgelu_bgrad)",
+                                  .n_in = 3, .n_out = 2,
+                                  .arg = {"g", "w2", "z", "dz", "db"},
+                                  .shape = {"mk", "kn", "mg", "mn", "1n"},
+                                  .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_NORMAL},
+                                  .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_GEMM,
+                                  .reference = soma_ref_gemm_act_backward, .grad_of = -1},
 };
 
 soma_op_id soma_op_find(const char *name) {
@@ -343,7 +386,8 @@ soma_op_id soma_op_find(const char *name) {
 }
 
 static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
-    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : letter == 'w' ? (n + 31) / 32 : 1;
+    int64_t derived = soma_op_derived_cols(letter, n);
+    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : derived >= 0 ? derived : 1;
 }
 
 void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,

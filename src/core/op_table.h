@@ -58,6 +58,11 @@ typedef enum soma_op_id {
     SOMA_OP_ACTIVE_COLUMNS,
     SOMA_OP_SGD_UPDATE,
     SOMA_OP_ADAM_UPDATE,
+    /* GEMMs with cuBLASLt's epilogues (op_table.c says what each computes) */
+    SOMA_OP_GEMM_BIAS_RELU,
+    SOMA_OP_GEMM_DRELU_BGRAD,
+    SOMA_OP_GEMM_BIAS_GELU,
+    SOMA_OP_GEMM_DGELU_BGRAD,
     SOMA_OP_COUNT
 } soma_op_id;
 
@@ -98,6 +103,8 @@ typedef enum soma_input_kind {
     SOMA_IN_PROB,       /* uniform in [0, 1): targets of binary cross-entropy */
     SOMA_IN_LABELS,     /* integers in [0, cols of input 0) */
     SOMA_IN_BITS,       /* raw 32-bit words (dropout masks), any bit pattern */
+    SOMA_IN_SMALL_INT,  /* integers in [-3, 3]: GEMMs of them are exact in float32 */
+    SOMA_IN_HALF_INT,   /* an integer in [-3, 3] plus 0.5: added to such a GEMM, never 0 */
 } soma_input_kind;
 
 /* Where the backward op's input i comes from, given the forward call. */
@@ -127,8 +134,10 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, w, 1}: "mn", "1n", "m1", "11";
-     * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw").
+    /* Argument shapes as two letters from {m, n, k, w, r, g, 1}: "mn", "1n", "m1", "11";
+     * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw");
+     * r and g are cuBLASLt's epilogue aux rows: 4 ceil(n / 128) words of
+     * ReLU mask bits, 8 ceil(n / 8) floats of GELU inputs.
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
      * NULL for gemm, whose shapes depend on the transpositions. */
@@ -160,6 +169,13 @@ typedef struct soma_op_desc {
 } soma_op_desc;
 
 extern const soma_op_desc soma_op_table[SOMA_OP_COUNT];
+
+/* The columns that shape letter w, r or g stands for, given n; -1 for
+ * other letters. */
+static inline int64_t soma_op_derived_cols(char letter, int64_t n) {
+    return letter == 'w' ? (n + 31) / 32 : letter == 'r' ? 4 * ((n + 127) / 128)
+           : letter == 'g' ? 8 * ((n + 7) / 8) : -1;
+}
 
 /* Looks an op up by name; SOMA_OP_COUNT when there is none. */
 soma_op_id soma_op_find(const char *name);

@@ -89,6 +89,13 @@ void soma_cuda_memory_usage(const soma_cuda_ctx *ctx, size_t *live_bytes, size_t
 soma_status soma_cuda_gemm(void *ctx, const soma_op_call *call);
 soma_status soma_cuda_gemm_lt(void *ctx, const soma_op_call *call);
 
+/* cuda_lt.c: the GEMMs with cuBLASLt's epilogues (gemm_bias_relu,
+ * gemm_bias_gelu, gemm_drelu_bgrad, gemm_dgelu_bgrad): cublasSgemm and a
+ * pass (default), or one cublasLtMatmul (variant "cublaslt", falling back to
+ * the default where the heuristic offers nothing). */
+soma_status soma_cuda_gemm_epilogue(void *ctx, const soma_op_call *call);
+soma_status soma_cuda_gemm_epilogue_lt(void *ctx, const soma_op_call *call);
+
 /* cuda_cudnn.c, or cudnn_absent.c when soma is built without cuDNN (CMake
  * picks one): the backend's variant list, which holds "cublaslt" for GEMM
  * and, with cuDNN, "cudnn" for softmax, log_softmax and their backward ops

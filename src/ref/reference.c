@@ -400,3 +400,47 @@ void soma_ref_adam_update(const soma_ref_call *c) {
         w[i] -= (double)p->lr * m_hat / (sqrt(v_hat) + (double)p->eps);
     }
 }
+
+/* ---- GEMMs with cuBLASLt's epilogues (op_table.c) ------------------------ */
+
+static int is_relu_epilogue(int op) { return op == SOMA_OP_GEMM_BIAS_RELU || op == SOMA_OP_GEMM_DRELU_BGRAD; }
+
+/* h = f(x w^T + bias); aux: the mask words (relu) or z (gelu), padding 0 */
+void soma_ref_gemm_bias_act(const soma_ref_call *c) {
+    const double *x = c->in[0], *w = c->in[1], *bias = c->in[2];
+    int64_t m = ROWS(c, 0), k = COLS(c, 0), n = ROWS(c, 1), aux_cols = c->out_shape[1].cols;
+    const int relu = is_relu_epilogue(c->op);
+    for (int64_t j = 0; j < m * aux_cols; j++) c->out[1][j] = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double z = bias[j];
+            for (int64_t l = 0; l < k; l++) z += x[i * k + l] * w[j * k + l];
+            c->out[0][i * n + j] = act_f(relu ? SOMA_ACT_RELU : SOMA_ACT_GELU_TANH, z, 0.0);
+            if (!relu)
+                c->out[1][i * aux_cols + j] = z;
+            else if (z > 0.0)
+                c->out[1][i * aux_cols + j / 32] += ldexp(1.0, (int)(j % 32)); /* words as integers */
+        }
+}
+
+/* dz = (g w2) f'(z), db = sum over rows of dz */
+void soma_ref_gemm_act_backward(const soma_ref_call *c) {
+    const double *g = c->in[0], *w2 = c->in[1], *aux = c->in[2];
+    int64_t m = ROWS(c, 0), k = COLS(c, 0), n = COLS(c, 1), aux_cols = c->in_shape[2].cols;
+    const int relu = is_relu_epilogue(c->op);
+    for (int64_t j = 0; j < n; j++) c->out[1][j] = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < k; l++) acc += g[i * k + l] * w2[l * n + j];
+            double d;
+            if (relu) {
+                uint32_t word = (uint32_t)aux[i * aux_cols + j / 32];
+                d = (word >> (j % 32)) & 1u ? acc : 0.0;
+            } else {
+                d = acc * act_df(SOMA_ACT_GELU_TANH, aux[i * aux_cols + j], 0.0);
+            }
+            c->out[0][i * n + j] = d;
+            c->out[1][j] += d;
+        }
+}
