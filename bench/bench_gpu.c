@@ -252,7 +252,8 @@ int main(int argc, char **argv) {
                             strcmp(a.which, "large") == 0);
     if (!known || a.epochs < 1 || a.epochs > 1000 || a.steps < 1 || a.steps > 1000 || a.warmup < 0)
         return usage();
-    if (a.quick) a.steps = a.steps > 2 ? 2 : a.steps, a.warmup = a.warmup > 1 ? 1 : a.warmup;
+    if (a.quick) /* as torch_mlp_gpu.py --quick */
+        a.epochs = a.epochs > 2 ? 2 : a.epochs, a.steps = a.steps > 2 ? 2 : a.steps, a.warmup = a.warmup > 1 ? 1 : a.warmup;
     soma_device *dev;
     BENCH_TRY(soma_device_open(a.device, &dev));
     bench_print_settings(dev);
