@@ -180,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(info.state.epochs_done >= 0 && info.state.best_epoch >= 0 &&
                        info.state.best_epoch <= info.state.epochs_done && info.state.steps_in_epoch >= 0);
             FUZZ_CHECK(info.train.batch >= 0 && info.train.epochs >= 0 && info.train.patience >= 0);
+            FUZZ_CHECK(soma_precision_name(info.train.precision) != NULL);
             FUZZ_CHECK(!(info.state.best_val_loss < 0) && !isnan(info.state.best_val_loss));
             FUZZ_CHECK(!info.has_val_split || (info.val_split >= 0 && info.val_split < 1));
             for (int64_t j = 0; j < info.normalizer.features; j++)

@@ -152,6 +152,23 @@ cudaError_t soma_cuda_watch_loss(const float *loss, float rows, float *sum, floa
 cudaError_t soma_cuda_clip_scale(const float *parts, int64_t k, float clip, float *ctl,
                                  cudaStream_t stream);
 
+/* ---- epilogue.cu (aux rows in cuBLASLt's layout: see op_table.c) ------ */
+
+/* h holds x w^T (m x n); adds bias, applies ReLU (relu) or gelu_tanh, and
+ * writes the aux rows (aux_cols 32-bit mask words or floats per row). */
+cudaError_t soma_cuda_bias_act_aux(int relu, float *h, const float *bias, float *aux, int64_t m,
+                                   int64_t n, int64_t aux_cols, cudaStream_t stream);
+/* dz (m x n) *= f'(z), from the mask bits (relu) or z in aux. */
+cudaError_t soma_cuda_act_aux_backward(int relu, float *dz, const float *aux, int64_t m, int64_t n,
+                                       int64_t aux_cols, cudaStream_t stream);
+
+/* ---- round.cu (core/precision.h: to nearest, ties to even) ------------ */
+
+/* y = x rounded to TF32 (float32 with the 13 low mantissa bits zero) */
+cudaError_t soma_cuda_round_tf32(const float *x, float *y, int64_t count, cudaStream_t stream);
+/* y = x rounded to bfloat16 (CUDA_R_16BF bit patterns) */
+cudaError_t soma_cuda_round_bf16(const float *x, uint16_t *y, int64_t count, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

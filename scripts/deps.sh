@@ -61,7 +61,8 @@ if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "deps: no CUDA toolkit found: soma builds the CPU backend only"
 fi
 
-# ---- extras: `scripts/deps.sh fuzz` (scripts/fuzz.sh) and `scripts/deps.sh sanitize` (scripts/sanitize.sh)
+# ---- extras: `scripts/deps.sh fuzz` (scripts/fuzz.sh), `scripts/deps.sh sanitize` (scripts/sanitize.sh)
+# and `scripts/deps.sh bench` (PyTorch for bench/torch_mlp_*.py; Debian's is 1.13, without torch.compile)
 # fuzz: clang with libFuzzer and the sanitizer runtimes (on Debian they are in
 # libclang-rt-dev, which clang only recommends). sanitize: gcc's ASan/UBSan
 # runtimes (libasan, libubsan: they come with gcc) and valgrind.
@@ -80,7 +81,10 @@ for what in "$@"; do
       printf 'int main(void) { return 0; }\n' >"$probe/s.c"
       cc -fsanitize=address,undefined "$probe/s.c" -o "$probe/s" >/dev/null 2>&1 || extra+=(libasan8 libubsan1)
       ;;
-    *) echo "deps: unknown extra '$what' (fuzz, sanitize)" >&2; rm -rf "$probe"; exit 2 ;;
+    bench)
+      python3 -c 'import torch' >/dev/null 2>&1 || extra+=(python3-torch)
+      ;;
+    *) echo "deps: unknown extra '$what' (fuzz, sanitize, bench)" >&2; rm -rf "$probe"; exit 2 ;;
   esac
 done
 rm -rf "$probe"

@@ -17,7 +17,9 @@
 #   5. one timed MNIST epoch on the GPU, when the IDX files are at
 #      $SOMA_DATA/mnist (carry data/ along and set SOMA_DATA=$PWD/data).
 #   --full adds racecheck and synccheck on test_cuda, memcheck on the whole
-#   test_cuda, and a default 15-epoch MNIST run.
+#   test_cuda, a default 15-epoch MNIST run, and 6. the GPU benchmark
+#   (bench/run_gpu.sh: soma beside PyTorch eager and torch.compile; its
+#   table in $OUT/bench-gpu.txt; synthetic data when MNIST is absent).
 # Exit status: 0 when every stage passed, 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -113,5 +115,12 @@ if [ -e "$mnist/t10k-labels-idx1-ubyte" ]; then
   [ $full = 1 ] && run mnist-15-epochs 300 build-gpu/soma train --data mnist --device cuda
 else
   stage mnist "not run: no IDX files in $mnist (carry data/mnist and set SOMA_DATA=\$PWD/data)" fail
+fi
+
+# ---- 6. the GPU benchmark (--full) ---------------------------------------------------
+if [ $full = 1 ]; then
+  synthetic=()
+  [ -e "$mnist/t10k-labels-idx1-ubyte" ] || synthetic=(--synthetic)
+  run bench-gpu 900 env SOMA_BENCH_BUILD=build-gpu-bench bench/run_gpu.sh "${synthetic[@]}"
 fi
 finish

@@ -109,6 +109,19 @@ done
 expect 2 "--log-every must be >= 0" -- "$soma" train --data mnist --log-every -1
 expect 2 "--data-budget must be a size in MiB" -- "$soma" train --data mnist --data-budget -2
 
+# --precision: bf16 GEMM operands train too, say so, and go into the checkpoint;
+# a resume keeps it; an unknown precision is refused by name
+"$soma" train --data "csv:$work/train.csv" --layers 5,16,2 --epochs 3 --batch 16 --lr 0.01 --device cpu \
+  --precision bf16 --save "$work/bf16.st" >"$work/bf16.log" 2>&1 || fail "a --precision bf16 run failed: $(tail -3 "$work/bf16.log")"
+grep -q "^precision bf16: GEMM operands rounded" "$work/bf16.log" || fail "--precision bf16: no precision line"
+"$python" "$tests/read_safetensors.py" "$work/bf16.st" --meta train.precision=bf16 >/dev/null ||
+  fail "--precision bf16: the checkpoint does not say train.precision=bf16"
+"$soma" train --data "csv:$work/train.csv" --resume "$work/bf16.st" --epochs 4 --device cpu \
+  --save "$work/bf16.st" >"$work/bf16_resume.log" 2>&1 || fail "resuming a bf16 run failed: $(tail -3 "$work/bf16_resume.log")"
+grep -q "^precision bf16" "$work/bf16_resume.log" || fail "a resumed bf16 run did not keep its precision"
+expect 2 "--precision: soma_precision_parse: unknown precision 'fp16' (expected fp32, tf32 or bf16)" -- "$soma" train \
+  --data "csv:$work/train.csv" --precision fp16
+
 # a checkpoint of another shape is refused by --init, both shapes named
 expect 1 "tensor 'layers.0.weight' has shape \[16, 5\] but the model needs \[8, 5\]" -- "$soma" train \
   --data "csv:$work/train.csv" --layers 5,8,2 --init "$work/model.st" --epochs 1 --save "$work/none.st"

@@ -233,6 +233,77 @@ START_TEST(every_failed_device_allocation_is_an_error_and_leaks_nothing) {
 END_TEST
 #endif
 
+#ifdef SOMA_CUDA_EMULATION
+/* The "cublaslt" variant of each epilogue op at 7x13 (k 5), on inputs made
+ * as soma check makes them; what the op asked of the device. */
+static soma_emu_counters run_epilogue_variant(soma_op_id op) {
+    const soma_op_desc *d = &soma_op_table[op];
+    soma_op_params p = {0};
+    soma_shape in[SOMA_MAX_IN], out[SOMA_MAX_OUT];
+    soma_op_test_shapes(op, &p, 7, 13, 5, in, out);
+    soma_op_call call = {.op = op, .p = p};
+    soma_tensor *t[SOMA_MAX_IN + SOMA_MAX_OUT] = {NULL};
+    for (int a = 0; a < d->n_in + d->n_out; a++) {
+        soma_shape sh = a < d->n_in ? in[a] : out[a - d->n_in];
+        ck_soma(soma_tensor_create(gpu, sh.rows, sh.cols, &t[a]));
+        float values[1024];
+        ck_assert(sh.rows * sh.cols <= 1024);
+        soma_check_make_input(a < d->n_in ? d->kind[a] : SOMA_IN_NORMAL, TEST_SEED, a, values,
+                              sh.rows * sh.cols, sh.cols);
+        ck_soma(soma_tensor_upload(t[a], values, (size_t)(sh.rows * sh.cols)));
+        if (a < d->n_in)
+            call.in[a] = t[a];
+        else
+            call.out[a - d->n_in] = t[a];
+    }
+    ck_soma(soma_device_synchronize(gpu));
+    soma_emu_counters before, after;
+    soma_emu_counters_read(&before);
+    ck_soma(soma_op_run(&call, "cublaslt"));
+    ck_soma(soma_device_synchronize(gpu));
+    soma_emu_counters_read(&after);
+    for (int a = 0; a < d->n_in + d->n_out; a++) soma_tensor_free(t[a]);
+    return soma_emu_counters_diff(&after, &before);
+}
+
+/* Each epilogue op's "cublaslt" variant is one library call and no kernel
+ * of soma's (the epilogue is fused); where the heuristic offers no fused
+ * algorithm it falls back to cublasSgemm and soma's passes, with the CPU's
+ * results still. */
+START_TEST(epilogue_variants_fuse_or_fall_back) {
+    const soma_op_id ops[] = {SOMA_OP_GEMM_BIAS_RELU, SOMA_OP_GEMM_DRELU_BGRAD, SOMA_OP_GEMM_BIAS_GELU,
+                              SOMA_OP_GEMM_DGELU_BGRAD};
+    for (int fallback = 0; fallback < 2; fallback++) {
+        soma_emu_lt_offer_no_epilogue(fallback);
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            const char *name = soma_op_table[ops[i]].name;
+            soma_emu_counters c = run_epilogue_variant(ops[i]);
+            printf("%s [cublaslt]%s: %llu library calls, %llu kernel launches\n", name,
+                   fallback ? " with no fused algorithm offered" : "",
+                   (unsigned long long)c.library_calls, (unsigned long long)c.kernel_launches);
+            if (!fallback)
+                ck_assert_msg(c.library_calls == 1 && c.kernel_launches == 0,
+                              "%s: %llu library calls and %llu kernels, expected one fused call", name,
+                              (unsigned long long)c.library_calls, (unsigned long long)c.kernel_launches);
+            else
+                ck_assert_msg(c.library_calls == 1 && c.kernel_launches >= 1,
+                              "%s: %llu library calls and %llu kernels, expected cublasSgemm and a "
+                              "pass",
+                              name, (unsigned long long)c.library_calls,
+                              (unsigned long long)c.kernel_launches);
+            soma_check_case cc = {.op = ops[i], .m = 129, .n = 257, .k = 65, .seed = TEST_SEED,
+                                  .variant = "cublaslt"};
+            soma_check_result r;
+            ck_soma(soma_check_against_device(gpu, cpu, &cc, &r));
+            ck_assert_msg(r.passed, "%s [cublaslt]%s 129x257 (k 65): NMSE %.3e, %lld words differ",
+                          name, fallback ? " (fallback)" : "", r.nmse, (long long)r.bit_mismatches);
+        }
+    }
+    soma_emu_lt_offer_no_epilogue(0);
+}
+END_TEST
+#endif
+
 int main(void) {
     test_require_gpu();
     printf("test_cuda: seed %llu\n", TEST_SEED);
@@ -250,6 +321,7 @@ int main(void) {
     tcase_add_test(direct, impossible_allocation_is_an_error);
 #ifdef SOMA_CUDA_EMULATION
     tcase_add_test(direct, every_failed_device_allocation_is_an_error_and_leaks_nothing);
+    tcase_add_test(direct, epilogue_variants_fuse_or_fall_back);
 #endif
     suite_add_tcase(s, direct);
     Suite *suites[] = {s};

@@ -1,8 +1,9 @@
 /* test_cuda_train.c: the same small model trained for 60 steps on the CPU
  * and on CUDA, from the same initial weights and the same batches (dropout
- * masks included), must follow the same loss curve: every step's loss within
- * 1e-3 relative, and the final weights within NMSE 1e-6. Exits 77 (skipped)
- * without a usable GPU.
+ * masks included), must follow the same loss curve: at fp32 every step's
+ * loss within 1e-3 relative, and the final weights within NMSE 1e-6; at TF32
+ * and bf16 within the limits of `tolerances` below (and why). Exits 77
+ * (skipped) without a usable GPU.
  *
  * On the emulation build it also counts what one steady-state step of
  * soma_train asks of the device (launches, library calls, host waits,
@@ -21,7 +22,28 @@
 #define BATCH 32
 #define FEATURES 12
 #define CLASSES 4
-#define LOSS_TOLERANCE 1e-3
+
+/* Per GEMM precision: the largest relative loss difference at any step and
+ * the largest weight NMSE after STEPS steps. Both backends round the same
+ * float32 operands the same way, so a single GEMM agrees as at fp32 (the op
+ * table's 1e-9). But rounding is a step function: where accumulation order
+ * has moved a value by an ulp of float32 across a rounding boundary, the
+ * operand lands on the neighbouring TF32 (2^-10 apart) or bf16 (2^-7) value,
+ * and 60 steps of training carry such jumps on. Measured (seed 20261121,
+ * emulated CUDA): tf32 3.6e-4 loss, 1.6e-9 NMSE; bf16 1.3e-7 and 9e-17 (no
+ * jump happened). The limits leave 5x (tf32 loss) to 600x (NMSE) over what
+ * was measured, bf16 allowing its 8x wider spacing on the loss, and stay
+ * below what a GPU that multiplied unrounded operands would give against the
+ * rounding CPU (measured the same way: tf32 5.4e-3 loss and 7.1e-6 NMSE,
+ * bf16 7.7e-3 and 5.5e-5), so that bug fails on the NMSE in both modes. */
+static const struct {
+    soma_precision precision;
+    double loss_rel, weight_nmse;
+} tolerances[] = {
+    {SOMA_PRECISION_FP32, 1e-3, 1e-6},
+    {SOMA_PRECISION_TF32, 2e-3, 1e-6},
+    {SOMA_PRECISION_BF16, 5e-3, 1e-5},
+};
 
 typedef struct device_run {
     soma_device *dev;
@@ -49,6 +71,19 @@ static void setup(device_run *r, const char *spec) {
     test_require(soma_tensor_create(r->dev, BATCH, CLASSES, &r->dout));
 }
 
+/* The model back to its initial weights and a fresh optimizer, at the
+ * given precision (inside a test: ck_soma). */
+static void restart(device_run *r, soma_precision precision) {
+    soma_optimizer_free(r->opt);
+    r->opt = NULL;
+    ck_soma(soma_mlp_init(r->model, SOMA_INIT_AUTO, TEST_SEED));
+    ck_soma(soma_mlp_set_precision(r->model, precision));
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
+    oc.lr = 1e-2f;
+    oc.clip_norm = 5.0f;
+    ck_soma(soma_optimizer_create(r->model, &oc, &r->opt));
+}
+
 static void step(device_run *r, int s, const float *x, const float *y) {
     const soma_tensor *out;
     soma_rng dropout_rng = {TEST_SEED, (uint64_t)s * SOMA_MAX_LAYERS};
@@ -72,6 +107,11 @@ static void teardown(device_run *r) {
 static device_run cpu_run, gpu_run;
 
 START_TEST(loss_curves_agree) {
+    const soma_precision precision = tolerances[_i].precision;
+    const double loss_tolerance = tolerances[_i].loss_rel, weight_tolerance = tolerances[_i].weight_nmse;
+    restart(&cpu_run, precision);
+    restart(&gpu_run, precision);
+    double worst_rel = 0.0, worst_nmse = 0.0;
     static float x[BATCH * FEATURES], y[BATCH];
     soma_tensor *scratch = NULL;
     ck_soma(soma_tensor_create(cpu_run.dev, BATCH, FEATURES, &scratch));
@@ -90,11 +130,15 @@ START_TEST(loss_curves_agree) {
         step(&cpu_run, s, x, y);
         step(&gpu_run, s, x, y);
         double rel = fabs(cpu_run.losses[s] - gpu_run.losses[s]) / fmax(1e-6, fabs(cpu_run.losses[s]));
-        ck_assert_msg(rel <= LOSS_TOLERANCE, "step %d, seed %llu: cpu loss %.7f, cuda loss %.7f (relative %.2e)",
-                      s, TEST_SEED, cpu_run.losses[s], gpu_run.losses[s], rel);
+        ck_assert_msg(rel <= loss_tolerance,
+                      "%s, step %d, seed %llu: cpu loss %.7f, cuda loss %.7f (relative %.2e > %.0e)",
+                      soma_precision_name(precision), s, TEST_SEED, cpu_run.losses[s],
+                      gpu_run.losses[s], rel, loss_tolerance);
+        worst_rel = fmax(worst_rel, rel);
     }
-    printf("loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n", cpu_run.losses[0],
-           gpu_run.losses[0], STEPS - 1, cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
+    printf("%s loss: step 0 cpu %.5f cuda %.5f; step %d cpu %.5f cuda %.5f\n",
+           soma_precision_name(precision), cpu_run.losses[0], gpu_run.losses[0], STEPS - 1,
+           cpu_run.losses[STEPS - 1], gpu_run.losses[STEPS - 1]);
     ck_assert_msg(cpu_run.losses[STEPS - 1] < 0.5 * cpu_run.losses[0], "the model did not learn");
     for (int l = 0; l < 3; l++) {
         soma_tensor *wc = soma_mlp_weight(cpu_run.model, l), *wg = soma_mlp_weight(gpu_run.model, l);
@@ -107,9 +151,14 @@ START_TEST(loss_curves_agree) {
             err += (double)(a[i] - b[i]) * (a[i] - b[i]);
             norm += (double)a[i] * a[i];
         }
-        ck_assert_msg(err / norm <= 1e-6, "layer %d weights: NMSE %.3e after %d steps", l, err / norm, STEPS);
+        ck_assert_msg(err / norm <= weight_tolerance, "%s, layer %d weights: NMSE %.3e after %d steps",
+                      soma_precision_name(precision), l, err / norm, STEPS);
+        worst_nmse = fmax(worst_nmse, err / norm);
         free(a), free(b);
     }
+    printf("%s: largest relative loss difference %.2e (limit %.0e), largest weight NMSE %.2e "
+           "(limit %.0e)\n",
+           soma_precision_name(precision), worst_rel, loss_tolerance, worst_nmse, weight_tolerance);
     soma_tensor_free(scratch);
 }
 END_TEST
@@ -219,7 +268,7 @@ START_TEST(soma_train_curves_agree_in_every_mode) {
         for (int i = 1; i < 4; i++) {
             for (int e = 0; e < 3; e++) {
                 double rel = fabs(runs[i].epoch_loss[e] - runs[0].epoch_loss[e]) / fabs(runs[0].epoch_loss[e]);
-                ck_assert_msg(rel <= LOSS_TOLERANCE, "%s, %s: epoch %d loss %.7f, cpu %.7f (relative %.2e)",
+                ck_assert_msg(rel <= tolerances[0].loss_rel, "%s, %s: epoch %d loss %.7f, cpu %.7f (relative %.2e)",
                               soma_optim_name(kinds[k]), modes[i].what, e + 1, runs[i].epoch_loss[e],
                               runs[0].epoch_loss[e], rel);
             }
@@ -324,7 +373,12 @@ START_TEST(steady_state_step_counts) {
     static const struct {
         const char *what;
         float dropout, clip;
-    } cases[] = {{"plain", 0.0f, 0.0f}, {"dropout 0.1", 0.1f, 0.0f}, {"clip 1.0", 0.0f, 1.0f}};
+        soma_precision precision;
+    } cases[] = {{"plain", 0.0f, 0.0f, SOMA_PRECISION_FP32},
+                 {"dropout 0.1", 0.1f, 0.0f, SOMA_PRECISION_FP32},
+                 {"clip 1.0", 0.0f, 1.0f, SOMA_PRECISION_FP32},
+                 {"bf16", 0.0f, 0.0f, SOMA_PRECISION_BF16},
+                 {"tf32", 0.0f, 0.0f, SOMA_PRECISION_TF32}};
     static const train_mode modes[] = {
         {"no graph", "cuda:0", 1, 0}, {"graph", "cuda:0", 0, 0}, {"host batches", "cuda:0", 0, -1}};
     soma_dataset *ds = class_data();
@@ -345,7 +399,8 @@ START_TEST(steady_state_step_counts) {
             memset(&sc, 0, sizeof sc);
             soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = TRAIN_BATCH, .epochs = 1,
                                     .seed = TEST_SEED, .on_batch = count_step, .user = &sc,
-                                    .no_graph = modes[md].no_graph, .data_budget = modes[md].data_budget};
+                                    .no_graph = modes[md].no_graph, .data_budget = modes[md].data_budget,
+                                    .precision = cases[k].precision};
             soma_train_state state = {0};
             soma_emu_counters run_before, run_after;
             soma_emu_counters_read(&run_before);
@@ -382,7 +437,9 @@ START_TEST(steady_state_step_counts) {
                 ck_assert_msg(c->host_waits == 0 && c->h2d_copies == 0 && c->graph_launches == 0,
                               "%s, no graph: %llu waits, %llu uploads", cases[k].what,
                               (unsigned long long)c->host_waits, (unsigned long long)c->h2d_copies);
-                ck_assert_msg(c->kernel_launches <= kernels && c->library_calls <= NO_GRAPH_LIBRARY_CALLS,
+                /* (bf16 and tf32 add the kernels that round GEMM operands) */
+                ck_assert_msg(cases[k].precision != SOMA_PRECISION_FP32 ||
+                                  (c->kernel_launches <= kernels && c->library_calls <= NO_GRAPH_LIBRARY_CALLS),
                               "%s, no graph: %llu kernels (at most %llu), %llu library calls (at most %d)",
                               cases[k].what, (unsigned long long)c->kernel_launches,
                               (unsigned long long)kernels, (unsigned long long)c->library_calls,
@@ -415,7 +472,7 @@ int main(void) {
     Suite *s = suite_create("cuda_train");
     TCase *tc = tcase_create("curves");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, loss_curves_agree);
+    tcase_add_loop_test(tc, loss_curves_agree, 0, (int)(sizeof tolerances / sizeof tolerances[0]));
     tcase_add_test(tc, soma_train_curves_agree_in_every_mode);
     tcase_add_test(tc, non_finite_loss_on_the_device_names_step);
 #ifdef SOMA_CUDA_EMULATION

@@ -3,11 +3,13 @@
  * 129x257, 1024x1024, and rows of 10^5 and 10^6 columns), through the same
  * engine as `soma check`; plus the behaviour the table cannot express
  * (stability at huge logits, in-place calls). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/backend.h"
 #include "core/op_check.h"
+#include "core/precision.h"
 #include "cpu/cpu_gemm.h"
 #include "test_util.h"
 
@@ -64,6 +66,60 @@ START_TEST(gemm_variants_on_tall_and_wide_shapes) {
                               (long long)c.k, (unsigned long long)c.seed, r.nmse, r.limit,
                               r.guards_intact ? "intact" : "OVERWRITTEN");
             }
+    soma_device_close(cpu);
+}
+END_TEST
+
+/* TF32 and bf16 round each operand to nearest, ties to even
+ * (core/precision.h), in every CPU GEMM kernel; unknown precisions are
+ * refused. Values are chosen at and around the ties. */
+START_TEST(gemm_precision_rounds_operands) {
+    const float one = 1.0f;
+    /* TF32: spacing 2^-10 at 1; bf16: 2^-7 */
+    ck_assert_float_eq(soma_round_tf32(one + 0x1p-11f), one);                      /* tie to even */
+    ck_assert_float_eq(soma_round_tf32(one + 0x1p-10f + 0x1p-11f), one + 0x1p-9f); /* tie up to even */
+    ck_assert_float_eq(soma_round_tf32(one + 0x1p-11f + 0x1p-20f), one + 0x1p-10f);
+    ck_assert_float_eq(soma_round_bf16(one + 0x1p-8f), one);
+    ck_assert_float_eq(soma_round_bf16(one + 0x1p-7f + 0x1p-8f), one + 0x1p-6f);
+    ck_assert_float_eq(soma_round_bf16(-(one + 0x1p-8f + 0x1p-20f)), -(one + 0x1p-7f));
+    ck_assert(isinf(soma_round_bf16(FLT_MAX)));  /* beyond bf16's largest finite + half a step */
+    ck_assert(isinf(soma_round_tf32(-INFINITY)) && soma_round_tf32(-INFINITY) < 0);
+    ck_assert(signbit(soma_round_bf16(-0.0f)) && soma_round_bf16(-0.0f) == 0.0f);
+    uint32_t low_nan_bits = 0x7f800001u; /* a NaN whose payload bf16 drops */
+    float low_nan;
+    memcpy(&low_nan, &low_nan_bits, sizeof low_nan);
+    ck_assert(isnan(soma_round_bf16(low_nan)) && isnan(soma_round_tf32(low_nan)));
+    ck_assert_uint_eq(soma_round_bf16_bits(one + 0x1p-7f + 0x1p-8f), 0x3f82u);
+
+    soma_device *cpu = test_open("cpu");
+    soma_tensor *a, *b, *c;
+    ck_soma(soma_tensor_create(cpu, 1, 1, &a));
+    ck_soma(soma_tensor_create(cpu, 1, 1, &b));
+    ck_soma(soma_tensor_create(cpu, 1, 1, &c));
+    const float av = one + 0x1p-8f + 0x1p-20f, bv = 3.0f, want[SOMA_PRECISION_COUNT] = {
+        av * bv, (one + 0x1p-8f) * bv, (one + 0x1p-7f) * bv};
+    ck_soma(soma_tensor_upload(a, &av, 1));
+    ck_soma(soma_tensor_upload(b, &bv, 1));
+    const char *variants[8];
+    int n_variants = test_variants(&soma_cpu_backend, SOMA_OP_GEMM, variants);
+    for (int v = 0; v < n_variants; v++)
+        for (int p = 0; p < SOMA_PRECISION_COUNT; p++) {
+            soma_op_call call = {.op = SOMA_OP_GEMM, .in = {a, b}, .out = {c},
+                                 .p = {.alpha = 1.0f, .precision = p}};
+            ck_soma(soma_op_run(&call, variants[v]));
+            float got;
+            ck_soma(soma_tensor_download(c, &got, 1));
+            ck_assert_msg(got == want[p], "gemm [%s] %s: %a, expected %a",
+                          variants[v] ? variants[v] : "default",
+                          soma_precision_name((soma_precision)p), got, want[p]);
+        }
+    ck_assert_int_eq(soma_gemm_ex(0, 0, 1.0f, a, b, 0.0f, c, (soma_precision)3), SOMA_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(soma_last_error(), "precision 3"));
+    soma_precision parsed;
+    ck_assert_int_eq(soma_precision_parse("fp16", &parsed), SOMA_ERR_INVALID_ARG);
+    ck_soma(soma_precision_parse("bf16", &parsed));
+    ck_assert_int_eq(parsed, SOMA_PRECISION_BF16);
+    soma_tensor_free(a), soma_tensor_free(b), soma_tensor_free(c);
     soma_device_close(cpu);
 }
 END_TEST
@@ -352,6 +408,7 @@ static Suite *ops_suite(void) {
     tcase_add_test(direct, bias_act_equals_bias_add_then_activation);
     tcase_add_test(direct, bias_act_dropout_equals_its_steps);
     tcase_add_test(direct, gemm_variants_on_tall_and_wide_shapes);
+    tcase_add_test(direct, gemm_precision_rounds_operands);
     tcase_add_test(direct, gemm_sliver_claims_hand_out_each_sliver_once);
     tcase_add_test(direct, denormals_are_flushed_and_the_mode_restored);
     suite_add_tcase(s, direct);

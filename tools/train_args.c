@@ -49,6 +49,7 @@ static int check_args(train_args *a) {
     else if (soma_schedule_parse(a->schedule, &a->schedule_kind) != SOMA_OK) bad = "--schedule";
     else if (soma_init_parse(a->weight_init, &a->init_kind) != SOMA_OK) bad = "--weight-init";
     else if (a->loss && soma_loss_parse(a->loss, &a->loss_kind) != SOMA_OK) bad = "--loss";
+    else if (soma_precision_parse(a->precision, &a->precision_kind) != SOMA_OK) bad = "--precision";
     if (bad) {
         fprintf(stderr, "soma train: %s: %s\n", bad, soma_last_error());
         return 2;
@@ -114,7 +115,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
     /* Defaults chosen so that `soma train --data mnist` alone reaches 98% test
      * accuracy (98.2-98.4% over seeds 1-4 on the CPU, bench/RESULTS.md). */
     *a = (train_args){.act = "relu", .optim = "adam", .device = "auto", .schedule = "cosine",
-                      .weight_init = "auto", .val_split = 0.1, .dropout = 0.1,
+                      .weight_init = "auto", .precision = "fp32", .val_split = 0.1, .dropout = 0.1,
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
                       .seed = 1, .data_budget = -1};
     const option opts[] = {
@@ -136,6 +137,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--batch", OPT_INT, &a->batch, "rows per step (128)"},
         {"--epochs", OPT_INT, &a->epochs, "total epochs (15)"},
         {"--device", OPT_STRING, &a->device, "auto, cpu, cuda or cuda:N (auto)"},
+        {"--precision", OPT_STRING, &a->precision, "GEMM operands: fp32, tf32 or bf16 (fp32)"},
         {"--seed", OPT_U64, &a->seed, "seed of weights, shuffling, dropout and the split (1)"},
         {"--no-shuffle", OPT_FLAG, &a->no_shuffle, "keep the data order"},
         {"--val-split", OPT_FLOAT, &a->val_split, "fraction held out for validation (0.1)"},

@@ -9,7 +9,7 @@
 
 typedef struct train_args {
     const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log, *plot;
-    const char *normalize, *schedule, *weight_init;
+    const char *normalize, *schedule, *weight_init, *precision;
     double lr; /* used only when given (the default depends on --optim) */
     double val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;
@@ -23,6 +23,7 @@ typedef struct train_args {
     soma_schedule schedule_kind;
     soma_init init_kind;
     soma_loss loss_kind; /* when --loss is given */
+    soma_precision precision_kind;
     /* --layers as numbers, inputs first; n_sizes is 0 for "auto" (the data decides) */
     int64_t sizes[SOMA_MAX_LAYERS + 1];
     int n_sizes;

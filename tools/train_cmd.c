@@ -358,8 +358,10 @@ static int prepare(train_args *a, session *s) {
                                 .check_every = a->log_every, .on_check = a->log_every ? on_check : NULL,
                                 .no_graph = a->no_graph,
                                 .data_budget = a->data_budget < 0 ? 0
-                                               : a->data_budget == 0 ? -1 : a->data_budget << 20};
+                                               : a->data_budget == 0 ? -1 : a->data_budget << 20,
+                                .precision = a->precision_kind};
     if (a->resume) {
+        if (!train_args_given(a, "--precision")) s->tc.precision = s->resumed.train.precision;
         s->tc.seed = s->resumed.train.seed;
         s->tc.no_shuffle = s->resumed.train.no_shuffle;
         s->state = s->resumed.state;
@@ -379,6 +381,9 @@ static void print_header(const train_args *a, const session *s) {
     printf("loss %s, optimizer %s lr %g (%s schedule), batch %lld, epochs %lld, seed %llu\n", soma_loss_name(s->loss),
            soma_optim_name(oc->kind), (double)oc->lr, soma_schedule_name(oc->schedule), (long long)s->tc.batch,
            (long long)a->epochs, (unsigned long long)s->tc.seed);
+    if (s->tc.precision != SOMA_PRECISION_FP32)
+        printf("precision %s: GEMM operands rounded to it; accumulation, weights and gradients float32\n",
+               soma_precision_name(s->tc.precision));
     fflush(stdout);
 }
 

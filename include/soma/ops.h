@@ -32,6 +32,30 @@ extern "C" {
 soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *a,
                       const soma_tensor *b, float beta, soma_tensor *c);
 
+/** The precision of a matrix product's operands; accumulation is always
+ *  float32 and the tensors stay float32 (master weights). */
+typedef enum soma_precision {
+    SOMA_PRECISION_FP32 = 0, /**< float32 operands, float32 arithmetic */
+    SOMA_PRECISION_TF32,     /**< operands rounded to TF32 (10-bit mantissa, to nearest even) */
+    SOMA_PRECISION_BF16,     /**< operands rounded to bfloat16 (7-bit mantissa, to nearest even) */
+    SOMA_PRECISION_COUNT     /**< the number of precisions (not a precision) */
+} soma_precision;
+
+/** The precision's name: "fp32", "tf32", "bf16"; NULL when out of range. */
+const char *soma_precision_name(soma_precision precision);
+/** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
+soma_status soma_precision_parse(const char *name, soma_precision *out);
+
+/** soma_gemm() with the operands A and B rounded to `precision` first (to
+ *  nearest, ties to even; products of two rounded operands are exact in
+ *  float32, sums are float32). Every backend rounds the same way, so the CPU
+ *  stays the reference: on CUDA, TF32 runs on the tensor cores
+ *  (CUBLAS_COMPUTE_32F_FAST_TF32) and bf16 as a bfloat16 GEMM with float32
+ *  accumulation, both on operands soma has rounded itself. */
+soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tensor *a,
+                         const soma_tensor *b, float beta, soma_tensor *c,
+                         soma_precision precision);
+
 /* ---- bias -------------------------------------------------------------- */
 
 /** `y[i,j] = x[i,j] + bias[0,j]`   (bias is 1 x n) */

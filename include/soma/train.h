@@ -87,6 +87,10 @@ typedef struct soma_train_config {
      *  -1: never (batches are gathered on the host and uploaded). Devices
      *  whose memory is the host's (the CPU) read the data where it is. */
     int64_t data_budget;
+    /** The precision of the model's GEMMs (fp32 by default; the CLI's
+     *  --precision): soma_train() sets it on the model
+     *  (soma_mlp_set_precision()), which keeps it for later evaluation. */
+    soma_precision precision;
 } soma_train_config;
 
 /** Where a run stands, for checkpoints: soma_train() starts after epochs_done

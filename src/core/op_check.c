@@ -73,6 +73,8 @@ void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float
             case SOMA_IN_LABELS: /* fall through */
             case SOMA_IN_ROW_INDEX: quad[lane] = floorf(u * (float)label_classes); break;
             case SOMA_IN_BITS: memcpy(&quad[lane], &r.v[lane], sizeof quad[lane]); break; /* NaNs too */
+            case SOMA_IN_SMALL_INT: quad[lane] = floorf(u * 7.0f) - 3.0f; break;
+            case SOMA_IN_HALF_INT: quad[lane] = floorf(u * 7.0f) - 2.5f; break;
             default: break;
             }
         }
@@ -451,8 +453,9 @@ void soma_check_describe_params(const soma_check_case *c, char *buf, size_t size
     const soma_op_desc *d = &soma_op_table[c->op];
     buf[0] = '\0';
     if (c->op == SOMA_OP_GEMM)
-        snprintf(buf, size, "%c%c alpha=%g beta=%g", p->trans_a ? 'T' : 'N', p->trans_b ? 'T' : 'N',
-                 p->alpha, p->beta);
+        snprintf(buf, size, "%c%c alpha=%g beta=%g%s%s", p->trans_a ? 'T' : 'N',
+                 p->trans_b ? 'T' : 'N', p->alpha, p->beta, p->precision ? " " : "",
+                 p->precision ? soma_precision_name((soma_precision)p->precision) : "");
     else if (c->op == SOMA_OP_FILL_UNIFORM || c->op == SOMA_OP_FILL_NORMAL)
         snprintf(buf, size, "%g,%g seed=%llu", p->alpha, p->beta, (unsigned long long)p->seed);
     else if (c->op == SOMA_OP_BIAS_ACT_DROPOUT || c->op == SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD)

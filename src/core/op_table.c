@@ -32,6 +32,16 @@ static void gemm_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int6
     {.trans_a = ta, .trans_b = tb, .alpha = 1.0f, .beta = 0.0f},                               \
         {.trans_a = ta, .trans_b = tb, .alpha = 0.7f, .beta = -0.3f}
 
+/* GEMMs on operands rounded to TF32 and bf16, in the three transpositions
+ * a dense layer uses. Every backend and the reference round the operands
+ * the same way (core/precision.h), so the GEMM's limit holds unchanged:
+ * what remains is float32 accumulation, as at fp32. */
+#define PRECISION_PARAMS                                                                       \
+    {.trans_a = 0, .trans_b = 1, .alpha = 1.0f, .precision = SOMA_PRECISION_TF32},             \
+        {.trans_a = 1, .trans_b = 0, .alpha = 1.0f, .precision = SOMA_PRECISION_BF16},         \
+        {.trans_a = 0, .trans_b = 0, .alpha = 0.7f, .beta = -0.3f,                             \
+         .precision = SOMA_PRECISION_BF16}
+
 /* bias_act_dropout and its backward: every activation at p = 0.3, the
  * default 0.1 and no dropout at all with ReLU, each from its own stream. */
 #define BIAS_ACT_DROPOUT_PARAMS                                                                \
@@ -98,9 +108,9 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                       .reads_output = 1,
                       .nmse_limit = LIMIT_GEMM, .part = SOMA_PROFILE_GEMM,
                       .reference = soma_ref_gemm, .grad_of = -1,
-                      .n_test_params = 8,
+                      .n_test_params = 11,
                       .test_params = {GEMM_PARAMS(0, 0), GEMM_PARAMS(0, 1), GEMM_PARAMS(1, 0),
-                                      GEMM_PARAMS(1, 1)}},
+                                      GEMM_PARAMS(1, 1), PRECISION_PARAMS}},
     [SOMA_OP_BIAS_ADD] = {.name = "bias_add", .api = "soma_bias_add", .n_in = 2, .n_out = 1,
                           .arg = {"x", "bias", "y"}, .shape = {"mn", "1n", "mn"},
                           .alias_mask = 1u,
@@ -419,6 +429,49 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                        .reference = soma_ref_bias_act_dropout_step, .grad_of = -1,
                                        .n_test_params = 10,
                                        .test_params = {BIAS_ACT_DROPOUT_PARAMS}},
+
+    /* cuBLASLt's fused epilogues, as one layer of an MLP uses them (the CPU
+     * and CUDA's default run a GEMM and a pass; CUDA's "cublaslt" variant one
+     * cublasLtMatmul). Forward, x [m,k], w [n,k], bias [1,n]:
+     *   z = x w^T + bias, h = relu(z) or gelu_tanh(z) (cuBLASLt's GELU is the
+     *   tanh form), and what the backward needs: ReLU's mask, bit j % 32 of
+     *   word j / 32 of row i set where z[i,j] > 0 (a row of 4 ceil(n/128)
+     *   words: EPILOGUE_AUX_LD a multiple of 128 bits), or GELU's z (a row of
+     *   8 ceil(n/8) floats); padding bits and floats are 0.
+     * Backward, g [m,k] (the next layer's dz), w2 [k,n] (its weight):
+     *   dz = (g w2) f'(z), f' from the mask or from z; db = sum over rows of dz.
+     * Inputs are small integers (bias half-integers), so that every GEMM is
+     * exact in float32 on every backend and z is never 0: the mask compares
+     * bit for bit, and the rest as elementwise ops do (GELU's tanh is libm's). */
+    [SOMA_OP_GEMM_BIAS_RELU] = {.name = "gemm_bias_relu", .api = "soma_op_run (gemm_bias_relu)",
+                                .n_in = 3, .n_out = 2,
+                                .arg = {"x", "w", "bias", "h", "mask"},
+                                .shape = {"mk", "nk", "1n", "mn", "mr"},
+                                .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_HALF_INT},
+                                .bits_out = 1u << 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                                .part = SOMA_PROFILE_GEMM, .reference = soma_ref_gemm_bias_act,
+                                .grad_of = -1},
+    [SOMA_OP_GEMM_DRELU_BGRAD] = {.name = "gemm_drelu_bgrad", .api = "soma_op_run (gemm_drelu_bgrad)",
+                                  .n_in = 3, .n_out = 2,
+                                  .arg = {"g", "w2", "mask", "dz", "db"},
+                                  .shape = {"mk", "kn", "mr", "mn", "1n"},
+                                  .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_BITS},
+                                  .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_GEMM,
+                                  .reference = soma_ref_gemm_act_backward, .grad_of = -1},
+    [SOMA_OP_GEMM_BIAS_GELU] = {.name = "gemm_bias_gelu", .api = "soma_op_run (gemm_bias_gelu)",
+                                .n_in = 3, .n_out = 2,
+                                .arg = {"x", "w", "bias", "h", "z"},
+                                .shape = {"mk", "nk", "1n", "mn", "mg"},
+                                .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_HALF_INT},
+                                .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_GEMM,
+                                .reference = soma_ref_gemm_bias_act, .grad_of = -1},
+    [SOMA_OP_GEMM_DGELU_BGRAD] = {.name = "gemm_dgelu_bgrad", .api = "soma_op_run (gemm_dgelu_bgrad)",
+                                  .n_in = 3, .n_out = 2,
+                                  .arg = {"g", "w2", "z", "dz", "db"},
+                                  .shape = {"mk", "kn", "mg", "mn", "1n"},
+                                  .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_NORMAL},
+                                  .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_GEMM,
+                                  .reference = soma_ref_gemm_act_backward, .grad_of = -1},
 };
 
 soma_op_id soma_op_find(const char *name) {
@@ -433,7 +486,8 @@ int64_t soma_shape_letter_fixed(char letter) {
 
 static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
     if (soma_shape_letter_fixed(letter)) return soma_shape_letter_fixed(letter);
-    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : (n + 31) / 32;
+    int64_t derived = soma_op_derived_cols(letter, n);
+    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : derived >= 0 ? derived : 1;
 }
 
 void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,
@@ -456,6 +510,10 @@ static soma_status check_gemm(const soma_op_desc *d, const soma_shape in[], cons
                               const soma_op_params *p) {
     int64_t am = p->trans_a ? in[0].cols : in[0].rows, ak = p->trans_a ? in[0].rows : in[0].cols;
     int64_t bk = p->trans_b ? in[1].cols : in[1].rows, bn = p->trans_b ? in[1].rows : in[1].cols;
+    if (p->precision < 0 || p->precision >= SOMA_PRECISION_COUNT)
+        return soma_fail(SOMA_ERR_INVALID_ARG,
+                         "%s: precision %d is not a soma_precision (fp32 0, tf32 1, bf16 2)",
+                         d->api, p->precision);
     if (ak != bk)
         return soma_fail(SOMA_ERR_SHAPE,
                          "%s: op(a) is %lldx%lld (a %lldx%lld, trans_a=%d) but op(b) is "

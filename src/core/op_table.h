@@ -15,7 +15,7 @@
 
 #define SOMA_MAX_IN 3
 #define SOMA_MAX_OUT 4
-#define SOMA_MAX_TEST_PARAMS 10
+#define SOMA_MAX_TEST_PARAMS 12
 
 typedef enum soma_op_id {
     SOMA_OP_GEMM,
@@ -67,6 +67,11 @@ typedef enum soma_op_id {
     SOMA_OP_SGD_STEP,         /* sgd_update with lr and gradient scale from the block */
     SOMA_OP_ADAM_STEP,        /* adam_update with lr, corrections and scale from the block */
     SOMA_OP_BIAS_ACT_DROPOUT_STEP, /* bias_act_dropout with its Philox stream at the block's step */
+    /* GEMMs with cuBLASLt's epilogues (op_table.c says what each computes) */
+    SOMA_OP_GEMM_BIAS_RELU,
+    SOMA_OP_GEMM_DRELU_BGRAD,
+    SOMA_OP_GEMM_BIAS_GELU,
+    SOMA_OP_GEMM_DGELU_BGRAD,
     SOMA_OP_COUNT
 } soma_op_id;
 
@@ -99,6 +104,7 @@ typedef struct soma_op_params {
                                          alpha = leaky_relu's slope */
     int64_t step_stride;              /* gather_rows: rows per step (0: the batch's rows);
                                          bias_act_dropout_step: Philox offsets per step */
+    int precision;                    /* gemm: the soma_precision its operands are rounded to */
 } soma_op_params;
 
 /* How the tests make an input. */
@@ -111,6 +117,8 @@ typedef enum soma_input_kind {
     SOMA_IN_ROW_INDEX,  /* integers in [0, rows of input 0): gather_rows' order */
     SOMA_IN_STEP_CTL,   /* a step control block at clock 1, step 3 (core/step_ctl.h) */
     SOMA_IN_SCHEDULE,   /* schedule rows: plausible lr and corrections, steps 1, 2, ... */
+    SOMA_IN_SMALL_INT,  /* integers in [-3, 3]: GEMMs of them are exact in float32 */
+    SOMA_IN_HALF_INT,   /* an integer in [-3, 3] plus 0.5: added to such a GEMM, never 0 */
 } soma_input_kind;
 
 /* Where the backward op's input i comes from, given the forward call. */
@@ -140,8 +148,10 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, w, 1, c, s}: "mn", "1n", "m1", "11";
+    /* Argument shapes as two letters from {m, n, k, w, r, g, 1, c, s}: "mn", "1n", "m1", "11";
      * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw");
+     * r and g are cuBLASLt's epilogue aux rows: 4 ceil(n / 128) words of
+     * ReLU mask bits, 8 ceil(n / 8) floats of GELU inputs;
      * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS.
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
@@ -177,6 +187,12 @@ extern const soma_op_desc soma_op_table[SOMA_OP_COUNT];
 
 /* The size a shape letter stands for when it is a constant (1, c, s), else 0. */
 int64_t soma_shape_letter_fixed(char letter);
+/* The columns that shape letter w, r or g stands for, given n; -1 for
+ * other letters. */
+static inline int64_t soma_op_derived_cols(char letter, int64_t n) {
+    return letter == 'w' ? (n + 31) / 32 : letter == 'r' ? 4 * ((n + 127) / 128)
+           : letter == 'g' ? 8 * ((n + 7) / 8) : -1;
+}
 
 /* Looks an op up by name; SOMA_OP_COUNT when there is none. */
 soma_op_id soma_op_find(const char *name);

@@ -39,7 +39,9 @@ static soma_status check_present_and_same_device(const soma_op_desc *d, const so
 
 /* Binds the letters m, n, k of the shape codes to the first argument that
  * uses them and checks every other argument against that binding; w, the
- * mask words of a row, must be ceil(n / 32) for the n bound before it. */
+ * mask words of a row, must be ceil(n / 32) for the n bound before it, and
+ * r and g (cuBLASLt's epilogue aux rows) 4 ceil(n / 128) and 8 ceil(n / 8)
+ * (soma_op_derived_cols). */
 static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *c) {
     int64_t value[3] = {-1, -1, -1};
     int bound_by[3] = {0, 0, 0};
@@ -48,15 +50,16 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
         int64_t actual[2] = {t->rows, t->cols};
         for (int side = 0; side < 2; side++) {
             char letter = d->shape[a][side];
-            if (letter == 'w') {
-                int64_t words = (value[1] + 31) / 32;
+            if (soma_op_derived_cols(letter, 1) >= 0) {
+                int64_t words = soma_op_derived_cols(letter, value[1]);
                 if (actual[side] == words) continue;
                 const soma_tensor *b = arg_tensor(c, bound_by[1], d->n_in);
                 return soma_fail(SOMA_ERR_SHAPE,
-                                 "%s: '%s' is %lldx%lld but must hold %lld 32-bit mask words per "
+                                 "%s: '%s' is %lldx%lld but must hold %lld %s per "
                                  "row for the %lld columns of '%s' (%lldx%lld)",
                                  d->api, arg_name(d, a), (long long)t->rows, (long long)t->cols,
-                                 (long long)words, (long long)value[1], arg_name(d, bound_by[1]),
+                                 (long long)words, letter == 'g' ? "floats" : "32-bit mask words",
+                                 (long long)value[1], arg_name(d, bound_by[1]),
                                  (long long)b->rows, (long long)b->cols);
             }
             int slot = letter == 'm' ? 0 : letter == 'n' ? 1 : 2;
@@ -75,8 +78,8 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
                 int s = l == 'm' ? 0 : l == 'n' ? 1 : 2;
                 if (soma_shape_letter_fixed(l))
                     snprintf(expected[e], sizeof expected[e], "%lld", (long long)soma_shape_letter_fixed(l));
-                else if (l == 'w')
-                    snprintf(expected[e], sizeof expected[e], "%lld", (long long)(value[1] + 31) / 32);
+                else if (soma_op_derived_cols(l, 1) >= 0)
+                    snprintf(expected[e], sizeof expected[e], "%lld", (long long)soma_op_derived_cols(l, value[1]));
                 else if (value[s] >= 0)
                     snprintf(expected[e], sizeof expected[e], "%lld", (long long)value[s]);
                 else
@@ -177,6 +180,14 @@ static const soma_op_params no_params;
 soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *a,
                       const soma_tensor *b, float beta, soma_tensor *c) {
     soma_op_params p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .alpha = alpha, .beta = beta};
+    return run(SOMA_OP_GEMM, a, b, NULL, c, p);
+}
+
+soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tensor *a,
+                         const soma_tensor *b, float beta, soma_tensor *c,
+                         soma_precision precision) {
+    soma_op_params p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .alpha = alpha,
+                        .beta = beta, .precision = (int)precision};
     return run(SOMA_OP_GEMM, a, b, NULL, c, p);
 }
 

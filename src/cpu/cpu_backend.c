@@ -11,6 +11,7 @@
 #include "core/host_memory.h"
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
+#include "cpu/cpu_round.h"
 
 #define CPU_ALIGNMENT 64 /* a cache line, and an AVX-512 vector */
 
@@ -75,6 +76,12 @@ static soma_status cpu_synchronize(void *ctx) {
     [SOMA_OP_##ID] = soma_cpu_activation_forward,                                              \
     [SOMA_OP_##ID##_BACKWARD] = soma_cpu_activation_backward
 
+/* The GEMM's packing buffers and rounded operands of the calling thread. */
+static void cpu_release_caches(void) {
+    soma_cpu_gemm_release();
+    soma_cpu_round_release();
+}
+
 const soma_backend soma_cpu_backend = {
     .name = "cpu",
     .kind = SOMA_DEVICE_CPU,
@@ -87,9 +94,13 @@ const soma_backend soma_cpu_backend = {
     .download = cpu_memcpy,
     .copy = cpu_memcpy,
     .synchronize = cpu_synchronize,
-    .release_caches = soma_cpu_gemm_release,
+    .release_caches = cpu_release_caches,
     .check_memory = cpu_check_memory,
     .kernel = {
+        [SOMA_OP_GEMM_BIAS_RELU] = soma_cpu_gemm_bias_act,
+        [SOMA_OP_GEMM_BIAS_GELU] = soma_cpu_gemm_bias_act,
+        [SOMA_OP_GEMM_DRELU_BGRAD] = soma_cpu_gemm_act_backward,
+        [SOMA_OP_GEMM_DGELU_BGRAD] = soma_cpu_gemm_act_backward,
         [SOMA_OP_GEMM] = soma_cpu_gemm,
         [SOMA_OP_BIAS_ADD] = soma_cpu_bias_add,
         [SOMA_OP_BIAS_GRAD] = soma_cpu_bias_grad,

@@ -8,6 +8,8 @@
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/cpu_parallel.h" /* soma_cpu_isa_level */
+#include "cpu/cpu_round.h"    /* TF32 and bf16 operands */
+#include "core/error.h"       /* SOMA_TRY */
 
 typedef struct gemm_dims {
     int64_t m, n, k;
@@ -18,8 +20,17 @@ static gemm_dims dims_of(const soma_op_call *call) {
     return (gemm_dims){c->rows, c->cols, call->p.trans_a ? a->rows : a->cols};
 }
 
+/* Both kernels take the operands rounded to the call's precision first. */
+#define ROUNDED_CALL()                                                                         \
+    soma_tensor rounded_[2];                                                                   \
+    soma_op_call rounded_call_;                                                                \
+    SOMA_TRY(soma_cpu_round_operands(call, rounded_, &rounded_call_));                         \
+    rounded_call_.p.precision = SOMA_PRECISION_FP32; /* done: exact from here on */            \
+    call = &rounded_call_
+
 CPU_KERNEL(soma_cpu_gemm_blocked_op) {
     (void)ctx;
+    ROUNDED_CALL();
     gemm_dims d = dims_of(call);
     const soma_tensor *a = call->in[0], *b = call->in[1];
     soma_tensor *c = call->out[0];
@@ -28,6 +39,7 @@ CPU_KERNEL(soma_cpu_gemm_blocked_op) {
 }
 
 CPU_KERNEL(soma_cpu_gemm_openblas_op) {
+    ROUNDED_CALL();
     gemm_dims d = dims_of(call);
     const soma_tensor *a = call->in[0], *b = call->in[1];
     soma_tensor *c = call->out[0];

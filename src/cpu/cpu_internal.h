@@ -82,6 +82,8 @@ CPU_KERNEL(soma_cpu_step_begin);
 CPU_KERNEL(soma_cpu_watch_loss);
 CPU_KERNEL(soma_cpu_clip_scale);
 CPU_KERNEL(soma_cpu_gemm);         /* OpenBLAS when present, else blocked */
+CPU_KERNEL(soma_cpu_gemm_bias_act);     /* cpu_gemm_epilogue.c: gemm_bias_relu, gemm_bias_gelu */
+CPU_KERNEL(soma_cpu_gemm_act_backward); /* gemm_drelu_bgrad, gemm_dgelu_bgrad */
 CPU_KERNEL(soma_cpu_gemm_blocked_op);
 
 /* max_j x[j] and log sum_j exp(x[j] - max) of one row of n (cpu_softmax.c).

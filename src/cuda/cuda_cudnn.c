@@ -84,6 +84,10 @@ static soma_status cudnn_softmax(void *vctx, const soma_op_call *call) {
 
 const soma_op_variant soma_cuda_variants[] = {
     {SOMA_OP_GEMM, "cublaslt", soma_cuda_gemm_lt},
+    {SOMA_OP_GEMM_BIAS_RELU, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_DRELU_BGRAD, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_BIAS_GELU, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_DGELU_BGRAD, "cublaslt", soma_cuda_gemm_epilogue_lt},
     {SOMA_OP_SOFTMAX, "cudnn", cudnn_softmax},
     {SOMA_OP_SOFTMAX_BACKWARD, "cudnn", cudnn_softmax},
     {SOMA_OP_LOG_SOFTMAX, "cudnn", cudnn_softmax},

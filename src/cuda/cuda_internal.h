@@ -31,6 +31,8 @@ typedef struct soma_cuda_ctx {
     float *partials;                /* SOMA_CUDA_MAX_PARTIALS floats (kernels/kernels.h) */
     void *cudnn;                    /* cudnnHandle_t, created on first use (cuda_cudnn.c) */
     soma_cuda_memory *memory;       /* the cache of device blocks (cuda_memory.c) */
+    void *rounded[2];               /* TF32/bf16 copies of a GEMM's B and A (cuda_gemm.c), */
+    size_t rounded_bytes[2];        /* grow-only, from `memory` (freed with it) */
 } soma_cuda_ctx;
 
 /* Each returns SOMA_OK on success; otherwise it leaves the message
@@ -101,6 +103,13 @@ void soma_cuda_memory_usage(const soma_cuda_ctx *ctx, size_t *live_bytes, size_t
  * and with cublasLtMatmul (variant "cublaslt"). */
 soma_status soma_cuda_gemm(void *ctx, const soma_op_call *call);
 soma_status soma_cuda_gemm_lt(void *ctx, const soma_op_call *call);
+
+/* cuda_lt.c: the GEMMs with cuBLASLt's epilogues (gemm_bias_relu,
+ * gemm_bias_gelu, gemm_drelu_bgrad, gemm_dgelu_bgrad): cublasSgemm and a
+ * pass (default), or one cublasLtMatmul (variant "cublaslt", falling back to
+ * the default where the heuristic offers nothing). */
+soma_status soma_cuda_gemm_epilogue(void *ctx, const soma_op_call *call);
+soma_status soma_cuda_gemm_epilogue_lt(void *ctx, const soma_op_call *call);
 
 /* cuda_cudnn.c, or cudnn_absent.c when soma is built without cuDNN (CMake
  * picks one): the backend's variant list, which holds "cublaslt" for GEMM

@@ -4,6 +4,10 @@
 
 const soma_op_variant soma_cuda_variants[] = {
     {SOMA_OP_GEMM, "cublaslt", soma_cuda_gemm_lt},
+    {SOMA_OP_GEMM_BIAS_RELU, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_DRELU_BGRAD, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_BIAS_GELU, "cublaslt", soma_cuda_gemm_epilogue_lt},
+    {SOMA_OP_GEMM_DGELU_BGRAD, "cublaslt", soma_cuda_gemm_epilogue_lt},
     {SOMA_OP_COUNT, NULL, NULL},
 };
 

@@ -159,6 +159,7 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     add_meta(w, "train.seed", "%" PRIu64, t->seed);
     add_meta(w, "train.no_shuffle", "%d", t->no_shuffle);
     add_meta(w, "train.patience", "%d", t->patience);
+    add_meta(w, "train.precision", "%s", soma_precision_name(t->precision));
     if (info->has_val_split) add_meta(w, "train.val_split", "%.17g", info->val_split);
     add_meta(w, "state.epochs_done", "%d", info->state.epochs_done);
     add_meta(w, "state.steps_in_epoch", "%lld", (long long)info->state.steps_in_epoch);
@@ -465,6 +466,14 @@ static soma_status read_info(const soma_st_file *f, const char *path, soma_check
     info->state.steps_in_epoch = 0;
     if (soma_st_file_meta(f, "state.steps_in_epoch"))
         INT_FIELD("state.steps_in_epoch", 0, MAX_STEPS, info->state.steps_in_epoch);
+    info->train.precision = SOMA_PRECISION_FP32; /* files from before --precision */
+    if (soma_st_file_meta(f, "train.precision")) {
+        SOMA_TRY(meta_string(f, path, "train.precision", &s));
+        if (soma_precision_parse(s, &info->train.precision) != SOMA_OK)
+            return soma_fail(SOMA_ERR_FORMAT,
+                             "%s: metadata 'train.precision' = '%.40s' is not fp32, tf32 or bf16",
+                             path, s);
+    }
     info->has_val_split = soma_st_file_meta(f, "train.val_split") != NULL;
     if (info->has_val_split) REAL_FIELD("train.val_split", 0.0, 1.0 - 0x1p-53, 0, info->val_split);
     info->has_optimizer = soma_st_file_meta(f, "optim.kind") != NULL;

@@ -56,6 +56,7 @@ struct soma_mlp {
     unsigned long long clock;
     unsigned long long workspace_generation; /* +1 whenever a workspace is (re)made */
     const soma_tensor *step_ctl; /* set by the training loop: dropout's step comes from it */
+    soma_precision precision; /* of every GEMM (soma_mlp_set_precision) */
 };
 
 static const char *const init_names[SOMA_INIT_COUNT] = {
@@ -330,7 +331,7 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
     for (int l = 0; l < m->n_layers; l++) {
         layer *L = &m->layers[l];
         soma_tensor *z = ws->z[l], *h = ws->h[l];
-        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, z));
+        SOMA_TRY(soma_gemm_ex(0, 1, 1.0f, input, L->w, 0.0f, z, m->precision));
         if (training && is_hidden(m, l) && m->step_ctl) {
             /* layer l of step t draws from offset l + (t - 1) SOMA_MAX_LAYERS, as below
              * with the offset (t - 1) SOMA_MAX_LAYERS that the training loop passes */
@@ -379,10 +380,10 @@ soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tens
             dz = ws->g[l];
         }
         const soma_tensor *input = l > 0 ? ws->h[l - 1] : x;
-        SOMA_TRY(soma_gemm(1, 0, 1.0f, dz, input, 0.0f, L->dw));
+        SOMA_TRY(soma_gemm_ex(1, 0, 1.0f, dz, input, 0.0f, L->dw, m->precision));
         SOMA_TRY(soma_bias_grad(dz, L->db));
         if (l > 0) {
-            SOMA_TRY(soma_gemm(0, 0, 1.0f, dz, L->w, 0.0f, ws->g[l - 1]));
+            SOMA_TRY(soma_gemm_ex(0, 0, 1.0f, dz, L->w, 0.0f, ws->g[l - 1], m->precision));
             dh = ws->g[l - 1];
         }
     }
@@ -430,3 +431,16 @@ void soma_mlp_set_step_ctl(soma_mlp *m, const soma_tensor *ctl) {
 }
 
 unsigned long long soma_mlp_workspace_generation(const soma_mlp *m) { return m ? m->workspace_generation : 0; }
+
+soma_status soma_mlp_set_precision(soma_mlp *m, soma_precision precision) {
+    if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_set_precision: argument 'm' is NULL");
+    if (!soma_precision_name(precision))
+        return soma_fail(SOMA_ERR_INVALID_ARG,
+                         "soma_mlp_set_precision: precision %d is not a soma_precision (fp32 0, tf32 "
+                         "1, bf16 2)",
+                         (int)precision);
+    m->precision = precision;
+    return SOMA_OK;
+}
+
+soma_precision soma_mlp_precision(const soma_mlp *m) { return m ? m->precision : SOMA_PRECISION_FP32; }

@@ -13,6 +13,26 @@
 #define COLS(c, i) ((c)->in_shape[i].cols)
 #define NUMEL(c, i) (ROWS(c, i) * COLS(c, i))
 
+/* A float value rounded to `mantissa` stored bits, to nearest, ties to even
+ * (nearbyint in the default rounding mode), by arithmetic rather than by
+ * bits as core/precision.h does; exponents below float's smallest normal
+ * (2^-126) keep its spacing, as float subnormals do. */
+static double round_to_bits(double x, int mantissa) {
+    if (!isfinite(x) || x == 0.0) return x;
+    int e;
+    (void)frexp(x, &e); /* x = f 2^e, 0.5 <= |f| < 1 */
+    if (e < -125) e = -125;
+    return ldexp(nearbyint(ldexp(x, mantissa + 1 - e)), e - mantissa - 1);
+}
+
+/* A GEMM operand at the call's precision: TF32 keeps 10 mantissa bits,
+ * bf16 7. */
+static double round_operand(double x, int precision) {
+    return precision == SOMA_PRECISION_TF32   ? round_to_bits(x, 10)
+           : precision == SOMA_PRECISION_BF16 ? round_to_bits(x, 7)
+                                              : x;
+}
+
 /* C = alpha op(A) op(B) + beta C */
 void soma_ref_gemm(const soma_ref_call *c) {
     const double *a = c->in[0], *b = c->in[1];
@@ -24,8 +44,10 @@ void soma_ref_gemm(const soma_ref_call *c) {
         for (int64_t j = 0; j < n; j++) {
             double acc = 0.0;
             for (int64_t l = 0; l < k; l++) {
-                double av = c->p.trans_a ? a[l * lda + i] : a[i * lda + l];
-                double bv = c->p.trans_b ? b[j * ldb + l] : b[l * ldb + j];
+                double av = round_operand(c->p.trans_a ? a[l * lda + i] : a[i * lda + l],
+                                          c->p.precision);
+                double bv = round_operand(c->p.trans_b ? b[j * ldb + l] : b[l * ldb + j],
+                                          c->p.precision);
                 acc += av * bv;
             }
             double old = c->p.beta == 0.0f ? 0.0 : c->p.beta * out[i * n + j];
@@ -377,4 +399,48 @@ void soma_ref_adam_update(const soma_ref_call *c) {
         double v_hat = v[i] * (double)p->bias_correction2;
         w[i] -= (double)p->lr * m_hat / (sqrt(v_hat) + (double)p->eps);
     }
+}
+
+/* ---- GEMMs with cuBLASLt's epilogues (op_table.c) ------------------------ */
+
+static int is_relu_epilogue(int op) { return op == SOMA_OP_GEMM_BIAS_RELU || op == SOMA_OP_GEMM_DRELU_BGRAD; }
+
+/* h = f(x w^T + bias); aux: the mask words (relu) or z (gelu), padding 0 */
+void soma_ref_gemm_bias_act(const soma_ref_call *c) {
+    const double *x = c->in[0], *w = c->in[1], *bias = c->in[2];
+    int64_t m = ROWS(c, 0), k = COLS(c, 0), n = ROWS(c, 1), aux_cols = c->out_shape[1].cols;
+    const int relu = is_relu_epilogue(c->op);
+    for (int64_t j = 0; j < m * aux_cols; j++) c->out[1][j] = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double z = bias[j];
+            for (int64_t l = 0; l < k; l++) z += x[i * k + l] * w[j * k + l];
+            c->out[0][i * n + j] = act_f(relu ? SOMA_ACT_RELU : SOMA_ACT_GELU_TANH, z, 0.0);
+            if (!relu)
+                c->out[1][i * aux_cols + j] = z;
+            else if (z > 0.0)
+                c->out[1][i * aux_cols + j / 32] += ldexp(1.0, (int)(j % 32)); /* words as integers */
+        }
+}
+
+/* dz = (g w2) f'(z), db = sum over rows of dz */
+void soma_ref_gemm_act_backward(const soma_ref_call *c) {
+    const double *g = c->in[0], *w2 = c->in[1], *aux = c->in[2];
+    int64_t m = ROWS(c, 0), k = COLS(c, 0), n = COLS(c, 1), aux_cols = c->in_shape[2].cols;
+    const int relu = is_relu_epilogue(c->op);
+    for (int64_t j = 0; j < n; j++) c->out[1][j] = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int64_t l = 0; l < k; l++) acc += g[i * k + l] * w2[l * n + j];
+            double d;
+            if (relu) {
+                uint32_t word = (uint32_t)aux[i * aux_cols + j / 32];
+                d = (word >> (j % 32)) & 1u ? acc : 0.0;
+            } else {
+                d = acc * act_df(SOMA_ACT_GELU_TANH, aux[i * aux_cols + j], 0.0);
+            }
+            c->out[0][i * n + j] = d;
+            c->out[1][j] += d;
+        }
 }

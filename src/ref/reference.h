@@ -10,6 +10,8 @@ void soma_ref_gemm(const soma_ref_call *c);
 void soma_ref_bias_add(const soma_ref_call *c);
 void soma_ref_bias_grad(const soma_ref_call *c);
 void soma_ref_bias_act(const soma_ref_call *c);
+void soma_ref_gemm_bias_act(const soma_ref_call *c);
+void soma_ref_gemm_act_backward(const soma_ref_call *c);
 void soma_ref_activation(const soma_ref_call *c);          /* every activation, by c->op */
 void soma_ref_activation_backward(const soma_ref_call *c);
 void soma_ref_softmax(const soma_ref_call *c);

@@ -480,6 +480,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
 soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                        const soma_dataset *val, const soma_train_config *c, soma_train_state *state) {
     SOMA_TRY(check_train_args(m, o, train, val, c, state));
+    SOMA_TRY(soma_mlp_set_precision(m, c->precision));
     run r;
     soma_status st = run_init(&r, m, train, val, c);
     if (state->epochs_done == 0) state->best_val_loss = INFINITY;

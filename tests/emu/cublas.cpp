@@ -53,9 +53,15 @@ static float round_mantissa(float x, int mantissa_bits) {
     return bits_float(u);
 }
 
+/* Keeps the top 1 + 8 + 10 bits, dropping the rest. */
+static float truncate_tf32(float x) {
+    if (!isfinite(x)) return x;
+    return bits_float(float_bits(x) & ~((1u << 13) - 1u));
+}
+
 float round_operand(float x, operand_rounding rounding) {
     switch (rounding) {
-    case ROUND_TF32: return round_mantissa(x, 10);
+    case ROUND_TF32: return truncate_tf32(x);
     case ROUND_BF16: return round_mantissa(x, 7);
     default: return x;
     }
@@ -258,6 +264,116 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
                 for (int64_t j = 0; j < n; j++)
                     for (int64_t i = 0; i < m; i++) {
                         float *c = &C[i + j * (int64_t)ldc];
+                        float v = a_s * acc[(size_t)(i + j * m)];
+                        *c = b_s == 0.0f ? v : v + b_s * *c;
+                    }
+            },
+            true);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* The type combinations of cublasGemmEx that the stand-in runs, all with
+ * float scalars and a float C: A and B both float (compute 32F, its
+ * PEDANTIC form, or the FAST_TF32 / FAST_16BF down-conversions) or both
+ * bf16 (compute 32F or 32F_PEDANTIC only: cuBLAS lists no FAST_* compute
+ * type for 16-bit inputs). Other combinations that the library supports
+ * (half, int8, complex, bf16 C) are refused as not emulated; ones it does
+ * not (mixed A and B types, FAST_* with bf16 inputs) as it refuses them:
+ * CUBLAS_STATUS_NOT_SUPPORTED either way. */
+static bool gemm_ex_types_ok(cudaDataType a, cudaDataType b, cudaDataType c,
+                             cublasComputeType_t compute, const char **why) {
+    bool f32 = a == CUDA_R_32F && b == CUDA_R_32F, bf16 = a == CUDA_R_16BF && b == CUDA_R_16BF;
+    *why = "not a combination cuBLAS supports";
+    if (a != b) return false;
+    if (c != CUDA_R_32F) {
+        *why = "C other than float is not emulated";
+        return false;
+    }
+    switch (compute) {
+    case CUBLAS_COMPUTE_32F:
+    case CUBLAS_COMPUTE_32F_PEDANTIC:
+        if (!f32 && !bf16) *why = "A/B types other than float and bf16 are not emulated";
+        return f32 || bf16;
+    case CUBLAS_COMPUTE_32F_FAST_TF32:
+    case CUBLAS_COMPUTE_32F_FAST_16BF:
+    case CUBLAS_COMPUTE_32F_FAST_16F:
+        if (compute == CUBLAS_COMPUTE_32F_FAST_16F) *why = "FAST_16F is not emulated";
+        return f32 && compute != CUBLAS_COMPUTE_32F_FAST_16F;
+    default:
+        *why = "compute type not emulated";
+        return false;
+    }
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void *alpha,
+                            const void *A, cudaDataType Atype, int lda, const void *B,
+                            cudaDataType Btype, int ldb, const void *beta, void *C,
+                            cudaDataType Ctype, int ldc, cublasComputeType_t computeType,
+                            cublasGemmAlgo_t algo) {
+    std::lock_guard<std::recursive_mutex> guard(api_lock);
+    HANDLE_OK(handle);
+    if (sticky_error() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
+    const char *why;
+    if (!gemm_ex_types_ok(Atype, Btype, Ctype, computeType, &why)) {
+        note("cublasGemmEx: A %d, B %d, C %d with compute type %d: %s", (int)Atype, (int)Btype,
+             (int)Ctype, (int)computeType, why);
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP) {
+        note("cublasGemmEx: algorithm %d is not emulated (only CUBLAS_GEMM_DEFAULT)", (int)algo);
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
+    bool ops_ok = (transa == CUBLAS_OP_N || transa == CUBLAS_OP_T || transa == CUBLAS_OP_C) &&
+                  (transb == CUBLAS_OP_N || transb == CUBLAS_OP_T || transb == CUBLAS_OP_C);
+    int a_rows = ta ? k : m, b_rows = tb ? n : k;
+    if (!ops_ok || m < 0 || n < 0 || k < 0 || lda < (a_rows > 1 ? a_rows : 1) ||
+        ldb < (b_rows > 1 ? b_rows : 1) || ldc < (m > 1 ? m : 1)) {
+        note("cublasGemmEx: invalid arguments: trans %d/%d, m %d n %d k %d, lda %d (>= %d), ldb "
+             "%d (>= %d), ldc %d (>= %d)",
+             (int)transa, (int)transb, m, n, k, lda, a_rows, ldb, b_rows, ldc, m);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    if (!scalar_ok(handle, (const float *)alpha, "alpha") ||
+        !scalar_ok(handle, (const float *)beta, "beta"))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    size_t elem = Atype == CUDA_R_16BF ? 2 : 4;
+    size_t a_extent = operand_extent(a_rows, ta ? m : k, lda, elem);
+    size_t b_extent = operand_extent(b_rows, tb ? k : n, ldb, elem);
+    size_t c_extent = operand_extent(m, n, ldc, 4);
+    if ((a_extent && !device_span_ok(A, a_extent, "cublasGemmEx", "A")) ||
+        (b_extent && !device_span_ok(B, b_extent, "cublasGemmEx", "B")) ||
+        !device_span_ok(C, c_extent, "cublasGemmEx", "C"))
+        fatal("cublasGemmEx(m %d, n %d, k %d, lda %d, ldb %d, ldc %d): an operand reaches outside "
+              "its device memory (on a GPU: wrong results or a fault)",
+              m, n, k, lda, ldb, ldc);
+    if (stream_device(handle->stream, "cublasGemmEx") < 0) return CUBLAS_STATUS_EXECUTION_FAILED;
+    bool device_scalars = handle->pointer_mode == CUBLAS_POINTER_MODE_DEVICE;
+    const float *alpha_p = (const float *)alpha, *beta_p = (const float *)beta;
+    float alpha_now = device_scalars ? 0.0f : *alpha_p, beta_now = device_scalars ? 0.0f : *beta_p;
+    /* FAST_* compute types down-convert float operands; so does the TF32
+     * math mode for compute 32F on float operands (not for PEDANTIC) */
+    operand_rounding rounding =
+        computeType == CUBLAS_COMPUTE_32F_FAST_TF32   ? ROUND_TF32
+        : computeType == CUBLAS_COMPUTE_32F_FAST_16BF ? ROUND_BF16
+        : (computeType == CUBLAS_COMPUTE_32F && Atype == CUDA_R_32F &&
+           handle->math == CUBLAS_TF32_TENSOR_OP_MATH)
+            ? ROUND_TF32
+            : ROUND_NONE;
+    float *Cf = (float *)C;
+    enqueue(handle->stream, "cublasGemmEx",
+            [=] {
+                float a_s = device_scalars ? *alpha_p : alpha_now;
+                float b_s = device_scalars ? *beta_p : beta_now;
+                std::vector<float> acc((size_t)m * (size_t)n);
+                if (k > 0)
+                    reference_product(m, n, k, ta, tb, A, Atype, lda, B, Btype, ldb, rounding,
+                                      acc.data());
+                for (int64_t j = 0; j < n; j++)
+                    for (int64_t i = 0; i < m; i++) {
+                        float *c = &Cf[i + j * (int64_t)ldc];
                         float v = a_s * acc[(size_t)(i + j * m)];
                         *c = b_s == 0.0f ? v : v + b_s * *c;
                     }

@@ -68,6 +68,7 @@ struct lt_pref {
 };
 
 static std::set<void *> live_lt;      /* handles */
+static bool no_epilogue_algorithms;   /* soma_emu_lt_offer_no_epilogue */
 static std::set<void *> live_objects; /* descriptors, layouts, preferences */
 
 /* What a heuristic result's algorithm carries. */
@@ -480,6 +481,11 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
     cublasStatus_t why;
     if (!validate("cublasLtMatmulAlgoGetHeuristic", d, l[0], l[1], l[2], l[3], &p, &why))
         return why;
+    if (no_epilogue_algorithms && d->epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+        note("cublasLtMatmulAlgoGetHeuristic: no algorithm for epilogue %u (as asked by the test)",
+             d->epilogue);
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
     const lt_pref *pr = (const lt_pref *)pref;
     uint32_t align = 16;
     for (int i = 0; i < 4; i++)
@@ -603,6 +609,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                                                                 : ROUND_NONE;
     enqueue(stream, me, [job] { job.run(); }, true);
     return CUBLAS_STATUS_SUCCESS;
+}
+
+void soma_emu_lt_offer_no_epilogue(int on) {
+    std::lock_guard<std::recursive_mutex> guard(api_lock);
+    no_epilogue_algorithms = on != 0;
 }
 
 } /* extern "C" */

@@ -60,6 +60,10 @@ void soma_emu_counters_print(FILE *to, const char *label, const soma_emu_counter
  * after it, fail with cudaErrorMemoryAllocation, as a device that ran out of
  * memory would; 0 turns it off. */
 void soma_emu_fail_allocation_after(long n);
+/* on != 0: cublasLtMatmulAlgoGetHeuristic offers no algorithm for any
+ * epilogue but DEFAULT (CUBLAS_STATUS_NOT_SUPPORTED, none returned), as the
+ * library does for a problem it has no fused kernel for; 0 turns it off. */
+void soma_emu_lt_offer_no_epilogue(int on);
 /* Device allocations (cudaMalloc) not yet freed, and their bytes. */
 long soma_emu_live_allocations(uint64_t *bytes);
 

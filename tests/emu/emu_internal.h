@@ -104,8 +104,15 @@ bool device_span_ok(const void *p, size_t extent, const char *caller, const char
  * = X or its transpose, accumulated in float in l order (the GPU's order
  * differs; the op table's GEMM limit covers that). The operands are stored
  * as `type` (CUDA_R_32F or CUDA_R_16BF) and rounded as `rounding` says
- * before multiplying: TF32 keeps 10 mantissa bits, BF16 7, both rounding to
- * nearest even, as the tensor cores do. */
+ * before multiplying. TF32 keeps the top 10 mantissa bits and drops the
+ * rest (truncation): NVIDIA documents no rounding for the FP32 operands of
+ * a TF32 GEMM, and PyTorch's numerical-accuracy notes say only the first 10
+ * mantissa bits are read; it is also the conversion furthest from the CPU's
+ * rounding to nearest, so a caller that relies on the library to round (soma
+ * rounds its operands itself, kernels/round.cu) shows up here rather than
+ * only on a GPU. BF16 (CUBLAS_COMPUTE_32F_FAST_16BF) rounds to nearest even,
+ * as cvt.rn.bf16.f32 does. Either way an operand already rounded to the
+ * format passes unchanged. */
 enum operand_rounding { ROUND_NONE, ROUND_TF32, ROUND_BF16 };
 float round_operand(float x, operand_rounding rounding);
 /* Element `index` of an operand stored as `type`, as a float. */
