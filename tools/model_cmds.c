@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "data_spec.h"
 #include "file_guard.h"
 #include "io/files.h"
@@ -130,15 +131,18 @@ static void json_number(char *buf, size_t size, double v) {
 int soma_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto";
     int json = 0;
+    int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to evaluate"},
         {"--data", OPT_STRING, &data, "mnist (its test set), csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
+        {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
     const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json]";
     int code = options_parse("eval", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
+    if ((code = cli_set_threads("eval", threads))) return code;
     if (!data) {
         fprintf(stderr, "soma eval: --data is required\n");
         return 2;
@@ -180,21 +184,42 @@ int soma_cmd_eval(int argc, char **argv) {
     return code;
 }
 
-/* Class models print the class (argmax, or logit > 0 for one BCE output),
- * regression models their outputs; a row whose outputs are not all finite
- * prints "nan" for its class, never a class it does not have. Returns
- * whether the row was finite. */
-static int print_prediction(FILE *out, const float *o, int64_t outputs, soma_loss loss) {
+/* How predict shows a row: the class (argmax, or logit > 0 for one BCE
+ * output) for class models, the outputs for regression or --raw; --json
+ * makes each line a JSON object. */
+typedef struct predict_format {
+    soma_loss shown; /* MSE: the outputs as they are */
+    int json;
+} predict_format;
+
+/* A row whose outputs are not all finite prints "nan" (null in JSON) for its
+ * class, never a class it does not have. Returns whether the row was finite. */
+static int print_prediction(FILE *out, const float *o, int64_t outputs, const predict_format *f, int64_t row) {
     int finite = 1;
     for (int64_t j = 0; j < outputs; j++) finite &= isfinite(o[j]) != 0;
-    if (loss == SOMA_LOSS_XENT || (outputs > 1 && loss == SOMA_LOSS_BCE)) {
-        int64_t best = 0;
+    int64_t cls = -1;
+    if (f->shown == SOMA_LOSS_XENT || (outputs > 1 && f->shown == SOMA_LOSS_BCE)) {
+        cls = 0;
         for (int64_t j = 1; j < outputs; j++)
-            if (o[j] > o[best]) best = j;
-        if (finite) fprintf(out, "%lld\n", (long long)best);
-        else fprintf(out, "nan\n");
-    } else if (loss == SOMA_LOSS_BCE) {
-        if (finite) fprintf(out, "%d\n", o[0] > 0.0f);
+            if (o[j] > o[cls]) cls = j;
+    } else if (f->shown == SOMA_LOSS_BCE) {
+        cls = o[0] > 0.0f;
+    }
+    if (f->json) {
+        fprintf(out, "{\"row\": %lld", (long long)row);
+        if (cls >= 0 && finite) fprintf(out, ", \"class\": %lld", (long long)cls);
+        else if (cls >= 0) fprintf(out, ", \"class\": null");
+        else {
+            fprintf(out, ", \"outputs\": [");
+            for (int64_t j = 0; j < outputs; j++) {
+                if (j) fputs(", ", out);
+                cli_json_float(out, o[j]);
+            }
+            fputc(']', out);
+        }
+        fputs("}\n", out);
+    } else if (cls >= 0) {
+        if (finite) fprintf(out, "%lld\n", (long long)cls);
         else fprintf(out, "nan\n");
     } else {
         for (int64_t j = 0; j < outputs; j++) fprintf(out, "%s%.9g", j ? "," : "", (double)o[j]);
@@ -204,27 +229,32 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, soma_los
 }
 
 /* Writes every row's prediction to out; counts the rows that are not finite. */
-static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_t outputs, soma_loss loss,
+static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_t outputs, const predict_format *f,
                               const soma_dataset *ds, int64_t *bad, int64_t *first_bad) {
     *bad = 0;
-    for (int64_t i = 0; i < rows; i++)
-        if (!print_prediction(out, pred + i * outputs, outputs, loss) && (*bad)++ == 0)
-            *first_bad = soma_dataset_source_row(ds, i);
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t source = soma_dataset_source_row(ds, i);
+        if (!print_prediction(out, pred + i * outputs, outputs, f, source) && (*bad)++ == 0) *first_bad = source;
+    }
 }
 
 int soma_cmd_predict(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto", *output = NULL;
-    int raw = 0;
+    int raw = 0, json = 0;
+    int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to run"},
         {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL], idx:..."},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--output", OPT_STRING, &output, "write here instead of standard output (replaced whole, crash-safe)"},
         {"--raw", OPT_FLAG, &raw, "print the raw outputs (logits) instead of classes"},
+        {"--json", OPT_FLAG, &json, "one JSON object a row: {\"row\": N, \"class\": K} or \"outputs\": [...]"},
+        {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
-    const char *synopsis = "soma predict --model FILE --data SPEC [--output FILE] [--raw]";
+    const char *synopsis = "soma predict --model FILE --data SPEC [--output FILE] [--raw] [--json]";
     int code = options_parse("predict", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
+    if ((code = cli_set_threads("predict", threads))) return code;
     if (!data) {
         fprintf(stderr, "soma predict: --data is required\n");
         return 2;
@@ -241,10 +271,10 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }
-    soma_loss shown = raw ? SOMA_LOSS_MSE : l.info.loss;
+    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json};
     int64_t bad = 0, first_bad = 0;
     if (!code && !output) {
-        write_predictions(stdout, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+        write_predictions(stdout, pred, rows, outputs, &format, l.src.data, &bad, &first_bad);
     } else if (!code) { /* into a temporary file renamed over --output once complete */
         soma_output o;
         FILE *f = NULL;
@@ -255,7 +285,7 @@ int soma_cmd_predict(int argc, char **argv) {
             if (o.fd >= 0) soma_output_abort(&o);
             code = 1;
         } else {
-            write_predictions(f, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+            write_predictions(f, pred, rows, outputs, &format, l.src.data, &bad, &first_bad);
             int failed = fflush(f) != 0 || ferror(f);
             int why = errno;
             failed |= fclose(f) != 0;
@@ -279,14 +309,64 @@ int soma_cmd_predict(int argc, char **argv) {
     return code;
 }
 
+static const char *norm_name(soma_norm_kind kind) {
+    return kind == SOMA_NORM_SCALE01 ? "scale01" : kind == SOMA_NORM_STANDARDIZE ? "standardize" : "none";
+}
+
+/* summary --json: one object, the layers in order. */
+static void print_summary_json(const char *path, const loaded *l) {
+    const soma_mlp *m = l->model;
+    printf("{\"model\": ");
+    cli_json_string(stdout, path);
+    printf(", \"inputs\": %lld, \"outputs\": %lld, \"parameters\": %lld, \"loss\": \"%s\", \"normalize\": \"%s\"",
+           (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
+           soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
+    printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
+    if (l->info.has_optimizer) {
+        printf(", \"optimizer\": {\"kind\": \"%s\", \"lr\": ", soma_optim_name(l->info.optim.kind));
+        cli_json_float(stdout, l->info.optim.lr);
+        printf(", \"steps\": %lld}", (long long)l->info.steps);
+    }
+    printf(", \"layers\": [");
+    int64_t in = soma_mlp_inputs(m);
+    for (int i = 0; i < soma_mlp_layer_count(m); i++) {
+        soma_layer_spec spec = soma_mlp_layer(m, i);
+        printf("%s{\"inputs\": %lld, \"units\": %lld, \"activation\": \"%s\", \"dropout\": ", i ? ", " : "",
+               (long long)in, (long long)spec.units, soma_activation_name(spec.act));
+        cli_json_float(stdout, spec.dropout);
+        printf(", \"parameters\": %lld}", (long long)(in * spec.units + spec.units));
+        in = spec.units;
+    }
+    printf("]}\n");
+}
+
 int soma_cmd_summary(int argc, char **argv) {
     const char *model = NULL;
-    const option opts[] = {{"--model", OPT_STRING, &model, "checkpoint to describe"}};
-    int code = options_parse("summary", "soma summary --model FILE", argc, argv, opts, 1, NULL);
+    int json = 0;
+    const option opts[] = {
+        {"--model", OPT_STRING, &model, "checkpoint to describe (or give it as the argument)"},
+        {"--json", OPT_FLAG, &json, "print one JSON object: sizes, loss, optimizer, layers"},
+    };
+    const char *synopsis = "soma summary [--json] MODEL";
+    const char *args[1];
+    int n_args = 0;
+    int code = options_parse_args("summary", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, args,
+                                  1, &n_args);
     if (code) return code < 0 ? 0 : code;
+    if (n_args && model) {
+        fprintf(stderr, "soma summary: the model is given twice ('%s' and --model %s)\n", args[0], model);
+        return 2;
+    }
+    if (n_args) model = args[0];
+    if (!model) {
+        fprintf(stderr, "soma summary: which model? (%s)\n", synopsis);
+        return 2;
+    }
     loaded l;
     code = load("summary", model, "cpu", NULL, NULL, &l);
-    if (!code) {
+    if (!code && json) {
+        print_summary_json(model, &l);
+    } else if (!code) {
         printf("%s: %lld inputs, loss %s", model, (long long)soma_mlp_inputs(l.model), soma_loss_name(l.info.loss));
         if (l.info.has_optimizer)
             printf(", optimizer %s lr %g, %lld steps", soma_optim_name(l.info.optim.kind), (double)l.info.optim.lr,

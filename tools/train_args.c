@@ -96,6 +96,14 @@ static int check_args(train_args *a) {
             return 2;
         }
     }
+    if (a->quiet && a->json) {
+        fprintf(stderr, "soma train: --quiet and --json contradict each other (--json alone keeps stdout machine-readable)\n");
+        return 2;
+    }
+    if (a->threads < 0 || a->threads > 4096 || (train_args_given(a, "--threads") && a->threads == 0)) {
+        fprintf(stderr, "soma train: --threads must be in [1, 4096]\n");
+        return 2;
+    }
     if (a->save_every > 0 && !a->save) {
         fprintf(stderr, "soma train: --save-every needs --save\n");
         return 2;
@@ -147,6 +155,9 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--log", OPT_STRING, &a->log, "write per-epoch metrics to this CSV file"},
         {"--plot", OPT_STRING, &a->plot, "draw loss and accuracy per epoch into this .svg, .png or .pdf"},
         {"--profile", OPT_FLAG, &a->profile, "print where each epoch's time went (GEMMs, dropout, data, ...)"},
+        {"--quiet", OPT_FLAG, &a->quiet, "print nothing but errors and warnings (no progress, no epochs)"},
+        {"--json", OPT_FLAG, &a->json, "standard output as JSON lines: one per epoch, then the result"},
+        {"--threads", OPT_INT, &a->threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
     enum { N_OPTS = sizeof opts / sizeof opts[0] };
     _Static_assert(N_OPTS <= sizeof a->given / sizeof a->given[0], "train_args.given is too small");

@@ -15,6 +15,8 @@ typedef struct train_args {
     int64_t batch, epochs, patience, warmup, step_size, save_every;
     uint64_t seed;
     int no_shuffle, nesterov, profile;
+    int quiet, json;  /* --quiet: nothing on standard output; --json: JSON lines there */
+    int64_t threads; /* --threads (0: the default) */
     /* the names above, parsed */
     soma_activation act_kind;
     soma_optim_kind optim_kind;
