@@ -149,7 +149,7 @@ int data_spec_load(const char *command, const data_spec *s, data_part part, data
     soma_status st;
     if (s->kind == DATA_MNIST && access(files[0], F_OK) != 0) {
         char *dir = mnist_dir();
-        fprintf(stderr, "soma %s: MNIST is not in %s: fetch it with scripts/fetch-mnist.sh (or set SOMA_DATA)\n",
+        fprintf(stderr, "soma %s: MNIST is not in %s: fetch it with `soma fetch mnist` (or set SOMA_DATA)\n",
                 command, dir ? dir : "$SOMA_DATA/mnist");
         free(dir);
         free(files[0]);

@@ -1,5 +1,5 @@
 /* data_spec.h: the --data argument of the CLI.
- *   mnist                      the MNIST files fetched by scripts/fetch-mnist.sh into
+ *   mnist                      the MNIST files fetched by `soma fetch mnist` into
  *                              $SOMA_DATA/mnist (default ~/.cache/soma/mnist)
  *   csv:PATH[,label=COL]       a CSV file; COL is a column index or header name
  *                              (default: the last column)
