@@ -95,6 +95,8 @@ grep -q "^device: cpu (3 threads" "$work/t.out" && ok "train --threads 3: $(grep
 "$soma" train --data "csv:$work/d.csv" --layers 3,7,2 --epochs 1 --device cpu --threads 1 >"$work/t.out" 2>&1
 grep -q "^device: cpu (1 thread" "$work/t.out" && ok "train --threads 1" || fail "train --threads 1: $(cat "$work/t.out")"
 expect 2 "--threads must be in \[1, 4096\]" -- "$soma" train --data mnist --threads 0
+"$soma" check --device cpu --op relu --quick --threads 3 >"$work/c.out" 2>&1 && ok "check --threads 3" ||
+  fail "check --threads 3: $(tail -2 "$work/c.out")"
 expect 2 "--threads must be in \[1, 4096\], got 5000" -- "$soma" predict --model x --data mnist --threads 5000
 
 # --- predict --json ----------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "core/backend.h"
 #include "core/op_check.h"
 #include "io/json.h"
@@ -22,6 +23,7 @@ typedef struct options {
     int quick;
     uint64_t seed;
     int json;
+    int64_t threads; /* 0: the default */
 } options;
 
 typedef struct tally {
@@ -161,6 +163,7 @@ int soma_cmd_check(int argc, char **argv) {
         {"--quick", OPT_FLAG, &o.quick, "skip the large shapes (1024x1024x256, 1x1000000)"},
         {"--seed", OPT_U64, &o.seed, "seed of the random inputs (1)"},
         {"--json", OPT_FLAG, &o.json, "print one JSON object: rows, devices, passed, failed"},
+        {"--threads", OPT_INT, &o.threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
     const char *synopsis = "soma check [--device SPEC] [--op NAME] [--quick] [--seed N] [--json]";
     int code = options_parse("check", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
@@ -171,6 +174,7 @@ int soma_cmd_check(int argc, char **argv) {
         return 0;
     }
     if (code) return code;
+    if ((code = cli_set_threads("check", o.threads))) return code;
     if (o.op && soma_op_find(o.op) == SOMA_OP_COUNT) {
         fprintf(stderr, "soma check: unknown op '%s' (soma check --help)\n", o.op);
         return 2;
