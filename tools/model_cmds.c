@@ -72,6 +72,12 @@ static int load(const char *command, const char *model_path, const char *device,
     }
     if (!data) return 0;
     if (data_spec_load(command, &l->spec, DATA_TEST, &l->src)) return 1;
+    /* predict on rows without a label: a CSV with as many columns as the
+     * model has inputs is features only (label= given says otherwise) */
+    if (strcmp(command, "predict") == 0 && l->spec.kind == DATA_CSV && !l->spec.label &&
+        soma_dataset_features(l->src.data) + 1 == soma_mlp_inputs(l->model) &&
+        data_source_all_features(command, &l->src))
+        return 1;
     if (soma_dataset_features(l->src.data) != soma_mlp_inputs(l->model)) {
         fprintf(stderr, "soma %s: the data has %lld features but the model takes %lld inputs\n", command,
                 (long long)soma_dataset_features(l->src.data), (long long)soma_mlp_inputs(l->model));
@@ -190,7 +196,22 @@ int soma_cmd_eval(int argc, char **argv) {
 typedef struct predict_format {
     soma_loss shown; /* MSE: the outputs as they are */
     int json;
+    int proba;     /* --proba: probabilities (softmax for xent, sigmoid for bce) */
+    double *p;     /* --proba: room for one row's probabilities */
 } predict_format;
+
+/* --proba: p = softmax(o) (xent: p_j = exp(o_j - max) / sum_k exp(o_k - max)),
+ * or p_j = 1 / (1 + exp(-o_j)) per output (bce), in double. */
+static void probabilities(const float *o, int64_t outputs, soma_loss loss, double *p) {
+    if (loss == SOMA_LOSS_BCE) {
+        for (int64_t j = 0; j < outputs; j++) p[j] = 1.0 / (1.0 + exp(-(double)o[j]));
+        return;
+    }
+    double most = o[0], sum = 0.0;
+    for (int64_t j = 1; j < outputs; j++) most = o[j] > most ? o[j] : most;
+    for (int64_t j = 0; j < outputs; j++) sum += p[j] = exp((double)o[j] - most);
+    for (int64_t j = 0; j < outputs; j++) p[j] /= sum;
+}
 
 /* A row whose outputs are not all finite prints "nan" (null in JSON) for its
  * class, never a class it does not have. Returns whether the row was finite. */
@@ -205,7 +226,22 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, const pr
     } else if (f->shown == SOMA_LOSS_BCE) {
         cls = o[0] > 0.0f;
     }
-    if (f->json) {
+    if (f->proba) {
+        double *p = f->p;
+        if (finite) probabilities(o, outputs, f->shown, p);
+        if (f->json) {
+            fprintf(out, "{\"row\": %lld, \"class\": ", (long long)row);
+            if (finite) fprintf(out, "%lld", (long long)cls);
+            else fputs("null", out);
+            fputs(", \"proba\": [", out);
+        }
+        for (int64_t j = 0; j < outputs; j++) {
+            if (j) fputs(f->json ? ", " : ",", out);
+            if (!finite) fputs(f->json ? "null" : "nan", out);
+            else fprintf(out, "%.6g", p[j]);
+        }
+        fputs(f->json ? "]}\n" : "\n", out);
+    } else if (f->json) {
         fprintf(out, "{\"row\": %lld", (long long)row);
         if (cls >= 0 && finite) fprintf(out, ", \"class\": %lld", (long long)cls);
         else if (cls >= 0) fprintf(out, ", \"class\": null");
@@ -240,7 +276,7 @@ static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_
 
 int soma_cmd_predict(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto", *output = NULL;
-    int raw = 0, json = 0;
+    int raw = 0, json = 0, proba = 0;
     int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to run"},
@@ -248,13 +284,18 @@ int soma_cmd_predict(int argc, char **argv) {
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--output", OPT_STRING, &output, "write here instead of standard output (replaced whole, crash-safe)"},
         {"--raw", OPT_FLAG, &raw, "print the raw outputs (logits) instead of classes"},
+        {"--proba", OPT_FLAG, &proba, "print class probabilities (softmax, or sigmoid for bce), comma-separated"},
         {"--json", OPT_FLAG, &json, "one JSON object a row: {\"row\": N, \"class\": K} or \"outputs\": [...]"},
         {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
-    const char *synopsis = "soma predict --model FILE --data SPEC [--output FILE] [--raw] [--json]";
+    const char *synopsis = "soma predict --model FILE --data SPEC[,label=none] [--output FILE] [--raw|--proba] [--json]";
     int code = options_parse("predict", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
     if ((code = cli_set_threads("predict", threads))) return code;
+    if (raw && proba) {
+        fprintf(stderr, "soma predict: --raw and --proba contradict each other (logits or probabilities)\n");
+        return 2;
+    }
     if (!data) {
         fprintf(stderr, "soma predict: --data is required\n");
         return 2;
@@ -271,7 +312,16 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }
-    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json};
+    if (!code && proba && l.info.loss != SOMA_LOSS_XENT && l.info.loss != SOMA_LOSS_BCE) {
+        fprintf(stderr, "soma predict: --proba needs a classifier; %s was trained with loss %s (regression)\n", model,
+                soma_loss_name(l.info.loss));
+        code = 2;
+    }
+    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json, .proba = proba};
+    if (!code && proba && !(format.p = malloc((size_t)outputs * sizeof *format.p))) {
+        fprintf(stderr, "soma predict: out of memory\n");
+        code = 1;
+    }
     int64_t bad = 0, first_bad = 0;
     if (!code && !output) {
         write_predictions(stdout, pred, rows, outputs, &format, l.src.data, &bad, &first_bad);
@@ -305,6 +355,7 @@ int soma_cmd_predict(int argc, char **argv) {
         code = 1;
     }
     free(pred);
+    free(format.p);
     loaded_free(&l);
     return code;
 }
