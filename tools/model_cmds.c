@@ -129,6 +129,109 @@ static int regression_metrics(const char *command, soma_mlp *m, const soma_datas
     return 0;
 }
 
+/* eval --confusion: counts[t * classes + p] rows of true class t predicted
+ * as p (argmax, or logit > 0 for one BCE output). */
+typedef struct confusion {
+    int64_t classes;
+    int64_t *counts;
+} confusion;
+
+static int confusion_matrix(const char *command, soma_mlp *m, const soma_dataset *ds, soma_loss loss, confusion *c) {
+    int64_t rows = soma_dataset_rows(ds), outputs = soma_mlp_outputs(m);
+    c->counts = NULL;
+    c->classes = outputs == 1 ? 2 : outputs;
+    if ((loss != SOMA_LOSS_XENT && loss != SOMA_LOSS_BCE) || soma_dataset_targets(ds) != 1) {
+        fprintf(stderr, "soma %s: --confusion needs a classifier with one label column (loss %s, %lld target columns)\n",
+                command, soma_loss_name(loss), (long long)soma_dataset_targets(ds));
+        return 2;
+    }
+    float *out = malloc((size_t)(rows * outputs) * sizeof *out);
+    c->counts = calloc((size_t)(c->classes * c->classes), sizeof *c->counts);
+    if (!out || !c->counts || soma_predict(m, ds, out) != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, out && c->counts ? soma_last_error() : "out of memory");
+        free(out);
+        return 1;
+    }
+    const float *y = soma_dataset_target_data_const(ds);
+    for (int64_t i = 0; i < rows; i++) {
+        const float *o = out + i * outputs;
+        int64_t predicted = 0;
+        if (outputs == 1) predicted = o[0] > 0.0f;
+        else
+            for (int64_t j = 1; j < outputs; j++)
+                if (o[j] > o[predicted]) predicted = j;
+        /* the targets are class indices (soma_evaluate checked them) */
+        int64_t truth = (int64_t)y[i];
+        if (!(y[i] >= 0 && (float)truth == y[i] && truth < c->classes)) {
+            fprintf(stderr, "soma %s: row %lld: label %g is not a class of this model (0 to %lld)\n", command,
+                    (long long)soma_dataset_source_row(ds, i), (double)y[i], (long long)(c->classes - 1));
+            free(out);
+            return 1;
+        }
+        c->counts[truth * c->classes + predicted]++;
+    }
+    free(out);
+    return 0;
+}
+
+/* Per class k: precision = TP / (TP + FP) (rows predicted k that are k),
+ * recall = TP / (TP + FN) (rows of k predicted k), F1 = their harmonic mean;
+ * NaN where a denominator is 0. */
+static void class_scores(const confusion *c, int64_t k, double *precision, double *recall, double *f1,
+                         int64_t *support) {
+    int64_t tp = c->counts[k * c->classes + k], predicted = 0, actual = 0;
+    for (int64_t j = 0; j < c->classes; j++) {
+        predicted += c->counts[j * c->classes + k];
+        actual += c->counts[k * c->classes + j];
+    }
+    *precision = predicted ? (double)tp / (double)predicted : NAN;
+    *recall = actual ? (double)tp / (double)actual : NAN;
+    *f1 = *precision + *recall > 0 ? 2 * *precision * *recall / (*precision + *recall) : NAN;
+    *support = actual;
+}
+
+static void print_confusion_text(const confusion *c) {
+    printf("confusion (rows: true class, columns: predicted)\n%8s", "");
+    for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)p);
+    printf("\n");
+    for (int64_t t = 0; t < c->classes; t++) {
+        printf("%8lld", (long long)t);
+        for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)c->counts[t * c->classes + p]);
+        printf("\n");
+    }
+    printf("class   precision  recall     f1         support\n");
+    for (int64_t k = 0; k < c->classes; k++) {
+        double precision, recall, f1;
+        int64_t support;
+        class_scores(c, k, &precision, &recall, &f1, &support);
+        printf("%-7lld %-10.4f %-10.4f %-10.4f %lld\n", (long long)k, precision, recall, f1, (long long)support);
+    }
+}
+
+static void print_confusion_json(const confusion *c) {
+    printf(", \"confusion\": [");
+    for (int64_t t = 0; t < c->classes; t++) {
+        printf("%s[", t ? ", " : "");
+        for (int64_t p = 0; p < c->classes; p++)
+            printf("%s%lld", p ? ", " : "", (long long)c->counts[t * c->classes + p]);
+        printf("]");
+    }
+    printf("], \"per_class\": [");
+    for (int64_t k = 0; k < c->classes; k++) {
+        double precision, recall, f1;
+        int64_t support;
+        class_scores(c, k, &precision, &recall, &f1, &support);
+        printf("%s{\"class\": %lld, \"precision\": ", k ? ", " : "", (long long)k);
+        cli_json_number(stdout, precision);
+        printf(", \"recall\": ");
+        cli_json_number(stdout, recall);
+        printf(", \"f1\": ");
+        cli_json_number(stdout, f1);
+        printf(", \"support\": %lld}", (long long)support);
+    }
+    printf("]");
+}
+
 /* JSON has no NaN: null */
 static void json_number(char *buf, size_t size, double v) {
     snprintf(buf, size, isfinite(v) ? "%.9g" : "null", v);
@@ -136,7 +239,7 @@ static void json_number(char *buf, size_t size, double v) {
 
 int soma_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto";
-    int json = 0;
+    int json = 0, with_confusion = 0;
     int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to evaluate"},
@@ -144,8 +247,9 @@ int soma_cmd_eval(int argc, char **argv) {
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
         {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
+        {"--confusion", OPT_FLAG, &with_confusion, "also the confusion matrix and per-class precision, recall, F1"},
     };
-    const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json]";
+    const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json] [--confusion]";
     int code = options_parse("eval", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
     if ((code = cli_set_threads("eval", threads))) return code;
@@ -164,6 +268,8 @@ int soma_cmd_eval(int argc, char **argv) {
     regression r = {NAN, NAN, NAN, NAN};
     int is_regression = !code && isnan(accuracy) && l.info.loss == SOMA_LOSS_MSE;
     if (is_regression) code = regression_metrics("eval", l.model, l.src.data, &r);
+    confusion cm = {0, NULL};
+    if (!code && with_confusion) code = confusion_matrix("eval", l.model, l.src.data, l.info.loss, &cm);
     long long rows = code ? 0 : (long long)soma_dataset_rows(l.src.data);
     if (!code && json) {
         char loss_text[32], accuracy_text[32], mse[32], rmse[32], mae[32], r2[32];
@@ -178,6 +284,7 @@ int soma_cmd_eval(int argc, char **argv) {
             json_number(r2, sizeof r2, r.r2);
             printf(", \"mse\": %s, \"rmse\": %s, \"mae\": %s, \"r2\": %s", mse, rmse, mae, r2);
         }
+        if (cm.counts) print_confusion_json(&cm);
         printf("}\n");
     } else if (!code && is_regression) {
         printf("%s: %lld rows  mse %.6g  rmse %.6g  mae %.6g  r2 %.4f\n", l.src.name, rows, r.mse, r.rmse, r.mae, r.r2);
@@ -185,7 +292,9 @@ int soma_cmd_eval(int argc, char **argv) {
         printf("%s: %lld rows  loss %.4f", l.src.name, rows, loss);
         if (!isnan(accuracy)) printf("  accuracy %.4f", accuracy);
         printf("\n");
+        if (cm.counts) print_confusion_text(&cm);
     }
+    free(cm.counts);
     loaded_free(&l);
     return code;
 }
