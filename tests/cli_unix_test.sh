@@ -244,6 +244,7 @@ check_completion "scale01 standardize" "$soma" train --normalize s
 check_completion "auto cpu cuda" "$soma" predict --device ""
 check_completion "--model --json --help" "$soma" summary --
 check_completion "fetch" "$soma" help fe
+check_completion "mnist" "$soma" fetch m
 
 if [ "$failures" -ne 0 ]; then
   echo "cli_unix: $failures failure(s)"

@@ -11,6 +11,10 @@ _soma() {
   fi
   local command=${COMP_WORDS[1]} help
   [ "$command" = help ] && { COMPREPLY=($(compgen -W "$("$soma" --help 2>/dev/null | awk '/^  [a-z]+  / { print $1 }')" -- "$cur")); return; }
+  if [ "$command" = fetch ] && [ "$COMP_CWORD" -eq 2 ]; then
+    COMPREPLY=($(compgen -W "mnist" -- "$cur"))
+    return
+  fi
   help=$("$soma" "$command" --help 2>/dev/null) || return
   # "--opt=va": complete the value after the '='
   if [[ $cur == --*=* ]]; then
