@@ -98,6 +98,10 @@ grep -q "^device: cpu (1 thread" "$work/t.out" && ok "train --threads 1" || fail
 expect 2 "--threads must be in \[1, 4096\]" -- "$soma" train --data mnist --threads 0
 "$soma" check --device cpu --op relu --quick --threads 3 >"$work/c.out" 2>&1 && ok "check --threads 3" ||
   fail "check --threads 3: $(tail -2 "$work/c.out")"
+"$soma" check --device cpu --op relu --quick --quiet >"$work/c.out" 2>&1
+code=$?
+[ $code = 0 ] && [ "$(wc -l <"$work/c.out")" = 1 ] && grep -q "^soma check: [1-9][0-9]* passed, 0 failed$" "$work/c.out" &&
+  ok "check --quiet: only the count ($(cat "$work/c.out"))" || fail "check --quiet: exit $code, '$(head -3 "$work/c.out")'"
 expect 2 "--threads must be in \[1, 4096\], got 5000" -- "$soma" predict --model x --data mnist --threads 5000
 
 # --- predict --json ----------------------------------------------------------------
