@@ -82,7 +82,8 @@ static int parse_csv(const char *command, const char *spec, const char *rest, da
 static int parse_idx(const char *command, const char *spec, const char *rest, data_spec *out) {
     const char *comma = strrchr(rest, ',');
     if (!comma || comma == rest || !comma[1])
-        return usage(command, spec, "idx:IMAGES,LABELS needs two paths separated by a comma");
+        return usage(command, spec, out->kind == DATA_NPY ? "npy:FEATURES,TARGETS needs two .npy paths separated by a comma"
+                                                          : "idx:IMAGES,LABELS needs two paths separated by a comma");
     if (!(out->path = copy_of(rest, (size_t)(comma - rest))) || !(out->labels = copy_of(comma + 1, strlen(comma + 1))))
         return out_of_memory(command);
     return 0;
@@ -92,7 +93,7 @@ int data_spec_parse(const char *command, const char *spec, data_spec *out) {
     memset(out, 0, sizeof *out);
     int code = 2;
     if (!spec) {
-        fprintf(stderr, "soma %s: --data is required (mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)\n", command);
+        fprintf(stderr, "soma %s: --data is required (mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y or npz:PATH)\n", command);
     } else if (strcmp(spec, "mnist") == 0) {
         out->kind = DATA_MNIST;
         code = 0;
@@ -102,8 +103,15 @@ int data_spec_parse(const char *command, const char *spec, data_spec *out) {
     } else if (strncmp(spec, "idx:", 4) == 0) {
         out->kind = DATA_IDX;
         code = parse_idx(command, spec, spec + 4, out);
+    } else if (strncmp(spec, "npy:", 4) == 0) { /* two paths, as idx: */
+        out->kind = DATA_NPY;
+        code = parse_idx(command, spec, spec + 4, out);
+    } else if (strncmp(spec, "npz:", 4) == 0) {
+        out->kind = DATA_NPZ;
+        code = spec[4] ? 0 : usage(command, spec, "npz:PATH needs a path");
+        if (!code && !(out->path = copy_of(spec + 4, strlen(spec + 4)))) code = out_of_memory(command);
     } else {
-        fprintf(stderr, "soma %s: unknown --data '%s' (expected mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS)\n",
+        fprintf(stderr, "soma %s: unknown --data '%s' (expected mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:FEATURES,TARGETS or npz:PATH)\n",
                 command, spec);
     }
     if (code) data_spec_free(out);
@@ -126,11 +134,11 @@ static char *mnist_dir(void) {
 
 int data_spec_files(const data_spec *s, data_part part, char *files[2]) {
     files[0] = files[1] = NULL;
-    if (s->kind == DATA_CSV) {
+    if (s->kind == DATA_CSV || s->kind == DATA_NPZ) {
         files[0] = copy_of(s->path, strlen(s->path));
         return files[0] ? 1 : 0;
     }
-    if (s->kind == DATA_IDX) {
+    if (s->kind == DATA_IDX || s->kind == DATA_NPY) {
         files[0] = copy_of(s->path, strlen(s->path));
         files[1] = copy_of(s->labels, strlen(s->labels));
     } else {
@@ -164,6 +172,11 @@ int data_spec_load(const char *command, const data_spec *s, data_part part, data
     }
     if (s->kind == DATA_CSV) {
         st = soma_dataset_load_csv(files[0], &s->csv, &out->data);
+        out->default_norm = SOMA_NORM_STANDARDIZE;
+        out->name = copy_of(files[0], strlen(files[0]));
+    } else if (s->kind == DATA_NPY || s->kind == DATA_NPZ) {
+        st = s->kind == DATA_NPY ? soma_dataset_load_npy(files[0], files[1], &out->data)
+                                 : soma_dataset_load_npz(files[0], NULL, NULL, &out->data);
         out->default_norm = SOMA_NORM_STANDARDIZE;
         out->name = copy_of(files[0], strlen(files[0]));
     } else {

@@ -5,6 +5,8 @@
  *                              (default: the last column), or none: every column
  *                              is a feature (predict only)
  *   idx:IMAGES,LABELS          a pair of IDX files
+ *   npy:FEATURES,TARGETS       a pair of NumPy .npy files
+ *   npz:PATH                   an np.savez archive: members x and y (else arr_0, arr_1)
  * Parsing touches no file (a fuzzer drives it alone, fuzz/fuzz_specs.c);
  * paths of any length are kept whole. */
 #ifndef SOMA_TOOLS_DATA_SPEC_H
@@ -13,12 +15,12 @@
 #include "soma/data.h"
 
 typedef enum data_part { DATA_TRAIN, DATA_TEST } data_part;
-typedef enum data_kind { DATA_MNIST, DATA_CSV, DATA_IDX } data_kind;
+typedef enum data_kind { DATA_MNIST, DATA_CSV, DATA_IDX, DATA_NPY, DATA_NPZ } data_kind;
 
 typedef struct data_spec {
     data_kind kind;
-    char *path;   /* csv: the file; idx: the images (allocated) */
-    char *labels; /* idx: the labels (allocated) */
+    char *path;   /* csv, npz: the file; idx: the images; npy: the features (allocated) */
+    char *labels; /* idx: the labels; npy: the targets (allocated) */
     soma_csv_options csv; /* csv: the label column, by index or by name (label_name points into label) */
     char *label;  /* csv: the text after label= (allocated), or NULL */
     int no_label; /* csv: label=none */

@@ -243,7 +243,7 @@ int soma_cmd_eval(int argc, char **argv) {
     int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to evaluate"},
-        {"--data", OPT_STRING, &data, "mnist (its test set), csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
+        {"--data", OPT_STRING, &data, "mnist (its test set), csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y, npz:PATH"},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
         {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
@@ -389,7 +389,7 @@ int soma_cmd_predict(int argc, char **argv) {
     int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to run"},
-        {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL], idx:..."},
+        {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL|none], idx:, npy:, npz:"},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--output", OPT_STRING, &output, "write here instead of standard output (replaced whole, crash-safe)"},
         {"--raw", OPT_FLAG, &raw, "print the raw outputs (logits) instead of classes"},

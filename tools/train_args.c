@@ -123,7 +123,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
                       .seed = 1};
     const option opts[] = {
-        {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
+        {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y or npz:PATH"},
         {"--layers", OPT_STRING, &a->layers, "sizes, inputs first: 784,256,128,10 (default: features,256,128,outputs)"},
         {"--act", OPT_STRING, &a->act, "hidden activation: relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu (relu)"},
         {"--loss", OPT_STRING, &a->loss, "xent, mse or bce (xent for class targets, else mse)"},

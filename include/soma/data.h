@@ -57,6 +57,23 @@ SOMA_API const float *soma_dataset_target_data_const(const soma_dataset *ds);
  *  ending in .gz are rejected with a message saying to gunzip them. */
 SOMA_API soma_status soma_dataset_load_idx(const char *images_path, const char *labels_path, soma_dataset **out);
 
+/** Reads NumPy .npy files: features of shape (rows, ...) (dimensions after
+ *  the first are flattened into features; 1-D: one feature) and targets of
+ *  shape (rows,) (one label or value a row) or (rows, k) (k target columns).
+ *  dtypes float32/64, int8-64, uint8-64 and bool, either byte order, in C
+ *  order (Fortran order is refused), are read as float32; a NaN or infinity
+ *  is SOMA_ERR_NUMERIC naming the row. The header's sizes are checked
+ *  against the file before anything is allocated. */
+SOMA_API soma_status soma_dataset_load_npy(const char *features_path, const char *targets_path, soma_dataset **out);
+
+/** Reads the features and targets (as soma_dataset_load_npy()) from an .npz
+ *  archive written by np.savez: members features_key.npy and
+ *  targets_key.npy; NULL keys mean "x" and "y", else "arr_0" and "arr_1"
+ *  (np.savez(f, X, Y)). Archives of np.savez_compressed (deflated members)
+ *  and ZIP64 archives are SOMA_ERR_UNSUPPORTED. */
+SOMA_API soma_status soma_dataset_load_npz(const char *path, const char *features_key, const char *targets_key,
+                                           soma_dataset **out);
+
 /** How soma_dataset_load_csv() reads a file. */
 typedef struct soma_csv_options {
     int header;               /**< 1: the first line names the columns; 0: no; -1: guess
