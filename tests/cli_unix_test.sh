@@ -213,6 +213,18 @@ cmp -s "$work/e.csv" "$work/e.npy" && cmp -s "$work/e.csv" "$work/e.npz" && grep
   fail "npy/npz eval: $(cat "$work/e.csv" "$work/e.npy" "$work/e.npz")"
 expect 2 "npy:FEATURES,TARGETS needs two .npy paths" -- "$soma" eval --model "$work/eq.st" --data npy:x.npy
 
+# --- csv:PATH,sep=C ---------------------------------------------------------------------------
+tr , ';' <"$work/d.csv" >"$work/semi.csv"
+tr , '\t' <"$work/d.csv" >"$work/tab.csv"
+for spec in "csv:$work/semi.csv,sep=;" "csv:$work/tab.csv,sep=tab" "csv:$work/semi.csv,label=3,sep=;" \
+            "csv:$work/semi.csv,sep=;,label=label" "csv:$work/d.csv,sep=,"; do
+  "$soma" eval --model "$work/eq.st" --data "$spec" --device cpu --json 2>&1 | sed 's/"rows".*//' >"$work/e.sep"
+  cmp -s "$work/e.csv" "$work/e.sep" && ok "eval --data $(basename "$spec"): as the comma CSV" ||
+    fail "eval --data $spec: $(cat "$work/e.sep")"
+done
+expect 2 "sep= takes one character" -- "$soma" eval --model "$work/eq.st" --data "csv:$work/d.csv,sep=x"
+expect 2 "sep= is given twice" -- "$soma" eval --model "$work/eq.st" --data "csv:$work/d.csv,sep=;,sep=;"
+
 # --- soma fetch ------------------------------------------------------------------------
 expect 2 "which data set?" -- "$soma" fetch
 expect 2 "unknown data set 'cifar'" -- "$soma" fetch cifar

@@ -44,16 +44,8 @@ static int out_of_memory(const char *command) {
     return 1;
 }
 
-/* csv:PATH[,label=COL]; the last ",label=" starts the option, so a path may hold one */
-static int parse_csv(const char *command, const char *spec, const char *rest, data_spec *out) {
-    out->csv = (soma_csv_options){.header = -1, .label_column = -1};
-    const char *option = NULL;
-    for (const char *p = strstr(rest, ",label="); p; p = strstr(p + 1, ",label=")) option = p;
-    size_t path_len = option ? (size_t)(option - rest) : strlen(rest);
-    if (path_len == 0) return usage(command, spec, "csv:PATH needs a path");
-    if (!(out->path = copy_of(rest, path_len))) return out_of_memory(command);
-    if (!option) return 0;
-    const char *col = option + 7;
+/* label=COL: a column index or header name, or none (predict: features only) */
+static int parse_label(const char *command, const char *spec, const char *col, data_spec *out) {
     if (!*col) return usage(command, spec, "label= needs a column index or name");
     if (!(out->label = copy_of(col, strlen(col)))) return out_of_memory(command);
     if (strcmp(col, "none") == 0) { /* the last column is read as the target, then joined back */
@@ -76,6 +68,52 @@ static int parse_csv(const char *command, const char *spec, const char *rest, da
     }
     out->csv.label_column = (int)index;
     return 0;
+}
+
+/* The last occurrence of key in [text, end), or NULL. */
+static const char *last_before(const char *text, const char *end, const char *key) {
+    const char *last = NULL;
+    for (const char *p = strstr(text, key); p && p < end; p = strstr(p + 1, key)) last = p;
+    return last;
+}
+
+/* csv:PATH[,label=COL][,sep=C]: options are taken from the end (the last
+ * ",label=" or ",sep=" starts the last one), so a path may hold either, and
+ * sep=, is a comma */
+static int parse_csv(const char *command, const char *spec, const char *rest, data_spec *out) {
+    out->csv = (soma_csv_options){.header = -1, .label_column = -1};
+    const char *end = rest + strlen(rest), *label = NULL, *sep = NULL;
+    for (;;) {
+        const char *l = last_before(rest, end, ",label="), *d = last_before(rest, end, ",sep=");
+        const char *option = !l ? d : !d ? l : l > d ? l : d;
+        if (!option) break;
+        if ((option == l && label) || (option == d && sep))
+            return usage(command, spec, option == l ? "label= is given twice" : "sep= is given twice");
+        if (option == l) label = option;
+        else sep = option;
+        /* each option's value runs to the start of the one after it */
+        if (option == d) {
+            size_t n = (size_t)(end - (option + 5));
+            const char *v = option + 5;
+            if (n == 3 && strncmp(v, "tab", 3) == 0) out->csv.delimiter = '\t';
+            else if (n == 1 && !strchr("0123456789.+-\"\r\n", *v) && (*v < 'a' || *v > 'z') && (*v < 'A' || *v > 'Z'))
+                out->csv.delimiter = *v;
+            else
+                return usage(command, spec, "sep= takes one character that is not part of a number (, ; | or "
+                             "a blank), or tab");
+        }
+        end = option;
+    }
+    size_t path_len = (size_t)(end - rest);
+    if (path_len == 0) return usage(command, spec, "csv:PATH needs a path");
+    if (!(out->path = copy_of(rest, path_len))) return out_of_memory(command);
+    if (!label) return 0;
+    const char *label_end = sep && sep > label ? sep : rest + strlen(rest);
+    char *col = copy_of(label + 7, (size_t)(label_end - (label + 7)));
+    if (!col) return out_of_memory(command);
+    int code = parse_label(command, spec, col, out);
+    free(col);
+    return code;
 }
 
 /* idx:IMAGES,LABELS; the last comma separates them, so the images' path may hold one */
