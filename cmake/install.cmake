@@ -2,6 +2,9 @@
 #   include/soma.h, include/soma/*.h         the public headers
 #   lib/libsoma.a, lib/libsoma.so.X.Y.Z       static and shared libraries (SONAME libsoma.so.<SOVERSION>)
 #   bin/soma                                  the command-line tool
+#   share/man/man1/soma*.1                    its man pages (generated from soma --help)
+#   share/bash-completion/completions/soma    its bash completion
+#   share/soma/fetch-mnist.sh                 what `soma fetch mnist` runs
 #   lib/cmake/soma/                           find_package(soma): soma::soma (static) and
 #                                             soma::soma_shared
 #   lib/pkgconfig/soma.pc                     pkg-config soma (--static for the static library)
@@ -21,6 +24,22 @@ install(TARGETS soma soma_shared EXPORT somaTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS soma_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# The CLI's companions: `soma fetch`'s script (found from bin/soma through
+# this relative path, so a prefix can move), the man pages, generated from
+# soma's own --help by tools/gen-man.sh at build time, and the bash completion.
+file(RELATIVE_PATH _fetch_relative ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_DATADIR}/soma/fetch-mnist.sh)
+target_compile_definitions(soma_cli PRIVATE SOMA_FETCH_RELATIVE="${_fetch_relative}")
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/fetch-mnist.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/soma)
+set(SOMA_MAN_DIR ${PROJECT_BINARY_DIR}/man)
+add_custom_command(OUTPUT ${SOMA_MAN_DIR}/soma.1
+  COMMAND sh ${PROJECT_SOURCE_DIR}/tools/gen-man.sh $<TARGET_FILE:soma_cli> ${SOMA_MAN_DIR}
+  DEPENDS soma_cli ${PROJECT_SOURCE_DIR}/tools/gen-man.sh
+  COMMENT "Generating the man pages from soma --help")
+add_custom_target(soma_man ALL DEPENDS ${SOMA_MAN_DIR}/soma.1)
+install(DIRECTORY ${SOMA_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1")
+install(FILES ${PROJECT_SOURCE_DIR}/tools/soma.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME soma)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(EXPORT somaTargets NAMESPACE soma:: DESTINATION ${SOMA_CMAKE_DIR})

@@ -1,5 +1,6 @@
 /* fuzz_specs.c: the CLI's spec parsers, which touch no file: --data
- * (tools/data_spec.c: mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS) and
+ * (tools/data_spec.c: mnist, csv:PATH[,label=COL][,sep=C], idx:IMAGES,LABELS,
+ * npy:X,Y, npz:PATH) and
  * --layers (tools/train_args.c: sizes, inputs first). The input's first byte
  * picks the parser (even: --data, odd: --layers); the rest, up to a NUL, is
  * the argument. tests/corpus/specs holds typical ones in this form.
@@ -34,31 +35,54 @@ static void check_data(const char *text) {
     FUZZ_CHECK(code == 0 || code == 2);
     if (code) return;
     size_t len = strlen(text);
-    char *again = malloc(len + 1);
-    FUZZ_CHECK(again != NULL);
+    char *again = malloc(len + 1), *other = malloc(len + 1);
+    FUZZ_CHECK(again != NULL && other != NULL);
+    other[0] = '\0'; /* csv with both options: either order gives the argument back */
     switch (s.kind) {
     case DATA_MNIST: snprintf(again, len + 1, "mnist"); break;
     case DATA_CSV:
         FUZZ_CHECK(s.path && s.path[0] && !s.labels);
         FUZZ_CHECK(s.csv.label_column >= -1 && (!s.csv.label_name || s.csv.label_column == -1));
-        if (s.label) snprintf(again, len + 1, "csv:%s,label=%s", s.path, s.label);
-        else snprintf(again, len + 1, "csv:%s", s.path);
+        if (s.csv.delimiter) { /* tab is "tab" or the character itself */
+            char sep[4];
+            int matched = 0;
+            for (int v = 0; v < (s.csv.delimiter == '\t' ? 2 : 1) && !matched; v++) {
+                snprintf(sep, sizeof sep, "%s", v == 0 && s.csv.delimiter == '\t' ? "tab" : (char[]){s.csv.delimiter, 0});
+                if (s.label) {
+                    snprintf(again, len + 1, "csv:%s,label=%s,sep=%s", s.path, s.label, sep);
+                    snprintf(other, len + 1, "csv:%s,sep=%s,label=%s", s.path, sep, s.label);
+                } else {
+                    snprintf(again, len + 1, "csv:%s,sep=%s", s.path, sep);
+                }
+                matched = strcmp(again, text) == 0 || strcmp(other, text) == 0;
+            }
+        } else if (s.label) {
+            snprintf(again, len + 1, "csv:%s,label=%s", s.path, s.label);
+        } else {
+            snprintf(again, len + 1, "csv:%s", s.path);
+        }
         break;
     case DATA_IDX:
+    case DATA_NPY:
         FUZZ_CHECK(s.path && s.path[0] && s.labels && s.labels[0]);
-        snprintf(again, len + 1, "idx:%s,%s", s.path, s.labels);
+        snprintf(again, len + 1, "%s:%s,%s", s.kind == DATA_IDX ? "idx" : "npy", s.path, s.labels);
+        break;
+    case DATA_NPZ:
+        FUZZ_CHECK(s.path && s.path[0] && !s.labels);
+        snprintf(again, len + 1, "npz:%s", s.path);
         break;
     default: FUZZ_CHECK(!"a data kind");
     }
-    FUZZ_CHECK(strcmp(again, text) == 0);
+    FUZZ_CHECK(strcmp(again, text) == 0 || strcmp(other, text) == 0);
     char *files[2];
     int n = data_spec_files(&s, DATA_TRAIN, files);
-    FUZZ_CHECK(n == (s.kind == DATA_CSV ? 1 : 2));
+    FUZZ_CHECK(n == (s.kind == DATA_CSV || s.kind == DATA_NPZ ? 1 : 2));
     for (int i = 0; i < n; i++) {
         FUZZ_CHECK(files[i][0] != '\0');
         free(files[i]);
     }
     free(again);
+    free(other);
     data_spec_free(&s);
 }
 

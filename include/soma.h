@@ -4,6 +4,7 @@
  *
  * One tensor API, two backends. Including this header brings in the whole
  * public API:
+ * - soma/export.h: SOMA_API, the mark of an exported function
  * - soma/status.h: status codes and error messages
  * - soma/device.h: devices ("cpu", "cuda:N", "auto")
  * - soma/tensor.h: float32 matrices and the counter-based RNG
@@ -29,6 +30,7 @@
 /** The version as text, "MAJOR.MINOR.PATCH". */
 #define SOMA_VERSION_STRING "0.1.0"
 
+#include "soma/export.h"
 #include "soma/status.h"
 #include "soma/device.h"
 #include "soma/tensor.h"
@@ -46,7 +48,7 @@ extern "C" {
 
 /** Releases every cached resource (device contexts, GEMM workspaces) so that
  *  leak checkers see a clean exit. Devices still open are closed. */
-void soma_shutdown(void);
+SOMA_API void soma_shutdown(void);
 
 #ifdef __cplusplus
 }

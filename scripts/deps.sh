@@ -29,6 +29,8 @@ fi
 optional=()
 pkg-config --exists cairo 2>/dev/null || optional+=(libcairo2-dev)   # soma plot
 command -v doxygen >/dev/null 2>&1 || optional+=(doxygen)             # the API reference
+python3 -c 'import numpy' 2>/dev/null || /usr/bin/python3 -c 'import numpy' 2>/dev/null ||
+  optional+=(python3-numpy)                                          # tests/npy_numpy_test.py
 
 can_install=0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then can_install=1; fi

@@ -2,7 +2,7 @@
 # fuzz.sh SECONDS [TARGET...]: build the libFuzzer targets of fuzz/ with clang
 # (ASan + UBSan, into build-fuzz/) and run each for SECONDS seconds, starting
 # from the seed corpus in tests/corpus/TARGET. Targets: idx csv safetensors
-# checkpoint train_args checkpoint_meta specs (default: all), run FUZZ_JOBS at a time (default: the number of
+# checkpoint train_args checkpoint_meta specs npy (default: all), run FUZZ_JOBS at a time (default: the number of
 # cores). Prints executions and crashes per target, updates the fuzz rows of
 # TESTING.md, and exits 1 if any target crashed, leaked, hung or hit UB.
 #
@@ -14,11 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh SECONDS [idx|csv|safetensors|checkpoint|train_args|checkpoint_meta|specs ...]" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh SECONDS [idx|csv|safetensors|checkpoint|train_args|checkpoint_meta|specs|npy ...]" >&2; exit 2; }
 if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then usage; fi
 seconds=$1
 shift
-all=(idx csv safetensors checkpoint train_args checkpoint_meta specs)
+all=(idx csv safetensors checkpoint train_args checkpoint_meta specs npy)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -79,6 +79,7 @@ declare -A descr=(
   [train_args]="Arbitrary \`soma train\` command lines"
   [checkpoint_meta]="Arbitrary checkpoint metadata (and tensor shapes and values), signed as v2"
   [specs]="Arbitrary \`--data\` and \`--layers\` specs"
+  [npy]="Arbitrary NumPy .npy pairs and .npz archives"
 )
 failed=0
 printf '\n%-12s %14s %10s %8s %8s  %s\n' target executions exec/s corpus cov result

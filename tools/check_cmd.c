@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "core/backend.h"
 #include "core/op_check.h"
 #include "io/json.h"
@@ -22,6 +23,8 @@ typedef struct options {
     int quick;
     uint64_t seed;
     int json;
+    int64_t threads; /* 0: the default */
+    int quiet;       /* only what failed, and the count */
 } options;
 
 typedef struct tally {
@@ -80,6 +83,7 @@ static void print_row(const soma_device *dev, const char *vs, const soma_check_c
         }
         return;
     }
+    if (o->quiet && status == SOMA_OK && r->passed && r->guards_intact) return;
     printf("%-7s %-4s %-22s %-9s %-15s %-26s ", soma_device_name(dev), vs, d->name, variant, shape,
            params);
     if (status != SOMA_OK)
@@ -109,7 +113,7 @@ static void note(notes *n, const options *o, const char *name, const char *statu
         snprintf(d->status, sizeof d->status, "%s", status);
         snprintf(d->detail, sizeof d->detail, "%s", detail ? detail : "");
     }
-    if (o->json) return;
+    if (o->json || (o->quiet && (strcmp(status, "checked") == 0 || strcmp(status, "skipped") == 0))) return;
     if (strcmp(status, "checked") == 0)
         printf("# %s\n", detail);
     else if (strcmp(status, "skipped") == 0)
@@ -161,6 +165,8 @@ int soma_cmd_check(int argc, char **argv) {
         {"--quick", OPT_FLAG, &o.quick, "skip the large shapes (1024x1024x256, 1x1000000)"},
         {"--seed", OPT_U64, &o.seed, "seed of the random inputs (1)"},
         {"--json", OPT_FLAG, &o.json, "print one JSON object: rows, devices, passed, failed"},
+        {"--threads", OPT_INT, &o.threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
+        {"--quiet", OPT_FLAG, &o.quiet, "print only the rows that failed, and the count"},
     };
     const char *synopsis = "soma check [--device SPEC] [--op NAME] [--quick] [--seed N] [--json]";
     int code = options_parse("check", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
@@ -171,6 +177,11 @@ int soma_cmd_check(int argc, char **argv) {
         return 0;
     }
     if (code) return code;
+    if ((code = cli_set_threads("check", o.threads))) return code;
+    if (o.quiet && o.json) {
+        fprintf(stderr, "soma check: --quiet and --json contradict each other\n");
+        return 2;
+    }
     if (o.op && soma_op_find(o.op) == SOMA_OP_COUNT) {
         fprintf(stderr, "soma check: unknown op '%s' (soma check --help)\n", o.op);
         return 2;
@@ -189,7 +200,7 @@ int soma_cmd_check(int argc, char **argv) {
     notes n = {.count = 0};
     if (o.json)
         printf("{\"rows\": [");
-    else
+    else if (!o.quiet)
         printf("%-7s %-4s %-22s %-9s %-15s %-26s %-9s %-9s %s\n", "device", "vs", "op", "variant",
                "shape", "params", "NMSE", "limit", "result");
     int want_cpu = !o.device || strcmp(o.device, "cpu") == 0;

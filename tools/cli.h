@@ -10,5 +10,6 @@ int soma_cmd_eval(int argc, char **argv);
 int soma_cmd_predict(int argc, char **argv);
 int soma_cmd_summary(int argc, char **argv);
 int soma_cmd_plot(int argc, char **argv);
+int soma_cmd_fetch(int argc, char **argv);
 
 #endif

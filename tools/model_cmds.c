@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "data_spec.h"
 #include "file_guard.h"
 #include "io/files.h"
@@ -71,6 +72,12 @@ static int load(const char *command, const char *model_path, const char *device,
     }
     if (!data) return 0;
     if (data_spec_load(command, &l->spec, DATA_TEST, &l->src)) return 1;
+    /* predict on rows without a label: a CSV with as many columns as the
+     * model has inputs is features only (label= given says otherwise) */
+    if (strcmp(command, "predict") == 0 && l->spec.kind == DATA_CSV && !l->spec.label &&
+        soma_dataset_features(l->src.data) + 1 == soma_mlp_inputs(l->model) &&
+        data_source_all_features(command, &l->src))
+        return 1;
     if (soma_dataset_features(l->src.data) != soma_mlp_inputs(l->model)) {
         fprintf(stderr, "soma %s: the data has %lld features but the model takes %lld inputs\n", command,
                 (long long)soma_dataset_features(l->src.data), (long long)soma_mlp_inputs(l->model));
@@ -122,6 +129,109 @@ static int regression_metrics(const char *command, soma_mlp *m, const soma_datas
     return 0;
 }
 
+/* eval --confusion: counts[t * classes + p] rows of true class t predicted
+ * as p (argmax, or logit > 0 for one BCE output). */
+typedef struct confusion {
+    int64_t classes;
+    int64_t *counts;
+} confusion;
+
+static int confusion_matrix(const char *command, soma_mlp *m, const soma_dataset *ds, soma_loss loss, confusion *c) {
+    int64_t rows = soma_dataset_rows(ds), outputs = soma_mlp_outputs(m);
+    c->counts = NULL;
+    c->classes = outputs == 1 ? 2 : outputs;
+    if ((loss != SOMA_LOSS_XENT && loss != SOMA_LOSS_BCE) || soma_dataset_targets(ds) != 1) {
+        fprintf(stderr, "soma %s: --confusion needs a classifier with one label column (loss %s, %lld target columns)\n",
+                command, soma_loss_name(loss), (long long)soma_dataset_targets(ds));
+        return 2;
+    }
+    float *out = malloc((size_t)(rows * outputs) * sizeof *out);
+    c->counts = calloc((size_t)(c->classes * c->classes), sizeof *c->counts);
+    if (!out || !c->counts || soma_predict(m, ds, out) != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, out && c->counts ? soma_last_error() : "out of memory");
+        free(out);
+        return 1;
+    }
+    const float *y = soma_dataset_target_data_const(ds);
+    for (int64_t i = 0; i < rows; i++) {
+        const float *o = out + i * outputs;
+        int64_t predicted = 0;
+        if (outputs == 1) predicted = o[0] > 0.0f;
+        else
+            for (int64_t j = 1; j < outputs; j++)
+                if (o[j] > o[predicted]) predicted = j;
+        /* the targets are class indices (soma_evaluate checked them) */
+        int64_t truth = (int64_t)y[i];
+        if (!(y[i] >= 0 && (float)truth == y[i] && truth < c->classes)) {
+            fprintf(stderr, "soma %s: row %lld: label %g is not a class of this model (0 to %lld)\n", command,
+                    (long long)soma_dataset_source_row(ds, i), (double)y[i], (long long)(c->classes - 1));
+            free(out);
+            return 1;
+        }
+        c->counts[truth * c->classes + predicted]++;
+    }
+    free(out);
+    return 0;
+}
+
+/* Per class k: precision = TP / (TP + FP) (rows predicted k that are k),
+ * recall = TP / (TP + FN) (rows of k predicted k), F1 = their harmonic mean;
+ * NaN where a denominator is 0. */
+static void class_scores(const confusion *c, int64_t k, double *precision, double *recall, double *f1,
+                         int64_t *support) {
+    int64_t tp = c->counts[k * c->classes + k], predicted = 0, actual = 0;
+    for (int64_t j = 0; j < c->classes; j++) {
+        predicted += c->counts[j * c->classes + k];
+        actual += c->counts[k * c->classes + j];
+    }
+    *precision = predicted ? (double)tp / (double)predicted : NAN;
+    *recall = actual ? (double)tp / (double)actual : NAN;
+    *f1 = *precision + *recall > 0 ? 2 * *precision * *recall / (*precision + *recall) : NAN;
+    *support = actual;
+}
+
+static void print_confusion_text(const confusion *c) {
+    printf("confusion (rows: true class, columns: predicted)\n%8s", "");
+    for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)p);
+    printf("\n");
+    for (int64_t t = 0; t < c->classes; t++) {
+        printf("%8lld", (long long)t);
+        for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)c->counts[t * c->classes + p]);
+        printf("\n");
+    }
+    printf("class   precision  recall     f1         support\n");
+    for (int64_t k = 0; k < c->classes; k++) {
+        double precision, recall, f1;
+        int64_t support;
+        class_scores(c, k, &precision, &recall, &f1, &support);
+        printf("%-7lld %-10.4f %-10.4f %-10.4f %lld\n", (long long)k, precision, recall, f1, (long long)support);
+    }
+}
+
+static void print_confusion_json(const confusion *c) {
+    printf(", \"confusion\": [");
+    for (int64_t t = 0; t < c->classes; t++) {
+        printf("%s[", t ? ", " : "");
+        for (int64_t p = 0; p < c->classes; p++)
+            printf("%s%lld", p ? ", " : "", (long long)c->counts[t * c->classes + p]);
+        printf("]");
+    }
+    printf("], \"per_class\": [");
+    for (int64_t k = 0; k < c->classes; k++) {
+        double precision, recall, f1;
+        int64_t support;
+        class_scores(c, k, &precision, &recall, &f1, &support);
+        printf("%s{\"class\": %lld, \"precision\": ", k ? ", " : "", (long long)k);
+        cli_json_number(stdout, precision);
+        printf(", \"recall\": ");
+        cli_json_number(stdout, recall);
+        printf(", \"f1\": ");
+        cli_json_number(stdout, f1);
+        printf(", \"support\": %lld}", (long long)support);
+    }
+    printf("]");
+}
+
 /* JSON has no NaN: null */
 static void json_number(char *buf, size_t size, double v) {
     snprintf(buf, size, isfinite(v) ? "%.9g" : "null", v);
@@ -129,16 +239,20 @@ static void json_number(char *buf, size_t size, double v) {
 
 int soma_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto";
-    int json = 0;
+    int json = 0, with_confusion = 0;
+    int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to evaluate"},
-        {"--data", OPT_STRING, &data, "mnist (its test set), csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
+        {"--data", OPT_STRING, &data, "mnist (its test set), csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y, npz:PATH"},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
+        {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
+        {"--confusion", OPT_FLAG, &with_confusion, "also the confusion matrix and per-class precision, recall, F1"},
     };
-    const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json]";
+    const char *synopsis = "soma eval --model FILE --data SPEC [--device D] [--json] [--confusion]";
     int code = options_parse("eval", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
+    if ((code = cli_set_threads("eval", threads))) return code;
     if (!data) {
         fprintf(stderr, "soma eval: --data is required\n");
         return 2;
@@ -154,6 +268,8 @@ int soma_cmd_eval(int argc, char **argv) {
     regression r = {NAN, NAN, NAN, NAN};
     int is_regression = !code && isnan(accuracy) && l.info.loss == SOMA_LOSS_MSE;
     if (is_regression) code = regression_metrics("eval", l.model, l.src.data, &r);
+    confusion cm = {0, NULL};
+    if (!code && with_confusion) code = confusion_matrix("eval", l.model, l.src.data, l.info.loss, &cm);
     long long rows = code ? 0 : (long long)soma_dataset_rows(l.src.data);
     if (!code && json) {
         char loss_text[32], accuracy_text[32], mse[32], rmse[32], mae[32], r2[32];
@@ -168,6 +284,7 @@ int soma_cmd_eval(int argc, char **argv) {
             json_number(r2, sizeof r2, r.r2);
             printf(", \"mse\": %s, \"rmse\": %s, \"mae\": %s, \"r2\": %s", mse, rmse, mae, r2);
         }
+        if (cm.counts) print_confusion_json(&cm);
         printf("}\n");
     } else if (!code && is_regression) {
         printf("%s: %lld rows  mse %.6g  rmse %.6g  mae %.6g  r2 %.4f\n", l.src.name, rows, r.mse, r.rmse, r.mae, r.r2);
@@ -175,26 +292,79 @@ int soma_cmd_eval(int argc, char **argv) {
         printf("%s: %lld rows  loss %.4f", l.src.name, rows, loss);
         if (!isnan(accuracy)) printf("  accuracy %.4f", accuracy);
         printf("\n");
+        if (cm.counts) print_confusion_text(&cm);
     }
+    free(cm.counts);
     loaded_free(&l);
     return code;
 }
 
-/* Class models print the class (argmax, or logit > 0 for one BCE output),
- * regression models their outputs; a row whose outputs are not all finite
- * prints "nan" for its class, never a class it does not have. Returns
- * whether the row was finite. */
-static int print_prediction(FILE *out, const float *o, int64_t outputs, soma_loss loss) {
+/* How predict shows a row: the class (argmax, or logit > 0 for one BCE
+ * output) for class models, the outputs for regression or --raw; --json
+ * makes each line a JSON object. */
+typedef struct predict_format {
+    soma_loss shown; /* MSE: the outputs as they are */
+    int json;
+    int proba;     /* --proba: probabilities (softmax for xent, sigmoid for bce) */
+    double *p;     /* --proba: room for one row's probabilities */
+} predict_format;
+
+/* --proba: p = softmax(o) (xent: p_j = exp(o_j - max) / sum_k exp(o_k - max)),
+ * or p_j = 1 / (1 + exp(-o_j)) per output (bce), in double. */
+static void probabilities(const float *o, int64_t outputs, soma_loss loss, double *p) {
+    if (loss == SOMA_LOSS_BCE) {
+        for (int64_t j = 0; j < outputs; j++) p[j] = 1.0 / (1.0 + exp(-(double)o[j]));
+        return;
+    }
+    double most = o[0], sum = 0.0;
+    for (int64_t j = 1; j < outputs; j++) most = o[j] > most ? o[j] : most;
+    for (int64_t j = 0; j < outputs; j++) sum += p[j] = exp((double)o[j] - most);
+    for (int64_t j = 0; j < outputs; j++) p[j] /= sum;
+}
+
+/* A row whose outputs are not all finite prints "nan" (null in JSON) for its
+ * class, never a class it does not have. Returns whether the row was finite. */
+static int print_prediction(FILE *out, const float *o, int64_t outputs, const predict_format *f, int64_t row) {
     int finite = 1;
     for (int64_t j = 0; j < outputs; j++) finite &= isfinite(o[j]) != 0;
-    if (loss == SOMA_LOSS_XENT || (outputs > 1 && loss == SOMA_LOSS_BCE)) {
-        int64_t best = 0;
+    int64_t cls = -1;
+    if (f->shown == SOMA_LOSS_XENT || (outputs > 1 && f->shown == SOMA_LOSS_BCE)) {
+        cls = 0;
         for (int64_t j = 1; j < outputs; j++)
-            if (o[j] > o[best]) best = j;
-        if (finite) fprintf(out, "%lld\n", (long long)best);
-        else fprintf(out, "nan\n");
-    } else if (loss == SOMA_LOSS_BCE) {
-        if (finite) fprintf(out, "%d\n", o[0] > 0.0f);
+            if (o[j] > o[cls]) cls = j;
+    } else if (f->shown == SOMA_LOSS_BCE) {
+        cls = o[0] > 0.0f;
+    }
+    if (f->proba) {
+        double *p = f->p;
+        if (finite) probabilities(o, outputs, f->shown, p);
+        if (f->json) {
+            fprintf(out, "{\"row\": %lld, \"class\": ", (long long)row);
+            if (finite) fprintf(out, "%lld", (long long)cls);
+            else fputs("null", out);
+            fputs(", \"proba\": [", out);
+        }
+        for (int64_t j = 0; j < outputs; j++) {
+            if (j) fputs(f->json ? ", " : ",", out);
+            if (!finite) fputs(f->json ? "null" : "nan", out);
+            else fprintf(out, "%.6g", p[j]);
+        }
+        fputs(f->json ? "]}\n" : "\n", out);
+    } else if (f->json) {
+        fprintf(out, "{\"row\": %lld", (long long)row);
+        if (cls >= 0 && finite) fprintf(out, ", \"class\": %lld", (long long)cls);
+        else if (cls >= 0) fprintf(out, ", \"class\": null");
+        else {
+            fprintf(out, ", \"outputs\": [");
+            for (int64_t j = 0; j < outputs; j++) {
+                if (j) fputs(", ", out);
+                cli_json_float(out, o[j]);
+            }
+            fputc(']', out);
+        }
+        fputs("}\n", out);
+    } else if (cls >= 0) {
+        if (finite) fprintf(out, "%lld\n", (long long)cls);
         else fprintf(out, "nan\n");
     } else {
         for (int64_t j = 0; j < outputs; j++) fprintf(out, "%s%.9g", j ? "," : "", (double)o[j]);
@@ -204,27 +374,37 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, soma_los
 }
 
 /* Writes every row's prediction to out; counts the rows that are not finite. */
-static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_t outputs, soma_loss loss,
+static void write_predictions(FILE *out, const float *pred, int64_t rows, int64_t outputs, const predict_format *f,
                               const soma_dataset *ds, int64_t *bad, int64_t *first_bad) {
     *bad = 0;
-    for (int64_t i = 0; i < rows; i++)
-        if (!print_prediction(out, pred + i * outputs, outputs, loss) && (*bad)++ == 0)
-            *first_bad = soma_dataset_source_row(ds, i);
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t source = soma_dataset_source_row(ds, i);
+        if (!print_prediction(out, pred + i * outputs, outputs, f, source) && (*bad)++ == 0) *first_bad = source;
+    }
 }
 
 int soma_cmd_predict(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *device = "auto", *output = NULL;
-    int raw = 0;
+    int raw = 0, json = 0, proba = 0;
+    int64_t threads = 0;
     const option opts[] = {
         {"--model", OPT_STRING, &model, "checkpoint to run"},
-        {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL], idx:..."},
+        {"--data", OPT_STRING, &data, "rows to predict: mnist (test set), csv:PATH[,label=COL|none], idx:, npy:, npz:"},
         {"--device", OPT_STRING, &device, "auto, cpu, cuda or cuda:N (auto)"},
         {"--output", OPT_STRING, &output, "write here instead of standard output (replaced whole, crash-safe)"},
         {"--raw", OPT_FLAG, &raw, "print the raw outputs (logits) instead of classes"},
+        {"--proba", OPT_FLAG, &proba, "print class probabilities (softmax, or sigmoid for bce), comma-separated"},
+        {"--json", OPT_FLAG, &json, "one JSON object a row: {\"row\": N, \"class\": K} or \"outputs\": [...]"},
+        {"--threads", OPT_INT, &threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
-    const char *synopsis = "soma predict --model FILE --data SPEC [--output FILE] [--raw]";
+    const char *synopsis = "soma predict --model FILE --data SPEC[,label=none] [--output FILE] [--raw|--proba] [--json]";
     int code = options_parse("predict", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL);
     if (code) return code < 0 ? 0 : code;
+    if ((code = cli_set_threads("predict", threads))) return code;
+    if (raw && proba) {
+        fprintf(stderr, "soma predict: --raw and --proba contradict each other (logits or probabilities)\n");
+        return 2;
+    }
     if (!data) {
         fprintf(stderr, "soma predict: --data is required\n");
         return 2;
@@ -241,10 +421,19 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }
-    soma_loss shown = raw ? SOMA_LOSS_MSE : l.info.loss;
+    if (!code && proba && l.info.loss != SOMA_LOSS_XENT && l.info.loss != SOMA_LOSS_BCE) {
+        fprintf(stderr, "soma predict: --proba needs a classifier; %s was trained with loss %s (regression)\n", model,
+                soma_loss_name(l.info.loss));
+        code = 2;
+    }
+    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json, .proba = proba};
+    if (!code && proba && !(format.p = malloc((size_t)outputs * sizeof *format.p))) {
+        fprintf(stderr, "soma predict: out of memory\n");
+        code = 1;
+    }
     int64_t bad = 0, first_bad = 0;
     if (!code && !output) {
-        write_predictions(stdout, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+        write_predictions(stdout, pred, rows, outputs, &format, l.src.data, &bad, &first_bad);
     } else if (!code) { /* into a temporary file renamed over --output once complete */
         soma_output o;
         FILE *f = NULL;
@@ -255,7 +444,7 @@ int soma_cmd_predict(int argc, char **argv) {
             if (o.fd >= 0) soma_output_abort(&o);
             code = 1;
         } else {
-            write_predictions(f, pred, rows, outputs, shown, l.src.data, &bad, &first_bad);
+            write_predictions(f, pred, rows, outputs, &format, l.src.data, &bad, &first_bad);
             int failed = fflush(f) != 0 || ferror(f);
             int why = errno;
             failed |= fclose(f) != 0;
@@ -275,18 +464,69 @@ int soma_cmd_predict(int argc, char **argv) {
         code = 1;
     }
     free(pred);
+    free(format.p);
     loaded_free(&l);
     return code;
 }
 
+static const char *norm_name(soma_norm_kind kind) {
+    return kind == SOMA_NORM_SCALE01 ? "scale01" : kind == SOMA_NORM_STANDARDIZE ? "standardize" : "none";
+}
+
+/* summary --json: one object, the layers in order. */
+static void print_summary_json(const char *path, const loaded *l) {
+    const soma_mlp *m = l->model;
+    printf("{\"model\": ");
+    cli_json_string(stdout, path);
+    printf(", \"inputs\": %lld, \"outputs\": %lld, \"parameters\": %lld, \"loss\": \"%s\", \"normalize\": \"%s\"",
+           (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
+           soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
+    printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
+    if (l->info.has_optimizer) {
+        printf(", \"optimizer\": {\"kind\": \"%s\", \"lr\": ", soma_optim_name(l->info.optim.kind));
+        cli_json_float(stdout, l->info.optim.lr);
+        printf(", \"steps\": %lld}", (long long)l->info.steps);
+    }
+    printf(", \"layers\": [");
+    int64_t in = soma_mlp_inputs(m);
+    for (int i = 0; i < soma_mlp_layer_count(m); i++) {
+        soma_layer_spec spec = soma_mlp_layer(m, i);
+        printf("%s{\"inputs\": %lld, \"units\": %lld, \"activation\": \"%s\", \"dropout\": ", i ? ", " : "",
+               (long long)in, (long long)spec.units, soma_activation_name(spec.act));
+        cli_json_float(stdout, spec.dropout);
+        printf(", \"parameters\": %lld}", (long long)(in * spec.units + spec.units));
+        in = spec.units;
+    }
+    printf("]}\n");
+}
+
 int soma_cmd_summary(int argc, char **argv) {
     const char *model = NULL;
-    const option opts[] = {{"--model", OPT_STRING, &model, "checkpoint to describe"}};
-    int code = options_parse("summary", "soma summary --model FILE", argc, argv, opts, 1, NULL);
+    int json = 0;
+    const option opts[] = {
+        {"--model", OPT_STRING, &model, "checkpoint to describe (or give it as the argument)"},
+        {"--json", OPT_FLAG, &json, "print one JSON object: sizes, loss, optimizer, layers"},
+    };
+    const char *synopsis = "soma summary [--json] MODEL";
+    const char *args[1];
+    int n_args = 0;
+    int code = options_parse_args("summary", synopsis, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, args,
+                                  1, &n_args);
     if (code) return code < 0 ? 0 : code;
+    if (n_args && model) {
+        fprintf(stderr, "soma summary: the model is given twice ('%s' and --model %s)\n", args[0], model);
+        return 2;
+    }
+    if (n_args) model = args[0];
+    if (!model) {
+        fprintf(stderr, "soma summary: which model? (%s)\n", synopsis);
+        return 2;
+    }
     loaded l;
     code = load("summary", model, "cpu", NULL, NULL, &l);
-    if (!code) {
+    if (!code && json) {
+        print_summary_json(model, &l);
+    } else if (!code) {
         printf("%s: %lld inputs, loss %s", model, (long long)soma_mlp_inputs(l.model), soma_loss_name(l.info.loss));
         if (l.info.has_optimizer)
             printf(", optimizer %s lr %g, %lld steps", soma_optim_name(l.info.optim.kind), (double)l.info.optim.lr,

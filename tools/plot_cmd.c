@@ -19,26 +19,15 @@ int soma_cmd_plot(int argc, char **argv) {
     const int n_opts = sizeof opts / sizeof opts[0];
     const char *synopsis = "soma plot METRICS.csv -o CURVES.svg|png|pdf [--title TEXT]";
 
-    /* The one positional argument (the CSV) is taken out before the options
-     * are parsed; an argument that is an option's value stays where it is. */
-    char *rest[64];
-    int n_rest = 0;
-    if (argc > (int)(sizeof rest / sizeof rest[0])) {
-        fprintf(stderr, "soma plot: too many arguments (%s)\n", synopsis);
+    const char *args[1];
+    int n_args = 0;
+    int code = options_parse_args("plot", synopsis, argc, argv, opts, n_opts, NULL, args, 1, &n_args);
+    if (code) return code < 0 ? 0 : code;
+    if (n_args && metrics) {
+        fprintf(stderr, "soma plot: the metrics file is given twice ('%s' and --metrics %s)\n", args[0], metrics);
         return 2;
     }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (i > 0 && a[0] != '-' && !metrics) {
-            metrics = a;
-            continue;
-        }
-        rest[n_rest++] = argv[i];
-        for (int k = 0; i > 0 && k < n_opts; k++)
-            if (strcmp(a, opts[k].name) == 0 && i + 1 < argc) rest[n_rest++] = argv[++i];
-    }
-    int code = options_parse("plot", synopsis, n_rest, rest, opts, n_opts, NULL);
-    if (code) return code < 0 ? 0 : code;
+    if (n_args) metrics = args[0];
     if (!metrics) {
         fprintf(stderr, "soma plot: which metrics file? (%s)\n", synopsis);
         return 2;

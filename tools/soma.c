@@ -21,6 +21,7 @@ static const command commands[] = {
     {"summary", soma_cmd_summary, "layers and parameters of a saved model"},
     {"check", soma_cmd_check, "compare every op on every device with the reference"},
     {"plot", soma_cmd_plot, "draw training curves from a metrics CSV (soma train --log)"},
+    {"fetch", soma_cmd_fetch, "download a data set the docs use: soma fetch mnist [DIR]"},
 };
 
 static void usage(FILE *to) {

@@ -100,6 +100,14 @@ static int check_args(train_args *a) {
             return 2;
         }
     }
+    if (a->quiet && a->json) {
+        fprintf(stderr, "soma train: --quiet and --json contradict each other (--json alone keeps stdout machine-readable)\n");
+        return 2;
+    }
+    if (a->threads < 0 || a->threads > 4096 || (train_args_given(a, "--threads") && a->threads == 0)) {
+        fprintf(stderr, "soma train: --threads must be in [1, 4096]\n");
+        return 2;
+    }
     if (a->save_every > 0 && !a->save) {
         fprintf(stderr, "soma train: --save-every needs --save\n");
         return 2;
@@ -119,7 +127,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
                       .seed = 1, .data_budget = -1};
     const option opts[] = {
-        {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
+        {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y or npz:PATH"},
         {"--layers", OPT_STRING, &a->layers, "sizes, inputs first: 784,256,128,10 (default: features,256,128,outputs)"},
         {"--act", OPT_STRING, &a->act, "hidden activation: relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu (relu)"},
         {"--loss", OPT_STRING, &a->loss, "xent, mse or bce (xent for class targets, else mse)"},
@@ -156,6 +164,9 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--no-graph", OPT_FLAG, &a->no_graph, "cuda: queue each step's ops instead of replaying one recorded step"},
         {"--data-budget", OPT_INT, &a->data_budget,
          "cuda: MiB of device memory the training data may take to stay there; 0: never (half the free memory)"},
+        {"--quiet", OPT_FLAG, &a->quiet, "print nothing but errors and warnings (no progress, no epochs)"},
+        {"--json", OPT_FLAG, &a->json, "standard output as JSON lines: one per epoch, then the result"},
+        {"--threads", OPT_INT, &a->threads, "CPU threads (default: OMP_NUM_THREADS, else one per core)"},
     };
     enum { N_OPTS = sizeof opts / sizeof opts[0] };
     _Static_assert(N_OPTS <= sizeof a->given / sizeof a->given[0], "train_args.given is too small");

@@ -17,6 +17,8 @@ typedef struct train_args {
     int64_t data_budget; /* --data-budget in MiB; -1: the default (half the free device memory) */
     uint64_t seed;
     int no_shuffle, nesterov, profile, no_graph;
+    int quiet, json;  /* --quiet: nothing on standard output; --json: JSON lines there */
+    int64_t threads; /* --threads (0: the default) */
     /* the names above, parsed */
     soma_activation act_kind;
     soma_optim_kind optim_kind;

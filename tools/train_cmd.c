@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "data_spec.h"
 #include "file_guard.h"
 #include "interrupt.h"
@@ -45,6 +46,7 @@ typedef struct progress {
     soma_checkpoint_info info; /* epochs_done and the best epoch are filled per epoch */
     int failed;
     int profile; /* --profile: print each epoch's time by part */
+    int quiet, json; /* --quiet: no epoch lines; --json: JSON lines instead */
 } progress;
 
 static double now(void) {
@@ -88,18 +90,50 @@ static void on_batch(int64_t batch, int64_t batches, void *user) {
 
 /* --log-every N: the epoch's running mean loss, read every N steps */
 static void on_check(int64_t steps, double mean_loss, void *user) {
-    (void)user;
-    printf("  step %lld  train_loss %.4f\n", (long long)steps, mean_loss);
+    const progress *p = user;
+    if (p->json) {
+        printf("{\"type\": \"step\", \"steps\": %lld, \"train_loss\": ", (long long)steps);
+        cli_json_number(stdout, mean_loss);
+        printf("}\n");
+    } else if (!p->quiet) {
+        printf("  step %lld  train_loss %.4f\n", (long long)steps, mean_loss);
+    }
     fflush(stdout);
 }
 
-static int on_epoch(const soma_epoch_report *r, void *user) {
-    progress *p = user;
-    if (!p->said_batches && r->data_resident) { /* how the steps ran: once, after the first epoch */
-        printf("batches: the training data is on the device, each batch gathered there; %lld of the "
-               "epoch's steps replayed from one recorded step (CUDA graph)\n", (long long)r->graph_steps);
-        p->said_batches = 1;
+/* --json: the epoch as one line, {"type": "epoch", ...}; what cannot be
+ * measured (no validation data) is null. */
+static void print_epoch_json(const soma_epoch_report *r, const progress *p) {
+    printf("{\"type\": \"epoch\", \"epoch\": %d, \"epochs\": %d, \"train_loss\": ", r->epoch, r->epochs);
+    cli_json_number(stdout, r->train_loss);
+    printf(", \"val_loss\": ");
+    cli_json_number(stdout, p->has_val ? r->val_loss : NAN);
+    printf(", \"val_accuracy\": ");
+    cli_json_number(stdout, r->val_accuracy);
+    printf(", \"lr\": ");
+    cli_json_float(stdout, r->lr);
+    printf(", \"seconds\": ");
+    cli_json_number(stdout, r->seconds);
+    printf(", \"samples_per_second\": ");
+    cli_json_number(stdout, (double)r->samples / r->seconds);
+    printf(", \"dead_relu\": [");
+    for (int l = 0; l < r->n_layers; l++) {
+        if (l) printf(", ");
+        cli_json_number(stdout, r->dead_relu[l]);
     }
+    printf("], \"best\": %s", r->best ? "true" : "false");
+    if (p->profile) {
+        printf(", \"profile\": {");
+        for (int i = 0; i < SOMA_PROFILE_PARTS; i++) {
+            printf("%s\"%s\": ", i ? ", " : "", soma_profile_part_name((soma_profile_part)i));
+            cli_json_number(stdout, r->profile.seconds[i]);
+        }
+        printf("}");
+    }
+    printf("}\n");
+}
+
+static void print_epoch_text(const soma_epoch_report *r, const progress *p) {
     printf("epoch %d/%d  train_loss %.4f", r->epoch, r->epochs, r->train_loss);
     /* a validation loss that is not finite is shown as such, never left out */
     if (p->has_val && isnan(r->val_loss)) printf("  val_loss nan");
@@ -115,6 +149,17 @@ static int on_epoch(const soma_epoch_report *r, void *user) {
     }
     printf("%s\n", r->best ? "  *" : "");
     if (p->profile) print_profile(&r->profile, r->seconds);
+}
+
+static int on_epoch(const soma_epoch_report *r, void *user) {
+    progress *p = user;
+    if (!p->said_batches && r->data_resident && !p->json && !p->quiet) { /* once, after the first epoch */
+        printf("batches: the training data is on the device, each batch gathered there; %lld of the "
+               "epoch's steps replayed from one recorded step (CUDA graph)\n", (long long)r->graph_steps);
+        p->said_batches = 1;
+    }
+    if (p->json) print_epoch_json(r, p);
+    else if (!p->quiet) print_epoch_text(r, p);
     fflush(stdout); /* a failure here stays in stdout's error flag: main reports it */
     if (p->has_val && !isfinite(r->val_loss))
         fprintf(stderr, "soma train: epoch %d: the validation loss is %s: some validation rows give outputs that are "
@@ -410,11 +455,26 @@ static int interrupted(const train_args *a, session *s) {
     return interrupt_exit_code();
 }
 
+/* --json: the last line, {"type": "result", ...}. */
+static void print_result_json(const train_args *a, const session *s, double seconds, double test_loss,
+                              double test_acc) {
+    printf("{\"type\": \"result\", \"epochs_trained\": %d, \"seconds\": ", s->state.epochs_done);
+    cli_json_number(stdout, seconds);
+    printf(", \"stopped_early\": %s, \"test_loss\": ", s->state.stopped_early ? "true" : "false");
+    cli_json_number(stdout, test_loss);
+    printf(", \"test_accuracy\": ");
+    cli_json_number(stdout, test_acc);
+    printf(", \"saved\": ");
+    if (a->save) cli_json_string(stdout, a->save);
+    else printf("null");
+    printf("}\n");
+}
+
 static int train_and_save(const train_args *a, session *s) {
-    progress prog = {.log = s->log, .log_path = a->log, .tty = isatty(2), .has_val = s->val != NULL,
+    progress prog = {.log = s->log, .log_path = a->log, .tty = isatty(2) && !a->quiet, .has_val = s->val != NULL,
                      .n_layers = soma_mlp_layer_count(s->model), .save_every = a->save_every, .save = a->save,
                      .model = s->model, .opt = s->opt, .curves = a->plot ? &s->curves : NULL,
-                     .profile = a->profile};
+                     .profile = a->profile, .quiet = a->quiet, .json = a->json};
     s->tc.user = &prog;
     prog.info = checkpoint_info(a, s);
     if (interrupt_signal) {
@@ -432,19 +492,22 @@ static int train_and_save(const train_args *a, session *s) {
         return 1;
     }
     if (interrupt_signal) return interrupted(a, s);
-    printf("trained %d epochs in %.1fs%s\n", s->state.epochs_done, now() - start,
-           s->state.stopped_early ? " (stopped early; best weights restored)" : "");
+    double seconds = now() - start, test_loss = NAN, test_acc = NAN;
+    int text = !a->quiet && !a->json;
+    if (text)
+        printf("trained %d epochs in %.1fs%s\n", s->state.epochs_done, seconds,
+               s->state.stopped_early ? " (stopped early; best weights restored)" : "");
     if (s->test_src.data) {
-        double test_loss, test_acc;
         if (soma_evaluate(s->model, s->test_src.data, s->loss, &test_loss, &test_acc) != SOMA_OK)
             return error(soma_last_error());
-        printf("test: loss %.4f  accuracy %.4f (%s, %lld rows)\n", test_loss, test_acc, s->test_src.name,
-               (long long)soma_dataset_rows(s->test_src.data));
+        if (text)
+            printf("test: loss %.4f  accuracy %.4f (%s, %lld rows)\n", test_loss, test_acc, s->test_src.name,
+                   (long long)soma_dataset_rows(s->test_src.data));
     }
     if (a->save) {
         soma_checkpoint_info out = checkpoint_info(a, s);
         if (soma_checkpoint_save(a->save, s->model, s->opt, &out) != SOMA_OK) return error(soma_last_error());
-        printf("saved %s\n", a->save);
+        if (text) printf("saved %s\n", a->save);
     }
     if (interrupt_signal) return interrupt_exit_code(); /* the run was complete and is saved */
     if (a->plot) { /* a resumed run's --log holds the earlier epochs too */
@@ -456,7 +519,7 @@ static int train_and_save(const train_args *a, session *s) {
             fprintf(stderr, "soma train: --plot: %s\n", plot_error);
             return 1;
         }
-        printf("plotted %s\n", a->plot);
+        if (text) printf("plotted %s\n", a->plot);
     }
     if (s->log && fclose(s->log) != 0) {
         s->log = NULL;
@@ -464,6 +527,7 @@ static int train_and_save(const train_args *a, session *s) {
         return 1;
     }
     s->log = NULL;
+    if (a->json) print_result_json(a, s, seconds, test_loss, test_acc);
     return 0;
 }
 
@@ -471,12 +535,13 @@ int soma_cmd_train(int argc, char **argv) {
     train_args a;
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
+    if ((code = cli_set_threads("train", a.threads))) return code;
     interrupt_install(1);
     session s;
     memset(&s, 0, sizeof s);
     code = prepare(&a, &s);
     if (!code) {
-        print_header(&a, &s);
+        if (!a.quiet && !a.json) print_header(&a, &s);
         code = train_and_save(&a, &s);
     }
     session_free(&s);

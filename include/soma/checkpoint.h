@@ -13,6 +13,8 @@
 #ifndef SOMA_CHECKPOINT_H
 #define SOMA_CHECKPOINT_H
 
+#include "soma/export.h"
+
 #include "soma/train.h"
 
 #ifdef __cplusplus
@@ -37,7 +39,7 @@ typedef struct soma_checkpoint_info {
  *  link's target is replaced; a character device or FIFO is written in place;
  *  a directory or read-only file is refused). The file is format
  *  `soma.mlp.v2`: its checksum covers the metadata and every tensor. */
-soma_status soma_checkpoint_save(const char *path, soma_mlp *model, soma_optimizer *optimizer,
+SOMA_API soma_status soma_checkpoint_save(const char *path, soma_mlp *model, soma_optimizer *optimizer,
                                  const soma_checkpoint_info *info);
 
 /** Loads a model onto device and fills info (its normalizer arrays are
@@ -49,16 +51,16 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *model, soma_optimiz
  *  metadata must be in its range, the architecture must match the tensors'
  *  shapes before anything is allocated, and a NaN or infinity in any tensor
  *  is SOMA_ERR_NUMERIC. */
-soma_status soma_checkpoint_load(const char *path, soma_device *device, soma_mlp **model,
+SOMA_API soma_status soma_checkpoint_load(const char *path, soma_device *device, soma_mlp **model,
                                  soma_checkpoint_info *info);
 
 /** Copies the optimizer state saved in path into optimizer, which must have
  *  been created for the same model and optimizer kind; sets its step count. */
-soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *optimizer);
+SOMA_API soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *optimizer);
 
 /** Copies only the weights of the checkpoint into model (same architecture),
  *  as `soma train --init FILE` does. */
-soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model);
+SOMA_API soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model);
 
 #ifdef __cplusplus
 }

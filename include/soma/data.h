@@ -12,6 +12,8 @@
 #ifndef SOMA_DATA_H
 #define SOMA_DATA_H
 
+#include "soma/export.h"
+
 #include <stdint.h>
 #include "soma/status.h"
 
@@ -25,35 +27,52 @@ typedef struct soma_dataset soma_dataset;
 /** An empty dataset of rows x features features and rows x targets targets
  *  (all zero), to be filled through soma_dataset_feature_data() and
  *  soma_dataset_target_data(). */
-soma_status soma_dataset_create(int64_t rows, int64_t features, int64_t targets, soma_dataset **out);
+SOMA_API soma_status soma_dataset_create(int64_t rows, int64_t features, int64_t targets, soma_dataset **out);
 /** Frees a dataset. NULL is allowed. */
-void soma_dataset_free(soma_dataset *ds);
+SOMA_API void soma_dataset_free(soma_dataset *ds);
 
 /** The number of rows (samples). */
-int64_t soma_dataset_rows(const soma_dataset *ds);
+SOMA_API int64_t soma_dataset_rows(const soma_dataset *ds);
 /** The number of feature columns. */
-int64_t soma_dataset_features(const soma_dataset *ds);
+SOMA_API int64_t soma_dataset_features(const soma_dataset *ds);
 /** The number of target columns. */
-int64_t soma_dataset_targets(const soma_dataset *ds);
+SOMA_API int64_t soma_dataset_targets(const soma_dataset *ds);
 /** 1 + the largest target when there is one target column and every target
  *  is an integer in [0, 4095]; 0 otherwise (regression: integer prices or
  *  years are not classes). */
-int64_t soma_dataset_classes(const soma_dataset *ds);
+SOMA_API int64_t soma_dataset_classes(const soma_dataset *ds);
 /** The features, rows x features, row-major. */
-float *soma_dataset_feature_data(soma_dataset *ds);
+SOMA_API float *soma_dataset_feature_data(soma_dataset *ds);
 /** The targets, rows x targets, row-major. */
-float *soma_dataset_target_data(soma_dataset *ds);
+SOMA_API float *soma_dataset_target_data(soma_dataset *ds);
 /** The features of a const dataset. */
-const float *soma_dataset_feature_data_const(const soma_dataset *ds);
+SOMA_API const float *soma_dataset_feature_data_const(const soma_dataset *ds);
 /** The targets of a const dataset. */
-const float *soma_dataset_target_data_const(const soma_dataset *ds);
+SOMA_API const float *soma_dataset_target_data_const(const soma_dataset *ds);
 
 /** Reads IDX files (MNIST's format): images of unsigned bytes with 2 or more
  *  dimensions (the first is the count, the rest are flattened into features)
  *  and labels of unsigned bytes with 1 dimension; the counts must agree.
  *  Pixel values are kept as they are (0..255); normalize afterwards. Files
  *  ending in .gz are rejected with a message saying to gunzip them. */
-soma_status soma_dataset_load_idx(const char *images_path, const char *labels_path, soma_dataset **out);
+SOMA_API soma_status soma_dataset_load_idx(const char *images_path, const char *labels_path, soma_dataset **out);
+
+/** Reads NumPy .npy files: features of shape (rows, ...) (dimensions after
+ *  the first are flattened into features; 1-D: one feature) and targets of
+ *  shape (rows,) (one label or value a row) or (rows, k) (k target columns).
+ *  dtypes float32/64, int8-64, uint8-64 and bool, either byte order, in C
+ *  order (Fortran order is refused), are read as float32; a NaN or infinity
+ *  is SOMA_ERR_NUMERIC naming the row. The header's sizes are checked
+ *  against the file before anything is allocated. */
+SOMA_API soma_status soma_dataset_load_npy(const char *features_path, const char *targets_path, soma_dataset **out);
+
+/** Reads the features and targets (as soma_dataset_load_npy()) from an .npz
+ *  archive written by np.savez: members features_key.npy and
+ *  targets_key.npy; NULL keys mean "x" and "y", else "arr_0" and "arr_1"
+ *  (np.savez(f, X, Y)). Archives of np.savez_compressed (deflated members)
+ *  and ZIP64 archives are SOMA_ERR_UNSUPPORTED. */
+SOMA_API soma_status soma_dataset_load_npz(const char *path, const char *features_key, const char *targets_key,
+                                           soma_dataset **out);
 
 /** How soma_dataset_load_csv() reads a file. */
 typedef struct soma_csv_options {
@@ -67,12 +86,12 @@ typedef struct soma_csv_options {
 /** Reads a CSV file of numeric cells, one target column and every other
  *  column a feature. Empty lines are skipped; a non-numeric cell, a ragged
  *  row, NaN or Inf is an error naming the file, line and column. */
-soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *options, soma_dataset **out);
+SOMA_API soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *options, soma_dataset **out);
 
 /** Splits ds into a shuffled (by seed) training part and a validation part
  *  of round(fraction * rows) rows (at least 1 each). ds is left as it is.
  *  Each part remembers where its rows came from (soma_dataset_source_row). */
-soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t seed,
+SOMA_API soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t seed,
                                soma_dataset **train, soma_dataset **validation);
 
 /** The same split without a copy of the training part: ds itself becomes
@@ -80,14 +99,14 @@ soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t
  *  the same order, moved within ds's memory, which then shrinks), and
  *  *validation a new dataset of the held-out rows. Peak memory is ds plus
  *  the validation part, not twice ds. On failure ds is left as it was. */
-soma_status soma_dataset_split_in_place(soma_dataset *ds, double fraction, uint64_t seed,
+SOMA_API soma_status soma_dataset_split_in_place(soma_dataset *ds, double fraction, uint64_t seed,
                                         soma_dataset **validation);
 
 /** The index that row `row` of ds had in the dataset it was split from (the
  *  original, through splits of splits): what error messages about a row
  *  report, so that they point into the file. `row` itself for a dataset
  *  that is no split part, or for a row out of range. */
-int64_t soma_dataset_source_row(const soma_dataset *ds, int64_t row);
+SOMA_API int64_t soma_dataset_source_row(const soma_dataset *ds, int64_t row);
 
 /** Kinds of feature normalization (see ::soma_normalizer). */
 typedef enum soma_norm_kind {
@@ -109,12 +128,12 @@ typedef struct soma_normalizer {
 /** Fits a normalizer of the given kind on ds; allocates its offset and scale
  *  (free them with soma_normalizer_free()). A non-finite feature is
  *  SOMA_ERR_NUMERIC naming its row and column. */
-soma_status soma_normalizer_fit(const soma_dataset *ds, soma_norm_kind kind, soma_normalizer *out);
+SOMA_API soma_status soma_normalizer_fit(const soma_dataset *ds, soma_norm_kind kind, soma_normalizer *out);
 /** Normalizes ds's features in place; norm must have been fitted on as many
  *  features. */
-soma_status soma_normalizer_apply(const soma_normalizer *norm, soma_dataset *ds);
+SOMA_API soma_status soma_normalizer_apply(const soma_normalizer *norm, soma_dataset *ds);
 /** Frees offset and scale and keeps the struct. NULL is allowed. */
-void soma_normalizer_free(soma_normalizer *norm);
+SOMA_API void soma_normalizer_free(soma_normalizer *norm);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef SOMA_MODEL_H
 #define SOMA_MODEL_H
 
+#include "soma/export.h"
+
 #include <stdio.h>
 #include "soma/ops.h"
 
@@ -44,66 +46,66 @@ typedef enum soma_init {
 
 /** The scheme's name: "auto", "xavier_uniform", "xavier_normal",
  *  "he_uniform", "he_normal"; NULL when out of range. */
-const char *soma_init_name(soma_init init);
+SOMA_API const char *soma_init_name(soma_init init);
 /** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
-soma_status soma_init_parse(const char *name, soma_init *out);
+SOMA_API soma_status soma_init_parse(const char *name, soma_init *out);
 
 /** A model with `inputs` features and the given layers (1 to
  *  ::SOMA_MAX_LAYERS); weights are initialized by soma_mlp_init() before use
  *  (soma_mlp_create does it with SOMA_INIT_AUTO and seed 1). */
-soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
+SOMA_API soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
                             int n_layers, soma_mlp **out);
 /** The short way: sizes {784, 256, 128, 10} (inputs first), one activation
  *  for the hidden layers, identity on the output. */
-soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, int n_sizes,
+SOMA_API soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, int n_sizes,
                                    soma_activation hidden, soma_mlp **out);
 /** Frees a model and its tensors. NULL is allowed. */
-void soma_mlp_free(soma_mlp *m);
+SOMA_API void soma_mlp_free(soma_mlp *m);
 
 /** Biases 0, weights drawn by `init` from the counter-based RNG: the same
  *  weights on every device for the same seed. */
-soma_status soma_mlp_init(soma_mlp *m, soma_init init, uint64_t seed);
+SOMA_API soma_status soma_mlp_init(soma_mlp *m, soma_init init, uint64_t seed);
 
 /** The number of dense layers. */
-int soma_mlp_layer_count(const soma_mlp *m);
+SOMA_API int soma_mlp_layer_count(const soma_mlp *m);
 /** The number of input features. */
-int64_t soma_mlp_inputs(const soma_mlp *m);
+SOMA_API int64_t soma_mlp_inputs(const soma_mlp *m);
 /** The number of outputs (the last layer's units). */
-int64_t soma_mlp_outputs(const soma_mlp *m);
+SOMA_API int64_t soma_mlp_outputs(const soma_mlp *m);
 /** Layer `layer`'s spec; all zero when there is no such layer. */
-soma_layer_spec soma_mlp_layer(const soma_mlp *m, int layer);
+SOMA_API soma_layer_spec soma_mlp_layer(const soma_mlp *m, int layer);
 /** Weights and biases of all layers together. */
-int64_t soma_mlp_parameter_count(const soma_mlp *m);
+SOMA_API int64_t soma_mlp_parameter_count(const soma_mlp *m);
 /** The device the model lives on. */
-soma_device *soma_mlp_device(const soma_mlp *m);
+SOMA_API soma_device *soma_mlp_device(const soma_mlp *m);
 /** Layer `layer`'s weight [out, in]; NULL when there is no such layer. */
-soma_tensor *soma_mlp_weight(soma_mlp *m, int layer);
+SOMA_API soma_tensor *soma_mlp_weight(soma_mlp *m, int layer);
 /** Layer `layer`'s bias [1, out]; NULL when there is no such layer. */
-soma_tensor *soma_mlp_bias(soma_mlp *m, int layer);
+SOMA_API soma_tensor *soma_mlp_bias(soma_mlp *m, int layer);
 /** The gradient of layer `layer`'s weight, written by soma_mlp_backward(). */
-soma_tensor *soma_mlp_weight_grad(soma_mlp *m, int layer);
+SOMA_API soma_tensor *soma_mlp_weight_grad(soma_mlp *m, int layer);
 /** The gradient of layer `layer`'s bias, written by soma_mlp_backward(). */
-soma_tensor *soma_mlp_bias_grad(soma_mlp *m, int layer);
+SOMA_API soma_tensor *soma_mlp_bias_grad(soma_mlp *m, int layer);
 
 /** Prints one line per layer (shapes and parameter counts), then the total. */
-void soma_mlp_print_summary(const soma_mlp *m, FILE *to);
+SOMA_API void soma_mlp_print_summary(const soma_mlp *m, FILE *to);
 
 /** Forward pass on a batch x [rows, inputs]. training: dropout is applied
  *  with masks from dropout_rng (layer l uses offset dropout_rng.offset + l).
  *  Work tensors are kept per batch size (a training run allocates them for
  *  its first batches and then nothing). The result stays valid until the
  *  next forward with the same number of rows. */
-soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
+SOMA_API soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
                              const soma_tensor **output);
 /** Backward pass after a training forward with the same x: from dL/d(output)
  *  (rows x outputs) it writes the gradients of every weight and bias. */
-soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tensor *doutput);
+SOMA_API soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tensor *doutput);
 /** The fraction of layer `layer`'s units whose pre-activations were never
  *  positive since the last reset: its dead ReLU units (0 for layers that are
  *  not ReLU). Tracked during training forwards of ReLU layers. */
-soma_status soma_mlp_dead_fraction(soma_mlp *m, int layer, double *fraction);
+SOMA_API soma_status soma_mlp_dead_fraction(soma_mlp *m, int layer, double *fraction);
 /** Starts dead-unit tracking afresh (soma_train does it every epoch). */
-soma_status soma_mlp_reset_dead_tracking(soma_mlp *m);
+SOMA_API soma_status soma_mlp_reset_dead_tracking(soma_mlp *m);
 
 /** The precision of the model's GEMMs (forward and backward) from now on:
  *  fp32 by default; tf32 or bf16 round the GEMM operands (soma_gemm_ex())
@@ -114,7 +116,7 @@ soma_status soma_mlp_set_precision(soma_mlp *m, soma_precision precision);
 soma_precision soma_mlp_precision(const soma_mlp *m);
 
 /** Copies all weights and biases from src (same architecture, any device). */
-soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src);
+SOMA_API soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src);
 
 #ifdef __cplusplus
 }

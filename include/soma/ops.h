@@ -17,6 +17,8 @@
 #ifndef SOMA_OPS_H
 #define SOMA_OPS_H
 
+#include "soma/export.h"
+
 #include "soma/tensor.h"
 
 #ifdef __cplusplus
@@ -29,7 +31,7 @@ extern "C" {
  *  as trans_a, trans_b say (non-zero: transposed). C must not alias A or B.
  *  beta == 0 writes C without reading it. The error names both shapes when
  *  the inner dimensions differ. */
-soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *a,
+SOMA_API soma_status soma_gemm(int trans_a, int trans_b, float alpha, const soma_tensor *a,
                       const soma_tensor *b, float beta, soma_tensor *c);
 
 /** The precision of a matrix product's operands; accumulation is always
@@ -59,10 +61,10 @@ soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tenso
 /* ---- bias -------------------------------------------------------------- */
 
 /** `y[i,j] = x[i,j] + bias[0,j]`   (bias is 1 x n) */
-soma_status soma_bias_add(const soma_tensor *x, const soma_tensor *bias, soma_tensor *y);
+SOMA_API soma_status soma_bias_add(const soma_tensor *x, const soma_tensor *bias, soma_tensor *y);
 /** `dbias[0,j] = sum_i dy[i,j]`   (the gradient of soma_bias_add() with
  *  respect to bias) */
-soma_status soma_bias_grad(const soma_tensor *dy, soma_tensor *dbias);
+SOMA_API soma_status soma_bias_grad(const soma_tensor *dy, soma_tensor *dbias);
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -81,81 +83,81 @@ typedef enum soma_activation {
 
 /** The activation's name: "identity", "relu", "leaky_relu", "sigmoid",
  *  "tanh", "gelu_erf", "gelu_tanh", "silu"; NULL when out of range. */
-const char *soma_activation_name(soma_activation act);
+SOMA_API const char *soma_activation_name(soma_activation act);
 /** Parses those names (and "gelu" for gelu_erf, "linear" for identity);
  *  an unknown name is SOMA_ERR_INVALID_ARG with the name in the message. */
-soma_status soma_activation_parse(const char *name, soma_activation *out);
+SOMA_API soma_status soma_activation_parse(const char *name, soma_activation *out);
 
 /** `y = f(x)`. param is the slope of leaky_relu and ignored by the others. */
-soma_status soma_activation_forward(soma_activation act, float param, const soma_tensor *x,
+SOMA_API soma_status soma_activation_forward(soma_activation act, float param, const soma_tensor *x,
                                     soma_tensor *y);
 /** `dx = dy * f'(x)`; `y = f(x)` is passed too because some derivatives are
  *  cheapest from it (sigmoid, tanh). dx may alias dy. */
-soma_status soma_activation_backward(soma_activation act, float param, const soma_tensor *x,
+SOMA_API soma_status soma_activation_backward(soma_activation act, float param, const soma_tensor *x,
                                      const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
 
 /** Bias and activation in one pass (a dense layer's forward after its GEMM):
  *  `z[i,j] = x[i,j] + bias[0,j]`, `a[i,j] = f(z[i,j])`   (bias is 1 x n).
  *  Both are kept because the backward pass needs z (and a for sigmoid, tanh).
  *  z may be x (in place); a must be a tensor of its own. */
-soma_status soma_bias_act(soma_activation act, float param, const soma_tensor *x,
+SOMA_API soma_status soma_bias_act(soma_activation act, float param, const soma_tensor *x,
                           const soma_tensor *bias, soma_tensor *z, soma_tensor *a);
 
 /* ---- softmax ------------------------------------------------------------ */
 
 /** Row-wise softmax, stable (the row maximum is subtracted before exp):
  *  `y[i,j] = exp(x[i,j] - max_i) / sum_k exp(x[i,k] - max_i)` */
-soma_status soma_softmax(const soma_tensor *x, soma_tensor *y);
+SOMA_API soma_status soma_softmax(const soma_tensor *x, soma_tensor *y);
 /** Row-wise log-softmax, stable:
  *  `y[i,j] = x[i,j] - max_i - log sum_k exp(x[i,k] - max_i)` */
-soma_status soma_log_softmax(const soma_tensor *x, soma_tensor *y);
+SOMA_API soma_status soma_log_softmax(const soma_tensor *x, soma_tensor *y);
 /** `dx[i,j] = y[i,j] (dy[i,j] - sum_k dy[i,k] y[i,k])`   (`y = softmax(x)`).
  *  dx may alias dy (not y). */
-soma_status soma_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
+SOMA_API soma_status soma_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
 /** `dx[i,j] = dy[i,j] - exp(y[i,j]) sum_k dy[i,k]`   (`y = log_softmax(x)`).
  *  dx may alias dy (not y). */
-soma_status soma_log_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
+SOMA_API soma_status soma_log_softmax_backward(const soma_tensor *y, const soma_tensor *dy, soma_tensor *dx);
 
 /* ---- losses (1x1 outputs; gradients are of that mean) ------------------- */
 
 /** Mean squared error: `loss = 1/(m n) sum (pred - target)^2` (loss is 1x1). */
-soma_status soma_mse_loss(const soma_tensor *pred, const soma_tensor *target, soma_tensor *loss);
+SOMA_API soma_status soma_mse_loss(const soma_tensor *pred, const soma_tensor *target, soma_tensor *loss);
 /** Gradient of soma_mse_loss(): `dpred = 2 (pred - target) / (m n)` */
-soma_status soma_mse_backward(const soma_tensor *pred, const soma_tensor *target, soma_tensor *dpred);
+SOMA_API soma_status soma_mse_backward(const soma_tensor *pred, const soma_tensor *target, soma_tensor *dpred);
 
 /** Binary cross-entropy on logits x with targets t in [0,1], stable form:
  *  `loss = 1/(m n) sum max(x,0) - x t + log(1 + exp(-|x|))` (loss is 1x1). */
-soma_status soma_bce_logits_loss(const soma_tensor *logits, const soma_tensor *target,
+SOMA_API soma_status soma_bce_logits_loss(const soma_tensor *logits, const soma_tensor *target,
                                  soma_tensor *loss);
 /** Gradient of soma_bce_logits_loss(): `dx = (sigmoid(x) - t) / (m n)` */
-soma_status soma_bce_logits_backward(const soma_tensor *logits, const soma_tensor *target,
+SOMA_API soma_status soma_bce_logits_backward(const soma_tensor *logits, const soma_tensor *target,
                                      soma_tensor *dlogits);
 
 /** Softmax cross-entropy on logits x (m x n) with integer labels (m x 1),
  *  fused through log-sum-exp so no probability underflows:
  *  `loss = 1/m sum_i (logsumexp(x[i,:]) - x[i, label_i])` (loss is 1x1).
  *  A label outside [0, n) makes the loss NaN. */
-soma_status soma_softmax_xent_loss(const soma_tensor *logits, const soma_tensor *labels,
+SOMA_API soma_status soma_softmax_xent_loss(const soma_tensor *logits, const soma_tensor *labels,
                                    soma_tensor *loss);
 /** Gradient of soma_softmax_xent_loss(): `dx = (softmax(x) - onehot(label)) / m`.
  *  A label outside [0, n) makes that row's gradient NaN. */
-soma_status soma_softmax_xent_backward(const soma_tensor *logits, const soma_tensor *labels,
+SOMA_API soma_status soma_softmax_xent_backward(const soma_tensor *logits, const soma_tensor *labels,
                                        soma_tensor *dlogits);
 
 /* ---- what a training step needs besides --------------------------------- */
 
 /** `y = alpha x` */
-soma_status soma_scale(float alpha, const soma_tensor *x, soma_tensor *y);
+SOMA_API soma_status soma_scale(float alpha, const soma_tensor *x, soma_tensor *y);
 /** `y = y + alpha x`   (y must not alias x) */
-soma_status soma_axpy(float alpha, const soma_tensor *x, soma_tensor *y);
+SOMA_API soma_status soma_axpy(float alpha, const soma_tensor *x, soma_tensor *y);
 /** out (1x1) = the sum of all elements of x */
-soma_status soma_sum(const soma_tensor *x, soma_tensor *out);
+SOMA_API soma_status soma_sum(const soma_tensor *x, soma_tensor *out);
 /** out (1x1) = the mean of all elements of x */
-soma_status soma_mean(const soma_tensor *x, soma_tensor *out);
+SOMA_API soma_status soma_mean(const soma_tensor *x, soma_tensor *out);
 /** `out[i,0]` = the first j with `x[i,j]` maximal (as a float)   (out is m x 1) */
-soma_status soma_row_argmax(const soma_tensor *x, soma_tensor *out);
+SOMA_API soma_status soma_row_argmax(const soma_tensor *x, soma_tensor *out);
 /** out (1x1) = the number of rows i with `row_argmax(x)[i] == labels[i]` */
-soma_status soma_correct_count(const soma_tensor *x, const soma_tensor *labels, soma_tensor *out);
+SOMA_API soma_status soma_correct_count(const soma_tensor *x, const soma_tensor *labels, soma_tensor *out);
 
 /* ---- regularization and diagnostics -------------------------------------- */
 
@@ -164,17 +166,17 @@ soma_status soma_correct_count(const soma_tensor *x, const soma_tensor *labels, 
  *  depends only on (rng, i): every backend draws the same one, and backward
  *  recomputes it from the same rng (which these calls do not advance).
  *  0 <= p < 1. */
-soma_status soma_dropout_forward(float p, soma_rng rng, const soma_tensor *x, soma_tensor *y);
+SOMA_API soma_status soma_dropout_forward(float p, soma_rng rng, const soma_tensor *x, soma_tensor *y);
 /** `dx = dy * mask / (1 - p)`, with the mask of soma_dropout_forward() for
  *  the same p and rng. */
-soma_status soma_dropout_backward(float p, soma_rng rng, const soma_tensor *dy, soma_tensor *dx);
+SOMA_API soma_status soma_dropout_backward(float p, soma_rng rng, const soma_tensor *dy, soma_tensor *dx);
 
 /** The 32-bit words per row of a dropout mask for a tensor of `cols`
  *  columns: ceil(cols / 32). The mask of an m x n tensor is an
  *  m x soma_dropout_mask_words(n) tensor whose floats hold raw bits: bit
  *  j % 32 of word j / 32 of row i is 1 when element (i, j) is kept (the bits
  *  past column n are 0). Only the dropout ops read it. */
-int64_t soma_dropout_mask_words(int64_t cols);
+SOMA_API int64_t soma_dropout_mask_words(int64_t cols);
 
 /** A hidden layer's training forward after its GEMM, in one pass
  *  (bias is 1 x n, alive 1 x n, mask as soma_dropout_mask_words() says):
@@ -184,21 +186,21 @@ int64_t soma_dropout_mask_words(int64_t cols);
  *  `alive[0,j] = 1 if alive[0,j] != 0 or z[i,j] > 0 for some i, else 0`.
  *  p = 0 keeps every element (h = f(z)). z may be x; h may be x when z is
  *  not. */
-soma_status soma_bias_act_dropout(soma_activation act, float param, float p, soma_rng rng,
+SOMA_API soma_status soma_bias_act_dropout(soma_activation act, float param, float p, soma_rng rng,
                                   const soma_tensor *x, const soma_tensor *bias, soma_tensor *h,
                                   soma_tensor *z, soma_tensor *mask, soma_tensor *alive);
 /** The gradient of soma_bias_act_dropout() with respect to x (and z):
  *  `dx[i,j] = (mask[i,j] ? dh[i,j] / (1 - p) : 0) * f'(z[i,j])`, from the z and
  *  the mask it stored (no random numbers are drawn). dx may be dh or z. */
-soma_status soma_bias_act_dropout_backward(soma_activation act, float param, float p,
+SOMA_API soma_status soma_bias_act_dropout_backward(soma_activation act, float param, float p,
                                            const soma_tensor *z, const soma_tensor *mask,
                                            const soma_tensor *dh, soma_tensor *dx);
 
 /** out (1x1) = the sum of `x^2` (global gradient norms are built from these) */
-soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out);
+SOMA_API soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out);
 /** `flags[0,j] |= [x[i,j] > 0 for some i]` (flags is 1 x n): run over an
  *  epoch's pre-activations, a column still 0 is a dead ReLU unit. */
-soma_status soma_active_columns(const soma_tensor *x, soma_tensor *flags);
+SOMA_API soma_status soma_active_columns(const soma_tensor *x, soma_tensor *flags);
 
 /* ---- optimizer updates, one pass over memory per parameter tensor -------- */
 
@@ -214,7 +216,7 @@ typedef struct soma_sgd_params {
 
 /** One SGD step on a parameter tensor (PyTorch's SGD without dampening):
  *  `g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v)` */
-soma_status soma_sgd_update(const soma_sgd_params *p, const soma_tensor *grad, soma_tensor *weight,
+SOMA_API soma_status soma_sgd_update(const soma_sgd_params *p, const soma_tensor *grad, soma_tensor *weight,
                             soma_tensor *velocity);
 
 /** Settings of one soma_adam_update(). */
@@ -231,7 +233,7 @@ typedef struct soma_adam_params {
 /** One Adam or AdamW step on a parameter tensor, with moments m and v:
  *  `m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
  *  w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)` */
-soma_status soma_adam_update(const soma_adam_params *p, const soma_tensor *grad, soma_tensor *weight,
+SOMA_API soma_status soma_adam_update(const soma_adam_params *p, const soma_tensor *grad, soma_tensor *weight,
                              soma_tensor *m, soma_tensor *v);
 
 #ifdef __cplusplus

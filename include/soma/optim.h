@@ -9,6 +9,8 @@
 #ifndef SOMA_OPTIM_H
 #define SOMA_OPTIM_H
 
+#include "soma/export.h"
+
 #include "soma/model.h"
 
 #ifdef __cplusplus
@@ -55,49 +57,49 @@ typedef struct soma_optim_config {
 
 /** PyTorch's defaults: SGD lr 0.01 no momentum; Adam/AdamW lr 1e-3, betas
  *  (0.9, 0.999), eps 1e-8; AdamW weight decay 0.01; constant schedule. */
-soma_optim_config soma_optim_defaults(soma_optim_kind kind);
+SOMA_API soma_optim_config soma_optim_defaults(soma_optim_kind kind);
 /** The optimizer's name: "sgd", "adam", "adamw"; NULL when out of range. */
-const char *soma_optim_name(soma_optim_kind kind);
+SOMA_API const char *soma_optim_name(soma_optim_kind kind);
 /** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
-soma_status soma_optim_parse(const char *name, soma_optim_kind *out);
+SOMA_API soma_status soma_optim_parse(const char *name, soma_optim_kind *out);
 /** The schedule's name: "constant", "step", "cosine"; NULL when out of range. */
-const char *soma_schedule_name(soma_schedule schedule);
+SOMA_API const char *soma_schedule_name(soma_schedule schedule);
 /** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
-soma_status soma_schedule_parse(const char *name, soma_schedule *out);
+SOMA_API soma_status soma_schedule_parse(const char *name, soma_schedule *out);
 
 /** An optimizer and its state for one model (opaque). */
 typedef struct soma_optimizer soma_optimizer;
 
 /** Creates an optimizer for model's parameters, its state zeroed on the
  *  model's device. */
-soma_status soma_optimizer_create(soma_mlp *model, const soma_optim_config *config, soma_optimizer **out);
+SOMA_API soma_status soma_optimizer_create(soma_mlp *model, const soma_optim_config *config, soma_optimizer **out);
 /** Frees an optimizer and its state. NULL is allowed. */
-void soma_optimizer_free(soma_optimizer *o);
+SOMA_API void soma_optimizer_free(soma_optimizer *o);
 
 /** One update of every parameter of the model from its gradients. When
  *  clipping is on, the global gradient norm is measured first (this waits for
  *  the device); a non-finite norm fails with SOMA_ERR_NUMERIC naming the
  *  first layer whose gradient is not finite, and nothing is updated. */
-soma_status soma_optimizer_step(soma_optimizer *o);
+SOMA_API soma_status soma_optimizer_step(soma_optimizer *o);
 
 /** The number of updates done. */
-int64_t soma_optimizer_steps(const soma_optimizer *o);
+SOMA_API int64_t soma_optimizer_steps(const soma_optimizer *o);
 /** Sets the number of updates done (when resuming), which places the schedule. */
-soma_status soma_optimizer_set_steps(soma_optimizer *o, int64_t steps);
+SOMA_API soma_status soma_optimizer_set_steps(soma_optimizer *o, int64_t steps);
 /** The learning rate of the next update. */
-float soma_optimizer_lr(const soma_optimizer *o);
+SOMA_API float soma_optimizer_lr(const soma_optimizer *o);
 /** The schedule itself: the learning rate of config c at step `step`. */
-float soma_schedule_lr(const soma_optim_config *c, int64_t step);
+SOMA_API float soma_schedule_lr(const soma_optim_config *c, int64_t step);
 /** The configuration the optimizer was created with. */
-const soma_optim_config *soma_optimizer_config(const soma_optimizer *o);
+SOMA_API const soma_optim_config *soma_optimizer_config(const soma_optimizer *o);
 
 /** The number of state tensors per parameter: 1 for SGD (velocity), 2 for
  *  Adam and AdamW (m, v). */
-int soma_optimizer_slots(const soma_optimizer *o);
+SOMA_API int soma_optimizer_slots(const soma_optimizer *o);
 /** A state tensor, for checkpoints: parameter p = 2 * layer (weight) or
  *  2 * layer + 1 (bias); slot 0 is SGD's velocity or Adam's m, slot 1 Adam's
  *  v. */
-soma_tensor *soma_optimizer_state(soma_optimizer *o, int param, int slot);
+SOMA_API soma_tensor *soma_optimizer_state(soma_optimizer *o, int param, int slot);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef SOMA_PROFILE_H
 #define SOMA_PROFILE_H
 
+#include "soma/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,7 +37,7 @@ typedef struct soma_profile {
 
 /** The part's name: "elementwise", "gemm", "dropout", "loss", "optimizer",
  *  "data", "validation", "other"; NULL when out of range. */
-const char *soma_profile_part_name(soma_profile_part part);
+SOMA_API const char *soma_profile_part_name(soma_profile_part part);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef SOMA_STATUS_H
 #define SOMA_STATUS_H
 
+#include "soma/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,16 +33,16 @@ typedef enum soma_status {
 
 /** The name of a status: "SOMA_OK", "SOMA_ERR_SHAPE", ...; "unknown status"
  *  for values out of range. */
-const char *soma_status_name(soma_status status);
+SOMA_API const char *soma_status_name(soma_status status);
 
 /** The message left by the last failing soma call on this thread, or "" when
  *  none failed since the last soma_clear_error(). The pointer stays valid
  *  until the next soma call on this thread. */
-const char *soma_last_error(void);
+SOMA_API const char *soma_last_error(void);
 
 /** Forgets this thread's last error: soma_last_error() returns "" until the
  *  next failure. */
-void soma_clear_error(void);
+SOMA_API void soma_clear_error(void);
 
 #ifdef __cplusplus
 }

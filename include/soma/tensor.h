@@ -10,6 +10,8 @@
 #ifndef SOMA_TENSOR_H
 #define SOMA_TENSOR_H
 
+#include "soma/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "soma/device.h"
@@ -23,31 +25,31 @@ typedef struct soma_tensor soma_tensor;
 
 /** Creates a rows x cols tensor on device (contents undefined until written).
  *  Both dimensions must be at least 1. */
-soma_status soma_tensor_create(soma_device *device, int64_t rows, int64_t cols, soma_tensor **out);
+SOMA_API soma_status soma_tensor_create(soma_device *device, int64_t rows, int64_t cols, soma_tensor **out);
 
 /** A view of rows [first, first+count) of t: shares t's memory, owns nothing,
  *  and must be freed (before t) with soma_tensor_free(). */
-soma_status soma_tensor_view_rows(soma_tensor *t, int64_t first, int64_t count, soma_tensor **out);
+SOMA_API soma_status soma_tensor_view_rows(soma_tensor *t, int64_t first, int64_t count, soma_tensor **out);
 
 /** Frees a tensor or a view. NULL is allowed. */
-void soma_tensor_free(soma_tensor *t);
+SOMA_API void soma_tensor_free(soma_tensor *t);
 
 /** The number of rows. */
-int64_t soma_tensor_rows(const soma_tensor *t);
+SOMA_API int64_t soma_tensor_rows(const soma_tensor *t);
 /** The number of columns. */
-int64_t soma_tensor_cols(const soma_tensor *t);
+SOMA_API int64_t soma_tensor_cols(const soma_tensor *t);
 /** The number of elements, rows * cols. */
-int64_t soma_tensor_numel(const soma_tensor *t);
+SOMA_API int64_t soma_tensor_numel(const soma_tensor *t);
 /** The device the tensor lives on. */
-soma_device *soma_tensor_device(const soma_tensor *t);
+SOMA_API soma_device *soma_tensor_device(const soma_tensor *t);
 
 /** Copies count floats from host memory into t; count must equal its numel. */
-soma_status soma_tensor_upload(soma_tensor *t, const float *host, size_t count);
+SOMA_API soma_status soma_tensor_upload(soma_tensor *t, const float *host, size_t count);
 /** Copies all of t into host memory; count must equal its numel. Waits for
  *  the work queued on the device to finish first. */
-soma_status soma_tensor_download(const soma_tensor *t, float *host, size_t count);
+SOMA_API soma_status soma_tensor_download(const soma_tensor *t, float *host, size_t count);
 /** dst = src; same shape; the devices may differ. */
-soma_status soma_tensor_copy(soma_tensor *dst, const soma_tensor *src);
+SOMA_API soma_status soma_tensor_copy(soma_tensor *dst, const soma_tensor *src);
 
 /** The state of a counter-based random stream (Philox4x32-10).
  *
@@ -61,16 +63,16 @@ typedef struct soma_rng {
 } soma_rng;
 
 /** A stream at offset 0 of seed. */
-soma_rng soma_rng_make(uint64_t seed);
+SOMA_API soma_rng soma_rng_make(uint64_t seed);
 
 /** Sets every element of t to value. */
-soma_status soma_tensor_fill(soma_tensor *t, float value);
+SOMA_API soma_status soma_tensor_fill(soma_tensor *t, float value);
 /** Uniform on [lo, hi): lo + (hi - lo) * u with u a multiple of 2^-24 in
  *  [0,1). Advances rng->offset by one. */
-soma_status soma_tensor_fill_uniform(soma_tensor *t, soma_rng *rng, float lo, float hi);
+SOMA_API soma_status soma_tensor_fill_uniform(soma_tensor *t, soma_rng *rng, float lo, float hi);
 /** Normal(mean, stddev^2) by the Box-Muller transform. Advances rng->offset
  *  by one. */
-soma_status soma_tensor_fill_normal(soma_tensor *t, soma_rng *rng, float mean, float stddev);
+SOMA_API soma_status soma_tensor_fill_normal(soma_tensor *t, soma_rng *rng, float mean, float stddev);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef SOMA_TRAIN_H
 #define SOMA_TRAIN_H
 
+#include "soma/export.h"
+
 #include <signal.h>
 
 #include "soma/data.h"
@@ -25,9 +27,9 @@ typedef enum soma_loss {
 } soma_loss;
 
 /** The loss's name: "xent", "mse", "bce"; NULL when out of range. */
-const char *soma_loss_name(soma_loss loss);
+SOMA_API const char *soma_loss_name(soma_loss loss);
 /** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
-soma_status soma_loss_parse(const char *name, soma_loss *out);
+SOMA_API soma_status soma_loss_parse(const char *name, soma_loss *out);
 
 /** What soma_train() reports after every epoch (soma_train_config::on_epoch). */
 typedef struct soma_epoch_report {
@@ -109,16 +111,16 @@ typedef struct soma_train_state {
  *  NULL) after every epoch. Checks the targets against the model's outputs
  *  first (class indices in range, or matching column counts). Once the first
  *  steps have run, a step allocates nothing. */
-soma_status soma_train(soma_mlp *model, soma_optimizer *optimizer, const soma_dataset *train,
+SOMA_API soma_status soma_train(soma_mlp *model, soma_optimizer *optimizer, const soma_dataset *train,
                        const soma_dataset *validation, const soma_train_config *config,
                        soma_train_state *state);
 
 /** Mean loss and accuracy (NaN for regression) of model on ds. */
-soma_status soma_evaluate(soma_mlp *model, const soma_dataset *ds, soma_loss loss, double *mean_loss,
+SOMA_API soma_status soma_evaluate(soma_mlp *model, const soma_dataset *ds, soma_loss loss, double *mean_loss,
                           double *accuracy);
 
 /** The model's raw outputs for every row of ds, into out (rows x outputs). */
-soma_status soma_predict(soma_mlp *model, const soma_dataset *ds, float *out);
+SOMA_API soma_status soma_predict(soma_mlp *model, const soma_dataset *ds, float *out);
 
 #ifdef __cplusplus
 }

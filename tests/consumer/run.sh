@@ -38,6 +38,21 @@ esac
 version=$("$prefix/bin/soma" --version) || fail "the installed soma --version failed"
 echo "ok: installed CLI says '$version'"
 
+# the CLI's companions: man pages, bash completion, and the script `soma fetch`
+# finds from bin/soma (replaced here by one that names itself: no download)
+for f in share/man/man1/soma.1 share/man/man1/soma-train.1 share/man/man1/soma-fetch.1 \
+         share/bash-completion/completions/soma share/soma/fetch-mnist.sh; do
+  [ -e "$prefix/$f" ] || fail "$f was not installed"
+done
+if cmp -s "$prefix/share/soma/fetch-mnist.sh" "$here/../../scripts/fetch-mnist.sh"; then
+  printf '#!/bin/sh\necho "installed fetch-mnist.sh $*"\n' >"$prefix/share/soma/fetch-mnist.sh"
+  got=$(SOMA_FETCH_MNIST= "$prefix/bin/soma" fetch mnist "$work/mnist" 2>&1)
+  [ "$got" = "installed fetch-mnist.sh $work/mnist" ] && echo "ok: soma fetch mnist runs the installed script" ||
+    fail "soma fetch mnist DIR printed '$got', not the installed script's line"
+else
+  fail "share/soma/fetch-mnist.sh differs from scripts/fetch-mnist.sh"
+fi
+
 # run NAME BINARY: runs a consumer; a shared one must load the installed libsoma.
 run() {
   local name=$1 exe=$2

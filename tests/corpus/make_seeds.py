@@ -221,8 +221,52 @@ put("specs", "data-csv-label-negative", b"\0csv:x.csv,label=-1")
 put("specs", "data-idx", b"\0idx:train-images-idx3-ubyte,train-labels-idx1-ubyte")
 put("specs", "data-idx-one-path", b"\0idx:images")
 put("specs", "data-unknown", b"\0tsv:x")
+put("specs", "data-csv-sep", b"\0csv:x.csv,sep=;,label=price")
+put("specs", "data-csv-label-sep-comma", b"\0csv:x.csv,label=2,sep=,")
+put("specs", "data-npy", b"\0npy:x.npy,y.npy")
+put("specs", "data-npz", b"\0npz:data.npz")
 put("specs", "data-long-path", b"\0csv:" + b"d/" * 700 + b"x.csv")
 put("specs", "layers", b"\x01784,256,128,10")
 put("specs", "layers-auto", b"\x01auto")
 put("specs", "layers-bad", b"\x015,+8,,2,")
 put("specs", "layers-huge", b"\x013,2147483648,3")
+
+
+# ---- npy: a byte (even: an .npy pair, odd: an .npz archive); for a pair a
+# u16le length of the features file, the features file, the targets file ----
+
+def npy(descr, shape, payload, fortran=False, major=1):
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    prefix = 10 if major == 1 else 12
+    header = d + " " * ((64 - (prefix + len(d) + 1) % 64) % 64) + "\n"
+    size = struct.pack("<H", len(header)) if major == 1 else struct.pack("<I", len(header))
+    return b"\x93NUMPY" + bytes([major, 0]) + size + header.encode() + payload
+
+
+def npy_pair(x, y):
+    return b"\0" + struct.pack("<H", len(x)) + x + y
+
+
+def npz(members, method=0):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED if method == 0 else zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2026, 12, 2, 0, 0, 0))
+            z.writestr(info, data, compress_type=z.compression)
+    return b"\x01" + buf.getvalue()
+
+
+x_f4 = npy("<f4", "(3, 2)", struct.pack("<6f", 0.5, -1, 2, 3.25, -0.125, 7))
+y_i8 = npy("<i8", "(3,)", struct.pack("<3q", 2, 0, 1))
+put("npy", "valid-f4-i8", npy_pair(x_f4, y_i8))
+put("npy", "valid-u1-3d-b1", npy_pair(npy("|u1", "(2, 2, 2)", bytes(range(8))), npy("|b1", "(2,)", b"\x01\x00")))
+put("npy", "valid-be-f8-v2", npy_pair(npy(">f8", "(1, 1)", struct.pack(">d", 1.5), major=2),
+                                      npy("<f4", "(1, 2)", struct.pack("<2f", 1, 2))))
+put("npy", "truncated", npy_pair(x_f4[:-2], y_i8))
+put("npy", "fortran", npy_pair(npy("<f4", "(3, 2)", x_f4[-24:], fortran=True), y_i8))
+put("npy", "nan", npy_pair(npy("<f4", "(1,)", struct.pack("<f", float("nan"))), npy("<i8", "(1,)", bytes(8))))
+put("npy", "npz-keywords", npz([("x.npy", x_f4), ("y.npy", y_i8)]))
+put("npy", "npz-positional", npz([("arr_0.npy", x_f4), ("arr_1.npy", y_i8)]))
+put("npy", "npz-deflated", npz([("x.npy", x_f4), ("y.npy", y_i8)], method=8))
