@@ -208,7 +208,7 @@ static int record_epoch(const soma_epoch_report *rep, void *user) {
 
 /* 3 epochs of a model with dropout, AdamW, clipping and a cosine schedule
  * with warmup: every scalar of the step changes from step to step. */
-static void train_in_mode(const train_mode *mode, soma_optim_kind kind, trained *out) {
+static void train_in_mode(const train_mode *mode, soma_optim_kind kind, soma_precision precision, trained *out) {
     soma_device *dev = NULL;
     ck_soma(soma_device_open(mode->device, &dev));
     soma_dataset *ds = class_data();
@@ -232,7 +232,12 @@ static void train_in_mode(const train_mode *mode, soma_optim_kind kind, trained 
                             .on_epoch = record_epoch, .user = out, .no_graph = mode->no_graph,
                             .data_budget = mode->data_budget};
     soma_train_state state = {0};
-    ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
+    /* validation batches (330 rows) are larger than training ones: at bf16 the
+     * GEMM scratch grows there, after the graph was recorded */
+    soma_dataset *val = class_data();
+    tc.precision = precision;
+    ck_soma(soma_train(m, o, ds, val, &tc, &state));
+    soma_dataset_free(val);
     for (int l = 0; l < 3; l++) {
         soma_tensor *w = soma_mlp_weight(m, l);
         out->numel[l] = soma_tensor_numel(w);
@@ -261,14 +266,17 @@ START_TEST(soma_train_curves_agree_in_every_mode) {
         {"cuda, resident data, no graph", "cuda:0", 1, 0},
         {"cuda, batches from the host", "cuda:0", 0, -1},
     };
-    const soma_optim_kind kinds[] = {SOMA_OPTIM_ADAMW, SOMA_OPTIM_SGD};
-    for (int k = 0; k < 2; k++) {
+    const soma_optim_kind kinds[] = {SOMA_OPTIM_ADAMW, SOMA_OPTIM_SGD, SOMA_OPTIM_ADAMW};
+    const soma_precision precisions[] = {SOMA_PRECISION_FP32, SOMA_PRECISION_FP32, SOMA_PRECISION_BF16};
+    for (int k = 0; k < 3; k++) {
         trained runs[4];
-        for (int i = 0; i < 4; i++) train_in_mode(&modes[i], kinds[k], &runs[i]);
+        for (int i = 0; i < 4; i++) train_in_mode(&modes[i], kinds[k], precisions[k], &runs[i]);
+        const double loss_tolerance = precisions[k] == SOMA_PRECISION_BF16 ? tolerances[2].loss_rel : tolerances[0].loss_rel;
+        const double weight_tolerance = precisions[k] == SOMA_PRECISION_BF16 ? tolerances[2].weight_nmse : tolerances[0].weight_nmse;
         for (int i = 1; i < 4; i++) {
             for (int e = 0; e < 3; e++) {
                 double rel = fabs(runs[i].epoch_loss[e] - runs[0].epoch_loss[e]) / fabs(runs[0].epoch_loss[e]);
-                ck_assert_msg(rel <= tolerances[0].loss_rel, "%s, %s: epoch %d loss %.7f, cpu %.7f (relative %.2e)",
+                ck_assert_msg(rel <= loss_tolerance, "%s, %s: epoch %d loss %.7f, cpu %.7f (relative %.2e)",
                               soma_optim_name(kinds[k]), modes[i].what, e + 1, runs[i].epoch_loss[e],
                               runs[0].epoch_loss[e], rel);
             }
@@ -279,7 +287,7 @@ START_TEST(soma_train_curves_agree_in_every_mode) {
                     err += d * d;
                     norm += (double)runs[0].weights[l][j] * runs[0].weights[l][j];
                 }
-                ck_assert_msg(err / norm <= 1e-6, "%s, %s: layer %d weights NMSE %.3e against the cpu",
+                ck_assert_msg(err / norm <= weight_tolerance, "%s, %s: layer %d weights NMSE %.3e against the cpu",
                               soma_optim_name(kinds[k]), modes[i].what, l, err / norm);
                 if (i > 1)
                     ck_assert_msg(memcmp(runs[i].weights[l], runs[1].weights[l],
@@ -288,9 +296,9 @@ START_TEST(soma_train_curves_agree_in_every_mode) {
                                   soma_optim_name(kinds[k]), modes[i].what, l);
             }
         }
-        printf("soma_train, %s, 3 epochs: loss cpu %.6f %.6f %.6f; cuda (graph) %.6f %.6f %.6f; "
+        printf("soma_train, %s, %s, 3 epochs: loss cpu %.6f %.6f %.6f; cuda (graph) %.6f %.6f %.6f; "
                "no graph and host batches: the graph run's weights bit for bit\n",
-               soma_optim_name(kinds[k]), runs[0].epoch_loss[0], runs[0].epoch_loss[1], runs[0].epoch_loss[2],
+               soma_optim_name(kinds[k]), soma_precision_name(precisions[k]), runs[0].epoch_loss[0], runs[0].epoch_loss[1], runs[0].epoch_loss[2],
                runs[1].epoch_loss[0], runs[1].epoch_loss[1], runs[1].epoch_loss[2]);
         ck_assert_msg(runs[0].epoch_loss[2] < 0.8 * runs[0].epoch_loss[0], "the model did not learn");
         for (int i = 0; i < 4; i++) trained_free(&runs[i]);

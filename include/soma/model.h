@@ -111,9 +111,9 @@ SOMA_API soma_status soma_mlp_reset_dead_tracking(soma_mlp *m);
  *  fp32 by default; tf32 or bf16 round the GEMM operands (soma_gemm_ex())
  *  while weights, gradients and everything else stay float32. soma_train()
  *  sets it from its config. */
-soma_status soma_mlp_set_precision(soma_mlp *m, soma_precision precision);
+SOMA_API soma_status soma_mlp_set_precision(soma_mlp *m, soma_precision precision);
 /** The model's GEMM precision (fp32 for NULL). */
-soma_precision soma_mlp_precision(const soma_mlp *m);
+SOMA_API soma_precision soma_mlp_precision(const soma_mlp *m);
 
 /** Copies all weights and biases from src (same architecture, any device). */
 SOMA_API soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src);

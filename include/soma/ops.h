@@ -44,9 +44,9 @@ typedef enum soma_precision {
 } soma_precision;
 
 /** The precision's name: "fp32", "tf32", "bf16"; NULL when out of range. */
-const char *soma_precision_name(soma_precision precision);
+SOMA_API const char *soma_precision_name(soma_precision precision);
 /** Parses those names; an unknown one is SOMA_ERR_INVALID_ARG. */
-soma_status soma_precision_parse(const char *name, soma_precision *out);
+SOMA_API soma_status soma_precision_parse(const char *name, soma_precision *out);
 
 /** soma_gemm() with the operands A and B rounded to `precision` first (to
  *  nearest, ties to even; products of two rounded operands are exact in
@@ -54,7 +54,7 @@ soma_status soma_precision_parse(const char *name, soma_precision *out);
  *  stays the reference: on CUDA, TF32 runs on the tensor cores
  *  (CUBLAS_COMPUTE_32F_FAST_TF32) and bf16 as a bfloat16 GEMM with float32
  *  accumulation, both on operands soma has rounded itself. */
-soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tensor *a,
+SOMA_API soma_status soma_gemm_ex(int trans_a, int trans_b, float alpha, const soma_tensor *a,
                          const soma_tensor *b, float beta, soma_tensor *c,
                          soma_precision precision);
 

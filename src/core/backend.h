@@ -97,6 +97,10 @@ typedef struct soma_backend {
      * into the slot's destinations waits for it. */
     soma_status (*staging_release)(void *ctx, void *staging, int slot);
 
+    /* Changes whenever the backend replaces an internal buffer that recorded
+     * work may point to (scratch that grew): a graph recorded before is
+     * stale. NULL: never. */
+    unsigned long long (*generation)(void *ctx);
     soma_status (*graph_begin)(void *ctx);
     soma_status (*graph_end)(void *ctx, void **graph);
     soma_status (*graph_launch)(void *ctx, void *graph);

@@ -202,3 +202,7 @@ soma_status soma_device_staging_release(soma_device *dev, void *staging, int slo
     return soma_device_has_staging(dev) ? dev->backend->staging_release(dev->ctx, staging, slot)
                                         : no_staging(dev);
 }
+
+unsigned long long soma_device_generation(const soma_device *dev) {
+    return dev && dev->backend->generation ? dev->backend->generation(dev->ctx) : 0;
+}

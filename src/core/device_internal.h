@@ -31,6 +31,10 @@ soma_status soma_device_staging_acquire(soma_device *dev, void *staging, int slo
 soma_status soma_device_staging_upload(soma_device *dev, void *staging, int slot, int n, soma_tensor *const *dst);
 soma_status soma_device_staging_release(soma_device *dev, void *staging, int slot);
 
+/* The backend's generation (core/backend.h): a graph recorded under another
+ * one may point to replaced buffers. 0 for backends without one. */
+unsigned long long soma_device_generation(const soma_device *dev);
+
 /* Graphs (core/backend.h graph_*): soma_device_has_graphs says whether the
  * device can record; the others return SOMA_ERR_UNSUPPORTED where not. */
 int soma_device_has_graphs(const soma_device *dev);

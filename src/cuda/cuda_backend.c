@@ -296,6 +296,8 @@ CUDA_KERNEL(k_watch_loss, soma_cuda_watch_loss(IN(0), call->p.alpha, OUT_AT(0), 
 /* parts -> ctl */
 CUDA_KERNEL(k_clip_scale, soma_cuda_clip_scale(IN(0), NUMEL, call->p.alpha, OUT, STREAM))
 
+static unsigned long long soma_cuda_generation(void *vctx) { return ((soma_cuda_ctx *)vctx)->generation; }
+
 /* ---- the table ----------------------------------------------------------- */
 
 const soma_backend soma_cuda_backend = {
@@ -318,6 +320,7 @@ const soma_backend soma_cuda_backend = {
     .staging_acquire = soma_cuda_staging_acquire,
     .staging_upload = soma_cuda_staging_upload,
     .staging_release = soma_cuda_staging_release,
+    .generation = soma_cuda_generation,
     .graph_begin = soma_cuda_graph_begin,
     .graph_end = soma_cuda_graph_end,
     .graph_launch = soma_cuda_graph_launch,

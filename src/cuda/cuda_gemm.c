@@ -69,6 +69,7 @@ static soma_status rounded_scratch(soma_cuda_ctx *ctx, int slot, size_t bytes, v
         soma_cuda_memory_free(ctx, ctx->rounded[slot]);
         ctx->rounded[slot] = NULL;
         ctx->rounded_bytes[slot] = 0;
+        ctx->generation++; /* a recorded graph that used the old block must be recorded again */
         SOMA_TRY(soma_cuda_memory_alloc(ctx, bytes, &ctx->rounded[slot]));
         ctx->rounded_bytes[slot] = bytes;
     }

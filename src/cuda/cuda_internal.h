@@ -33,6 +33,7 @@ typedef struct soma_cuda_ctx {
     soma_cuda_memory *memory;       /* the cache of device blocks (cuda_memory.c) */
     void *rounded[2];               /* TF32/bf16 copies of a GEMM's B and A (cuda_gemm.c), */
     size_t rounded_bytes[2];        /* grow-only, from `memory` (freed with it) */
+    unsigned long long generation;  /* +1 whenever a buffer above is replaced (graphs hold pointers) */
 } soma_cuda_ctx;
 
 /* Each returns SOMA_OK on success; otherwise it leaves the message

@@ -249,7 +249,7 @@ typedef struct run {
     int use_graph;        /* record a full step and replay it */
     int warm;             /* a full step ran eagerly in this run: what a recording needs exists */
     void *graph;          /* the recorded step, or NULL */
-    unsigned long long graph_generation; /* the model's workspaces it uses */
+    unsigned long long graph_generation[2]; /* of the model's work tensors and the device's buffers it uses */
 } run;
 
 static void run_free(run *r) {
@@ -392,23 +392,27 @@ static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_c
 
 /* A full step through the recorded graph: recorded at the first call (the
  * run's first full step ran eagerly, so every buffer the step touches
- * exists), and again whenever the model remade its work tensors. A device
+ * exists), and again whenever the model remade its work tensors or the
+ * device replaced a buffer of its own (GEMM scratch grown by a larger
+ * validation batch, say): a graph keeps the pointers it was recorded with. A device
  * that refuses the recording gets eager steps for the rest of the run. */
 static soma_status graph_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
                               int64_t first, int *ran) {
     soma_device *dev = soma_mlp_device(m);
+    const unsigned long long now[2] = {soma_mlp_workspace_generation(m), soma_device_generation(dev)};
     *ran = 0;
-    if (r->graph && r->graph_generation != soma_mlp_workspace_generation(m)) {
+    if (r->graph && (r->graph_generation[0] != now[0] || r->graph_generation[1] != now[1])) {
         soma_device_graph_free(dev, r->graph);
         r->graph = NULL;
     }
     if (!r->graph) {
-        r->graph_generation = soma_mlp_workspace_generation(m);
         SOMA_TRY(soma_device_graph_begin(dev));
         soma_status st = queue_step(m, o, c, r, first, r->feed.batch);
         void *graph = NULL;
         soma_status end = soma_device_graph_end(dev, &graph);
-        if (st != SOMA_OK || end != SOMA_OK || r->graph_generation != soma_mlp_workspace_generation(m)) {
+        r->graph_generation[0] = soma_mlp_workspace_generation(m);
+        r->graph_generation[1] = soma_device_generation(dev);
+        if (st != SOMA_OK || end != SOMA_OK || r->graph_generation[0] != now[0] || r->graph_generation[1] != now[1]) {
             soma_device_graph_free(dev, graph);
             soma_clear_error();
             r->use_graph = 0; /* nothing of the step ran: it runs eagerly */
