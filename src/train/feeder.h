@@ -24,8 +24,12 @@ soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_los
 
 soma_status soma_feeder_init(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
                              soma_loss loss, int64_t outputs);
+/* The same for one rank of several (src/dist): `batch` rows of each full
+ * global batch and `part` rows of its last, partial one (0: none). */
+soma_status soma_feeder_init_shard(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
+                                   int64_t part, soma_loss loss, int64_t outputs);
 /* Loads rows order[first .. first+count) (or first.. when order is NULL);
- * count is the batch size or, for the last batch, the remainder. */
+ * count is the batch size or, for the last batch, the partial size. */
 soma_status soma_feeder_load(soma_feeder *f, const int64_t *order, int64_t first, int64_t count,
                              soma_tensor **x, soma_tensor **y);
 void soma_feeder_free(soma_feeder *f);

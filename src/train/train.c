@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/philox.h"
 #include "core/profile.h"
+#include "dist/dist_internal.h" /* soma_dist_shard, soma_dist_average_gradients: data parallelism */
 #include "train/feeder.h"
 
 #define EVAL_BATCH 1024
@@ -195,6 +196,7 @@ static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_d
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: state: %d epochs and %lld steps done, but an epoch of these "
                          "%lld rows has %lld steps", api, state->epochs_done, (long long)state->steps_in_epoch,
                          (long long)rows, (long long)((rows + batch - 1) / batch));
+    SOMA_TRY(soma_dist_check_batch(c->dist, c->batch, rows));
     const soma_dataset *sets[2] = {train, val};
     for (int s = 0; s < 2; s++) {
         if (!sets[s]) continue;
@@ -210,6 +212,8 @@ static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_d
 /* What one run holds besides the model: made before the first step, freed
  * after the last. */
 typedef struct run {
+    int64_t batch;     /* rows per step, over all ranks */
+    soma_shard shard;  /* this rank's part of them (all of them in a single process) */
     soma_feeder feed;
     int64_t *order;
     soma_tensor *batch_loss, *loss_sum, *grad, *grad_part;
@@ -247,13 +251,15 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     int64_t rows = soma_dataset_rows(train), outputs = soma_mlp_outputs(m);
     SOMA_TRY(soma_device_check_memory(dev, "soma_train", "the training workspace (activations, gradients and "
                                       "batches)", workspace_bytes(m, train, val, c)));
-    SOMA_TRY(soma_feeder_init(&r->feed, dev, train, c->batch, c->loss, outputs));
+    r->batch = c->batch < rows ? c->batch : rows;
+    r->shard = soma_dist_shard(c->dist, c->batch, rows);
+    SOMA_TRY(soma_feeder_init_shard(&r->feed, dev, train, r->shard.batch, r->shard.part, c->loss, outputs));
     r->order = malloc((size_t)rows * sizeof *r->order);
     if (!r->order) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->batch_loss));
     SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->loss_sum));
-    SOMA_TRY(soma_tensor_create(dev, r->feed.batch, outputs, &r->grad));
-    if (rows % r->feed.batch) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, rows % r->feed.batch, &r->grad_part));
+    SOMA_TRY(soma_tensor_create(dev, r->shard.batch, outputs, &r->grad));
+    if (r->shard.part) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, r->shard.part, &r->grad_part));
     if (c->patience > 0 && val) {
         soma_layer_spec specs[SOMA_MAX_LAYERS];
         for (int l = 0; l < soma_mlp_layer_count(m); l++) specs[l] = soma_mlp_layer(m, l);
@@ -303,8 +309,9 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
                                int64_t *samples) {
-    int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
+    int64_t rows = soma_dataset_rows(train), batch = r->batch;
     int64_t batches = (rows + batch - 1) / batch;
+    int several = soma_dist_size(c->dist) > 1; /* then the ranks agree on a stop in the all-reduce */
     soma_device *dev = soma_mlp_device(m);
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
     SOMA_TRY(soma_tensor_fill(r->loss_sum, 0.0f));
@@ -312,13 +319,17 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
     *done = first;
     *samples = 0;
     for (int64_t b = first; b < batches; b++) {
-        if (c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
+        if (!several && c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
+        /* this rank's rows of the batch: all of them in a single process */
+        int64_t mine = count == batch ? r->shard.batch : r->shard.part;
+        int64_t at = b * batch + (count == batch ? r->shard.batch_first : r->shard.part_first);
         soma_tensor *x, *y, *grad = count == batch ? r->grad : r->grad_part;
         const soma_tensor *out;
-        soma_rng dropout_rng = {c->seed ^ DROPOUT_SALT, (uint64_t)soma_optimizer_steps(o) * SOMA_MAX_LAYERS};
+        soma_rng dropout_rng = {soma_dist_dropout_key(c->dist, c->seed ^ DROPOUT_SALT),
+                                (uint64_t)soma_optimizer_steps(o) * SOMA_MAX_LAYERS};
         SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA,
-                          soma_feeder_load(&r->feed, r->order, b * batch, count, &x, &y));
+                          soma_feeder_load(&r->feed, r->order, at, mine, &x, &y));
         SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
         float loss;
         soma_profile_phase phase;
@@ -326,23 +337,28 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
         SOMA_TRY(soma_tensor_download(r->batch_loss, &loss, 1));
         if (!isfinite(loss)) return name_non_finite(m, r->batch_loss, soma_optimizer_steps(o) + 1, epoch, loss);
-        SOMA_TRY(soma_axpy((float)count, r->batch_loss, r->loss_sum));
+        SOMA_TRY(soma_axpy((float)mine, r->batch_loss, r->loss_sum));
         SOMA_TRY(losses[c->loss].backward(out, y, grad));
         SOMA_TRY(soma_profile_end(&phase));
         SOMA_TRY(soma_mlp_backward(m, x, grad));
+        int stop_all;
+        SOMA_TRY(soma_dist_average_gradients(c->dist, m, mine, count, c->stop, &stop_all));
         SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_step(o));
         *done = b + 1;
-        *samples += count;
+        *samples += mine;
         if (c->on_batch) c->on_batch(b + 1, batches, c->user);
+        if (stop_all) break; /* a rank was asked to stop: every rank stops after this step */
     }
     return SOMA_OK;
 }
 
 soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                        const soma_dataset *val, const soma_train_config *c, soma_train_state *state) {
-    SOMA_TRY(check_train_args(m, o, train, val, c, state));
+    soma_dist *dist = c ? c->dist : NULL;
+    /* every rank sees the same arguments; a rank short of memory tells the others */
+    SOMA_TRY(soma_dist_agree(dist, check_train_args(m, o, train, val, c, state)));
     run r;
-    soma_status st = run_init(&r, m, train, val, c);
+    soma_status st = soma_dist_agree(dist, run_init(&r, m, train, val, c));
     if (state->epochs_done == 0) state->best_val_loss = INFINITY;
     int since_best = 0;
     for (int epoch = state->epochs_done + 1; epoch <= c->epochs && st == SOMA_OK; epoch++) {
@@ -350,14 +366,18 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         soma_epoch_report rep = {.epoch = epoch, .epochs = c->epochs, .val_loss = NAN,
                                  .val_accuracy = NAN, .samples = soma_dataset_rows(train),
                                  .n_layers = soma_mlp_layer_count(m)};
-        int64_t rows = soma_dataset_rows(train), batches = (rows + r.feed.batch - 1) / r.feed.batch, done = 0;
+        int64_t rows = soma_dataset_rows(train), batches = (rows + r.batch - 1) / r.batch, done = 0;
         /* From here to soma_profile_detach nothing leaves the loop: the
          * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
         st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples);
+        /* a failed step is this rank's own: the others may wait in an
+         * all-reduce (soma_dist_fail); what follows, every rank agrees on */
+        int step_failed = st != SOMA_OK;
         int stopped_inside = st == SOMA_OK && done < batches; /* on request, in the middle of the epoch */
         float sum = 0.0f;
         if (st == SOMA_OK && !stopped_inside) st = soma_tensor_download(r.loss_sum, &sum, 1);
+        if (st == SOMA_OK && !stopped_inside) st = soma_dist_end_epoch(c->dist, m, &sum, &rep.samples);
         rep.train_loss = (double)sum / (double)rep.samples;
         if (st == SOMA_OK && !stopped_inside && !isfinite(rep.train_loss))
             st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: the training loss of epoch %d is %g (try a smaller learning rate)",
@@ -375,6 +395,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         rep.lr = soma_schedule_lr(soma_optimizer_config(o), soma_optimizer_steps(o) - 1);
         rep.seconds = now_seconds() - start;
         soma_profile_detach(soma_mlp_device(m), rep.seconds);
+        if (!step_failed) st = soma_dist_agree(c->dist, st);
         if (st != SOMA_OK) break;
         if (stopped_inside) {
             state->steps_in_epoch = done;
@@ -393,6 +414,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         }
         int stop = c->on_epoch ? c->on_epoch(&rep, c->user) : 0;
         if (c->stop && *c->stop) stop = 1;
+        if ((st = soma_dist_any(c->dist, &stop)) != SOMA_OK) break; /* rank 0's log failed: all stop */
         if (r.best && since_best >= c->patience) {
             state->stopped_early = epoch < c->epochs;
             stop = 1;
