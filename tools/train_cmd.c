@@ -413,6 +413,7 @@ static int train_and_save(const train_args *a, session *s) {
     }
     double start = now();
     soma_status st = soma_train(s->model, s->opt, s->train, s->val, &s->tc, &s->state);
+    if (st == SOMA_OK) ranks_agree_interrupt(ranks); /* a signal to one rank stopped them all */
     if (st != SOMA_OK && !soma_dist_failure_agreed(ranks) && soma_dist_size(ranks) > 1) {
         /* this rank's own failure, in a step: the others wait for it in an all-reduce */
         fprintf(stderr, "soma train: rank %d of %d: %s\n", soma_dist_rank(ranks), soma_dist_size(ranks),
@@ -480,6 +481,7 @@ int soma_cmd_train(int argc, char **argv) {
     if (!code) {
         print_header(&a, &s);
         code = train_and_save(&a, &s);
+        ranks_finish(ranks); /* the other ranks wait for rank 0's last writes */
     }
     session_free(&s);
     soma_dist_close(ranks);

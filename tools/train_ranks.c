@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 
+#include "interrupt.h"
 #include "train_ranks.h"
 
 int ranks_open(soma_dist **d) {
@@ -46,4 +47,16 @@ void ranks_report_check(const soma_dist *d) {
     if (soma_dist_rank(d) == 0 && steps > 0)
         fprintf(stderr, "soma train: SOMA_DIST_CHECK: the weights of all %d ranks were bit-identical after each "
                 "of %lld steps\n", soma_dist_size(d), steps);
+}
+
+void ranks_finish(soma_dist *d) {
+    int unused = 0;
+    if (soma_dist_any(d, &unused) != SOMA_OK && soma_dist_rank(d) == 0)
+        fprintf(stderr, "soma train: waiting for the other ranks failed: %s\n", soma_last_error());
+}
+
+void ranks_agree_interrupt(soma_dist *d) {
+    float got[2] = {interrupt_signal == SIGINT, interrupt_signal == SIGTERM};
+    if (soma_dist_size(d) == 1 || soma_dist_all_reduce_sum(d, got, 2) != SOMA_OK) return;
+    if (!interrupt_signal && (got[0] > 0 || got[1] > 0)) interrupt_signal = got[0] > 0 ? SIGINT : SIGTERM;
 }

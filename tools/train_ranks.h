@@ -35,4 +35,13 @@ void ranks_describe(const soma_dist *d, long long batch);
 /* SOMA_DIST_CHECK=1: rank 0 says how many steps were checked (on standard error). */
 void ranks_report_check(const soma_dist *d);
 
+/* Collective, after soma_train() returned SOMA_OK: when a rank received
+ * SIGINT or SIGTERM (and so every rank stopped after the same step), every
+ * rank takes it as its own (SIGINT first), so that rank 0 saves and says so. */
+void ranks_agree_interrupt(soma_dist *d);
+
+/* Collective, after training: no rank ends (and lets mpirun stop the job)
+ * before rank 0 has saved what it saves. */
+void ranks_finish(soma_dist *d);
+
 #endif
