@@ -9,6 +9,9 @@
 #     process running throughout ends;
 #  4. a bad file that only rank 1 reads stops both ranks with its message and
 #     a non-zero exit within seconds; so does a batch that does not split;
+#     other data on rank 1 is refused before the first step (the ranks
+#     compare a CRC-32 of data and weights); a step that fails on rank 1
+#     alone (SOMA_DIST_FAIL_AT_STEP) ends both (MPI_Abort) within seconds;
 #  5. SIGTERM to one rank stops both after the same step; rank 0 saves, and
 #     its checkpoint loads.
 # Skipped (77) without mpirun or without MPI in this build.
@@ -105,6 +108,26 @@ timeout 60 "${mpi[@]}" "$soma" train "${common[@]}" --batch 63 --epochs 1 >"$wor
 code=$?
 [ $code != 0 ] && [ $code != 124 ] && grep -q "global batch: it must split over the 2 ranks" "$work/out5" &&
   ok "--batch 63 on 2 ranks refused, exit $code" || fail "--batch 63: exit $code: $(cat "$work/out5")"
+
+# 4b: rank 1 loads other data (its first 600 rows); a step that fails on rank 1 alone
+head -n 601 "$work/d.csv" >"$work/d600.csv"
+timeout 60 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=$1; else d=$2; fi
+  exec "$0" train --data csv:"$d" --val-split 0 --device cpu --epochs 2 --batch 64' "$soma" "$work/d600.csv" \
+  "$work/d.csv" >"$work/out8" 2>&1
+code=$?
+[ $code != 0 ] && [ $code != 124 ] && grep -q "rank 1's training data (600 rows x 7 features" "$work/out8" &&
+  ok "other data on rank 1 refused before the first step, exit $code" || fail "other data on rank 1: $(cat "$work/out8")"
+start=$(date +%s)
+timeout 60 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then export SOMA_DIST_FAIL_AT_STEP=5; fi
+  exec "$0" train --data csv:"$1" --val-split 0 --device cpu --epochs 2 --batch 64 --save "$2"' "$soma" "$work/d.csv" \
+  "$work/never2.st" >"$work/out9" 2>&1
+code=$? took=$(($(date +%s) - start))
+if [ $code != 0 ] && [ $code != 124 ] && [ $took -le 20 ] && [ ! -e "$work/never2.st" ] &&
+   grep -q "rank 1 of 2: soma_train: step 5: SOMA_DIST_FAIL_AT_STEP" "$work/out9"; then
+  ok "a step failing on rank 1 alone (rank 0 waits in the all-reduce) ends both in ${took}s, exit $code"
+else
+  fail "a step failing on rank 1: exit $code after ${took}s: $(cat "$work/out9")"
+fi
 
 # 5: SIGTERM to rank 1 alone: both stop after the same step, rank 0 saves mid-run, and it resumes
 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then echo $$ >"$1.pid"; fi

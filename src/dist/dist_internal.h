@@ -13,6 +13,8 @@
 
 #include "soma/dist.h"
 #include "soma/model.h"
+#include "soma/optim.h"
+#include "soma/train.h"
 
 typedef struct soma_comm {
     const char *name;
@@ -56,6 +58,12 @@ typedef struct soma_shard {
  * must give every rank a row. */
 soma_status soma_dist_check_batch(const soma_dist *d, int64_t batch, int64_t rows);
 soma_shard soma_dist_shard(const soma_dist *d, int64_t batch, int64_t rows);
+
+/* Collective, before the first step: every rank has the same data (a
+ * CRC-32), weights, optimizer steps and settings as rank 0; otherwise an
+ * agreed failure naming the first rank that differs and in what. */
+soma_status soma_dist_check_same(soma_dist *d, soma_mlp *m, const soma_optimizer *o, const soma_dataset *train,
+                                 const soma_train_config *c);
 
 /* The dropout key of this rank: key itself on rank 0 (so a single process
  * draws as it always did), another stream on every other rank. */

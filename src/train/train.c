@@ -359,6 +359,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
     SOMA_TRY(soma_dist_agree(dist, check_train_args(m, o, train, val, c, state)));
     run r;
     soma_status st = soma_dist_agree(dist, run_init(&r, m, train, val, c));
+    if (st == SOMA_OK) st = soma_dist_check_same(dist, m, o, train, c); /* the same data and weights everywhere */
     if (state->epochs_done == 0) state->best_val_loss = INFINITY;
     int since_best = 0;
     for (int epoch = state->epochs_done + 1; epoch <= c->epochs && st == SOMA_OK; epoch++) {
