@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# dist_test.sh SOMA PYTHON HAVE_MPI: `mpirun -np 2 soma train` (issue 17).
+# dist_test.sh SOMA PYTHON HAVE_MPI [DEVICE]: `mpirun -np 2 soma train` (issue 17),
+# on DEVICE (cpu; cuda in the CUDA emulation: the device-blind path).
 #  1. two ranks reach the weights of one process with the same global batch,
 #     up to the reduction order (tolerance below), also with a last batch that
 #     splits unevenly (13 + 12 rows) and with SGD and Adam;
@@ -25,7 +26,8 @@
 # leaves a factor of 50; a wrong shard, a missing average or a gradient
 # counted twice moves the weights by more than 1e-2.
 set -u
-soma=$1 python=$2 have_mpi=$3
+soma=$1 python=$2 have_mpi=$3 device=${4:-cpu}
+export device # the sh -c of the ranks below read it
 if [ "$have_mpi" != ON ]; then echo "SKIP: this soma was built without MPI (SOMA_MPI)"; exit 77; fi
 if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP: mpirun not found (apt-get install openmpi-bin)"; exit 77; fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -62,7 +64,7 @@ print("largest difference %.3g of the tensor's largest weight (tolerance %g)" % 
 sys.exit(0 if worst <= tol and set(a) == set(b) else 1)
 EOF
 compare() { "$python" "$work/compare.py" "$@"; }
-common=(--data csv:"$work/d.csv" --val-split 0 --layers 7,32,16,3 --dropout 0 --device cpu)
+common=(--data csv:"$work/d.csv" --val-split 0 --layers 7,32,16,3 --dropout 0 --device "$device")
 
 # 1 and 2: the same global batch on one process and on two ranks
 for optim in adam sgd; do
@@ -86,7 +88,7 @@ done
 resume=(--batch 64 --schedule constant)
 "$soma" train "${common[@]}" "${resume[@]}" --epochs 4 --save "$work/four.st" >/dev/null 2>&1 || fail "4 epochs on one process"
 "${mpi[@]}" "$soma" train "${common[@]}" "${resume[@]}" --epochs 2 --save "$work/half.st" >/dev/null 2>&1 || fail "2 epochs on 2 ranks"
-"$soma" train --data csv:"$work/d.csv" --device cpu --epochs 4 --resume "$work/half.st" --save "$work/resumed.st" \
+"$soma" train --data csv:"$work/d.csv" --device "$device" --epochs 4 --resume "$work/half.st" --save "$work/resumed.st" \
   >"$work/out3" 2>&1 || fail "resume on one process: $(cat "$work/out3")"
 grep -q "^epoch 3/4" "$work/out3" && compare "$work/four.st" "$work/resumed.st" 1e-5 &&
   ok "a 2-rank checkpoint resumed on one process ends as 4 epochs of one process" ||
@@ -95,7 +97,7 @@ grep -q "^epoch 3/4" "$work/out3" && compare "$work/four.st" "$work/resumed.st" 
 # 4: a bad file only rank 1 reads; a batch that does not split
 start=$(date +%s)
 timeout 60 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=$1; else d=$2; fi
-  exec "$0" train --data csv:"$d" --device cpu --epochs 2 --save "$3"' "$soma" "$work/bad.csv" "$work/d.csv" \
+  exec "$0" train --data csv:"$d" --device "$device" --epochs 2 --save "$3"' "$soma" "$work/bad.csv" "$work/d.csv" \
   "$work/never.st" >"$work/out4" 2>&1
 code=$? took=$(($(date +%s) - start))
 if [ $code != 0 ] && [ $code != 124 ] && [ $took -le 20 ] && grep -q "rank 1 of 2: .*bad.csv:3:.*oops" "$work/out4" &&
@@ -112,14 +114,14 @@ code=$?
 # 4b: rank 1 loads other data (its first 600 rows); a step that fails on rank 1 alone
 head -n 601 "$work/d.csv" >"$work/d600.csv"
 timeout 60 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=$1; else d=$2; fi
-  exec "$0" train --data csv:"$d" --val-split 0 --device cpu --epochs 2 --batch 64' "$soma" "$work/d600.csv" \
+  exec "$0" train --data csv:"$d" --val-split 0 --device "$device" --epochs 2 --batch 64' "$soma" "$work/d600.csv" \
   "$work/d.csv" >"$work/out8" 2>&1
 code=$?
 [ $code != 0 ] && [ $code != 124 ] && grep -q "rank 1's training data (600 rows x 7 features" "$work/out8" &&
   ok "other data on rank 1 refused before the first step, exit $code" || fail "other data on rank 1: $(cat "$work/out8")"
 start=$(date +%s)
 timeout 60 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then export SOMA_DIST_FAIL_AT_STEP=5; fi
-  exec "$0" train --data csv:"$1" --val-split 0 --device cpu --epochs 2 --batch 64 --save "$2"' "$soma" "$work/d.csv" \
+  exec "$0" train --data csv:"$1" --val-split 0 --device "$device" --epochs 2 --batch 64 --save "$2"' "$soma" "$work/d.csv" \
   "$work/never2.st" >"$work/out9" 2>&1
 code=$? took=$(($(date +%s) - start))
 if [ $code != 0 ] && [ $code != 124 ] && [ $took -le 20 ] && [ ! -e "$work/never2.st" ] &&
@@ -131,7 +133,7 @@ fi
 
 # 5: SIGTERM to rank 1 alone: both stop after the same step, rank 0 saves mid-run, and it resumes
 "${mpi[@]}" sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then echo $$ >"$1.pid"; fi
-  exec "$0" train --data csv:"$2" --val-split 0 --device cpu --epochs 100000 --batch 22 --save "$1"' \
+  exec "$0" train --data csv:"$2" --val-split 0 --device "$device" --epochs 100000 --batch 22 --save "$1"' \
   "$soma" "$work/stopped.st" "$work/d.csv" >"$work/out6" 2>&1 &
 launcher=$!
 for _ in $(seq 100); do [ -s "$work/stopped.st.pid" ] && grep -q "^epoch 1/" "$work/out6" && break; sleep 0.1; done
