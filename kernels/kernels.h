@@ -58,9 +58,12 @@ cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p, const flo
 /* For an m x n x: z = x + bias, h = f(z) [u >= p] / (1 - p) (u element
  * i n + j of {seed, offset}), the bits [u >= p] into mask (m rows of
  * ceil(n/32) words, bit j % 32 of word j / 32), alive[j] = 1 where some
- * z[i,j] > 0 or alive[j] != 0, else 0. z or h may alias x. */
+ * z[i,j] > 0 or alive[j] != 0, else 0. z or h may alias x. With a step
+ * control block ctl (else NULL), the offset is offset + (t - 1) stride at
+ * its step t (core/step_ctl.h). */
 cudaError_t soma_cuda_bias_act_dropout(int act, float param, float p, uint64_t seed,
-                                       uint64_t offset, const float *x, const float *bias,
+                                       uint64_t offset, const float *ctl, int64_t stride,
+                                       const float *x, const float *bias,
                                        float *h, float *z, uint32_t *mask, float *alive,
                                        int64_t m, int64_t n, cudaStream_t stream);
 /* dx = (mask bit ? dh / (1 - p) : 0) f'(z) for an m x n z (dx may alias z or dh). */
@@ -124,14 +127,30 @@ cudaError_t soma_cuda_finish_partials(const float *partials, int count, double d
 
 /* g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v) */
 cudaError_t soma_cuda_sgd_update(float lr, float momentum, float weight_decay, int nesterov,
-                                 const float *g, float *w, float *v, int64_t count,
-                                 cudaStream_t stream);
+                                 const float *ctl, const float *g, float *w, float *v,
+                                 int64_t count, cudaStream_t stream);
 /* g' = g + wd w unless decoupled (then w -= lr wd w);  m = b1 m + (1-b1) g';
  * v = b2 v + (1-b2) g'^2;  w -= lr (m bc1) / (sqrt(v bc2) + eps), bc = 1/(1-b^t) */
 cudaError_t soma_cuda_adam_update(float lr, float beta1, float beta2, float eps,
                                   float weight_decay, int decoupled, float bias_correction1,
-                                  float bias_correction2, const float *g, float *w, float *m,
-                                  float *v, int64_t count, cudaStream_t stream);
+                                  float bias_correction2, const float *ctl, const float *g,
+                                  float *w, float *m, float *v, int64_t count,
+                                  cudaStream_t stream);
+
+/* ---- step.cu: the training step's control ops (core/step_ctl.h) --------- */
+
+/* dst[r] = src[order[clock * stride + r]], r < rows; src rows of `cols` floats */
+cudaError_t soma_cuda_gather_rows(const float *src, const float *order, const float *ctl,
+                                  int64_t stride, float *dst, int64_t rows, int64_t cols,
+                                  cudaStream_t stream);
+/* the schedule's row at the block's clock into the block; clock + 1 */
+cudaError_t soma_cuda_step_begin(const float *schedule, float *ctl, cudaStream_t stream);
+/* sum += rows loss; a loss that is not finite marks the block's step bad */
+cudaError_t soma_cuda_watch_loss(const float *loss, float rows, float *sum, float *ctl,
+                                 cudaStream_t stream);
+/* the block's gradient scale from k sums of squares and the clip norm */
+cudaError_t soma_cuda_clip_scale(const float *parts, int64_t k, float clip, float *ctl,
+                                 cudaStream_t stream);
 
 #ifdef __cplusplus
 }

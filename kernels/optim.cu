@@ -13,13 +13,31 @@
 #include "kernels.h"
 #include "launch_util.cuh" // SOMA_BLOCK, SOMA_GRID_STRIDE, soma_flat_blocks
 
-/* g' = g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v) */
+#include "core/step_ctl.h" // the step control block: lr, corrections, scale, status
+
+/* With a step control block (the sgd_step and adam_step ops), lr, Adam's
+ * corrections and the gradient's scale come from it, and nothing is updated
+ * while its status marks the run's step bad; without one the scale is 1. */
+#define TAKE_STEP_SCALARS(ctl, lr, bc1, bc2, scale)                                            \
+    float scale = 1.0f;                                                                        \
+    if (ctl) {                                                                                 \
+        if (soma_ctl_count(ctl + SOMA_CTL_STATUS) != 0) return;                                \
+        lr = ctl[SOMA_CTL_LR];                                                                 \
+        bc1 = ctl[SOMA_CTL_BC1];                                                               \
+        bc2 = ctl[SOMA_CTL_BC2];                                                               \
+        scale = ctl[SOMA_CTL_SCALE];                                                           \
+    }
+
+/* g' = scale g + wd w;  v = momentum v + g';  w -= lr (nesterov ? g' + momentum v : v) */
 static __global__ void sgd_update_kernel(float lr, float momentum, float weight_decay,
-                                         int nesterov, const float *g, float *w, float *v,
-                                         int64_t count) {
+                                         int nesterov, const float *ctl, const float *g, float *w,
+                                         float *v, int64_t count) {
+    float unused1 = 0.0f, unused2 = 0.0f;
+    TAKE_STEP_SCALARS(ctl, lr, unused1, unused2, scale)
+    (void)unused1, (void)unused2;
     SOMA_GRID_STRIDE(i, count) {
         float wi = w[i];
-        float gi = __fadd_rn(g[i], __fmul_rn(weight_decay, wi));   /* g + wd w */
+        float gi = __fadd_rn(__fmul_rn(scale, g[i]), __fmul_rn(weight_decay, wi)); /* g + wd w */
         float vi = __fadd_rn(__fmul_rn(momentum, v[i]), gi);        /* momentum v + g' */
         v[i] = vi;
         float step = nesterov ? __fadd_rn(gi, __fmul_rn(momentum, vi)) : vi;
@@ -32,10 +50,11 @@ static __global__ void sgd_update_kernel(float lr, float momentum, float weight_
 static __global__ void adam_update_kernel(float lr, float beta1, float beta2, float eps,
                                           float weight_decay, int decoupled,
                                           float bias_correction1, float bias_correction2,
-                                          const float *g, float *w, float *m, float *v,
-                                          int64_t count) {
+                                          const float *ctl, const float *g, float *w, float *m,
+                                          float *v, int64_t count) {
+    TAKE_STEP_SCALARS(ctl, lr, bias_correction1, bias_correction2, scale)
     SOMA_GRID_STRIDE(i, count) {
-        float wi = w[i], gi = g[i];
+        float wi = w[i], gi = __fmul_rn(scale, g[i]);
         if (decoupled)
             wi = __fsub_rn(wi, __fmul_rn(__fmul_rn(lr, weight_decay), wi)); /* w - (lr wd) w */
         else
@@ -55,20 +74,21 @@ static __global__ void adam_update_kernel(float lr, float beta1, float beta2, fl
 }
 
 extern "C" cudaError_t soma_cuda_sgd_update(float lr, float momentum, float weight_decay,
-                                            int nesterov, const float *g, float *w, float *v,
-                                            int64_t count, cudaStream_t stream) {
+                                            int nesterov, const float *ctl, const float *g,
+                                            float *w, float *v, int64_t count,
+                                            cudaStream_t stream) {
     SOMA_LAUNCH(sgd_update_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, lr, momentum,
-                weight_decay, nesterov, g, w, v, count);
+                weight_decay, nesterov, ctl, g, w, v, count);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t soma_cuda_adam_update(float lr, float beta1, float beta2, float eps,
                                              float weight_decay, int decoupled,
                                              float bias_correction1, float bias_correction2,
-                                             const float *g, float *w, float *m, float *v,
-                                             int64_t count, cudaStream_t stream) {
+                                             const float *ctl, const float *g, float *w, float *m,
+                                             float *v, int64_t count, cudaStream_t stream) {
     SOMA_LAUNCH(adam_update_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, lr, beta1,
-                beta2, eps, weight_decay, decoupled, bias_correction1, bias_correction2, g, w, m, v,
-                count);
+                beta2, eps, weight_decay, decoupled, bias_correction1, bias_correction2, ctl, g, w,
+                m, v, count);
     return cudaGetLastError();
 }

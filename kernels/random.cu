@@ -13,6 +13,7 @@
 
 #include "core/act_math.h" // soma_act_f, soma_act_df, soma_act_df_reads_y
 #include "core/philox.h"   // soma_philox_block, soma_uniform_from_word, soma_normal_pair_from_words
+#include "core/step_ctl.h" // soma_ctl_dropout_offset
 
 /* Philox blocks that cover count elements */
 static __host__ __device__ inline int64_t blocks_of(int64_t count) { return (count + 3) / 4; }
@@ -63,12 +64,14 @@ static __global__ void dropout_kernel(uint64_t seed, uint64_t offset, uint32_t t
  * bits past column n stay 0. x is read before z and h are written (z or h
  * may alias x). */
 static __global__ void bias_act_dropout_kernel(soma_activation act, float param, uint64_t seed,
-                                               uint64_t offset, uint32_t threshold,
+                                               uint64_t offset, const float *ctl,
+                                               int64_t stride, uint32_t threshold,
                                                float keep_scale, const float *x,
                                                const float *bias, float *h, float *z,
                                                uint32_t *mask, float *alive, int64_t m,
                                                int64_t n) {
     const int64_t words = (n + 31) / 32;
+    if (ctl) offset = soma_ctl_dropout_offset(ctl, offset, stride);
     SOMA_GRID_STRIDE(k, m * words) {
         const int64_t row = k / words, j0 = 32 * (k % words);
         const int count = n - j0 < 32 ? (int)(n - j0) : 32;
@@ -129,13 +132,15 @@ extern "C" cudaError_t soma_cuda_dropout(uint64_t seed, uint64_t offset, float p
 }
 
 extern "C" cudaError_t soma_cuda_bias_act_dropout(int act, float param, float p, uint64_t seed,
-                                                  uint64_t offset, const float *x,
+                                                  uint64_t offset, const float *ctl,
+                                                  int64_t stride, const float *x,
                                                   const float *bias, float *h, float *z,
                                                   uint32_t *mask, float *alive, int64_t m,
                                                   int64_t n, cudaStream_t stream) {
     const float keep_scale = 1.0f / (1.0f - p);
     SOMA_LAUNCH(bias_act_dropout_kernel, soma_flat_blocks(m * ((n + 31) / 32)), SOMA_BLOCK, 0, stream,
-                (soma_activation)act, param, seed, offset, soma_dropout_threshold(p), keep_scale, x,
+                (soma_activation)act, param, seed, offset, ctl, stride, soma_dropout_threshold(p),
+                keep_scale, x,
                 bias, h, z, mask, alive, m, n);
     return cudaGetLastError();
 }

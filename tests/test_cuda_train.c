@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "core/philox.h" /* the dataset of the soma_train tests */
 #ifdef SOMA_CUDA_EMULATION
 #include "emu.h"
 #endif
@@ -113,6 +114,179 @@ START_TEST(loss_curves_agree) {
 }
 END_TEST
 
+/* ---- soma_train on CUDA: resident data, graphs, host batches ----------- */
+
+#define TRAIN_ROWS 330 /* 10 full batches of 32 and a partial one of 10 */
+#define TRAIN_BATCH 32
+
+/* A learnable problem: the class is the argmax of the first CLASSES features. */
+static soma_dataset *class_data(void) {
+    soma_dataset *ds = NULL;
+    ck_soma(soma_dataset_create(TRAIN_ROWS, FEATURES, 1, &ds));
+    float *x = soma_dataset_feature_data(ds), *y = soma_dataset_target_data(ds);
+    for (int i = 0; i < TRAIN_ROWS; i++) {
+        for (int j = 0; j < FEATURES; j++) {
+            soma_philox4 r = soma_philox_block(TEST_SEED, 77, (uint64_t)(i * FEATURES + j));
+            x[i * FEATURES + j] = soma_u32_to_unit(r.v[0]) * 2.0f - 1.0f;
+        }
+        int best = 0;
+        for (int c = 1; c < CLASSES; c++)
+            if (x[i * FEATURES + c] > x[i * FEATURES + best]) best = c;
+        y[i] = (float)best;
+    }
+    return ds;
+}
+
+typedef struct train_mode {
+    const char *what;
+    const char *device;
+    int no_graph;
+    int64_t data_budget;
+} train_mode;
+
+typedef struct trained {
+    double epoch_loss[8];
+    int epochs;
+    float *weights[3];
+    int64_t numel[3];
+} trained;
+
+static int record_epoch(const soma_epoch_report *rep, void *user) {
+    trained *t = user;
+    t->epoch_loss[t->epochs++] = rep->train_loss;
+    return 0;
+}
+
+/* 3 epochs of a model with dropout, AdamW, clipping and a cosine schedule
+ * with warmup: every scalar of the step changes from step to step. */
+static void train_in_mode(const train_mode *mode, soma_optim_kind kind, trained *out) {
+    soma_device *dev = NULL;
+    ck_soma(soma_device_open(mode->device, &dev));
+    soma_dataset *ds = class_data();
+    soma_layer_spec specs[3] = {{.units = 32, .act = SOMA_ACT_RELU, .dropout = 0.1f},
+                                {.units = 32, .act = SOMA_ACT_GELU_TANH},
+                                {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
+    soma_mlp *m = NULL;
+    soma_optimizer *o = NULL;
+    ck_soma(soma_mlp_create(dev, FEATURES, specs, 3, &m));
+    ck_soma(soma_mlp_init(m, SOMA_INIT_AUTO, TEST_SEED));
+    soma_optim_config oc = soma_optim_defaults(kind);
+    oc.lr = kind == SOMA_OPTIM_SGD ? 0.1f : 1e-2f;
+    oc.momentum = kind == SOMA_OPTIM_SGD ? 0.9f : 0.0f;
+    oc.clip_norm = 1.0f;
+    oc.schedule = SOMA_SCHEDULE_COSINE;
+    oc.warmup_steps = 5;
+    oc.total_steps = 33;
+    ck_soma(soma_optimizer_create(m, &oc, &o));
+    memset(out, 0, sizeof *out);
+    soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = TRAIN_BATCH, .epochs = 3, .seed = TEST_SEED,
+                            .on_epoch = record_epoch, .user = out, .no_graph = mode->no_graph,
+                            .data_budget = mode->data_budget};
+    soma_train_state state = {0};
+    ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
+    for (int l = 0; l < 3; l++) {
+        soma_tensor *w = soma_mlp_weight(m, l);
+        out->numel[l] = soma_tensor_numel(w);
+        out->weights[l] = malloc((size_t)out->numel[l] * sizeof(float));
+        ck_soma(soma_tensor_download(w, out->weights[l], (size_t)out->numel[l]));
+    }
+    soma_optimizer_free(o);
+    soma_mlp_free(m);
+    soma_dataset_free(ds);
+    soma_device_close(dev);
+}
+
+static void trained_free(trained *t) {
+    for (int l = 0; l < 3; l++) free(t->weights[l]);
+}
+
+/* The CPU run is the reference: each CUDA way of running the steps follows
+ * its epoch losses within 1e-3 relative and ends within NMSE 1e-6 of its
+ * weights (test_cuda_train's tolerances: float sums in a different order);
+ * the CUDA ways, which run the same kernels in the same order, give the
+ * same bits as each other. */
+START_TEST(soma_train_curves_agree_in_every_mode) {
+    static const train_mode modes[] = {
+        {"cpu", "cpu", 0, 0},
+        {"cuda, resident data, one graph per step", "cuda:0", 0, 0},
+        {"cuda, resident data, no graph", "cuda:0", 1, 0},
+        {"cuda, batches from the host", "cuda:0", 0, -1},
+    };
+    const soma_optim_kind kinds[] = {SOMA_OPTIM_ADAMW, SOMA_OPTIM_SGD};
+    for (int k = 0; k < 2; k++) {
+        trained runs[4];
+        for (int i = 0; i < 4; i++) train_in_mode(&modes[i], kinds[k], &runs[i]);
+        for (int i = 1; i < 4; i++) {
+            for (int e = 0; e < 3; e++) {
+                double rel = fabs(runs[i].epoch_loss[e] - runs[0].epoch_loss[e]) / fabs(runs[0].epoch_loss[e]);
+                ck_assert_msg(rel <= LOSS_TOLERANCE, "%s, %s: epoch %d loss %.7f, cpu %.7f (relative %.2e)",
+                              soma_optim_name(kinds[k]), modes[i].what, e + 1, runs[i].epoch_loss[e],
+                              runs[0].epoch_loss[e], rel);
+            }
+            for (int l = 0; l < 3; l++) {
+                double err = 0, norm = 0;
+                for (int64_t j = 0; j < runs[0].numel[l]; j++) {
+                    double d = (double)runs[i].weights[l][j] - runs[0].weights[l][j];
+                    err += d * d;
+                    norm += (double)runs[0].weights[l][j] * runs[0].weights[l][j];
+                }
+                ck_assert_msg(err / norm <= 1e-6, "%s, %s: layer %d weights NMSE %.3e against the cpu",
+                              soma_optim_name(kinds[k]), modes[i].what, l, err / norm);
+                if (i > 1)
+                    ck_assert_msg(memcmp(runs[i].weights[l], runs[1].weights[l],
+                                         (size_t)runs[0].numel[l] * sizeof(float)) == 0,
+                                  "%s, %s: layer %d weights differ from the graph run's",
+                                  soma_optim_name(kinds[k]), modes[i].what, l);
+            }
+        }
+        printf("soma_train, %s, 3 epochs: loss cpu %.6f %.6f %.6f; cuda (graph) %.6f %.6f %.6f; "
+               "no graph and host batches: the graph run's weights bit for bit\n",
+               soma_optim_name(kinds[k]), runs[0].epoch_loss[0], runs[0].epoch_loss[1], runs[0].epoch_loss[2],
+               runs[1].epoch_loss[0], runs[1].epoch_loss[1], runs[1].epoch_loss[2]);
+        ck_assert_msg(runs[0].epoch_loss[2] < 0.8 * runs[0].epoch_loss[0], "the model did not learn");
+        for (int i = 0; i < 4; i++) trained_free(&runs[i]);
+    }
+}
+END_TEST
+
+/* A loss that overflows on the device stops training at the next read,
+ * naming its step, as on the CPU. */
+START_TEST(non_finite_loss_on_the_device_names_step) {
+    const train_mode modes[] = {{"cpu", "cpu", 0, 0}, {"cuda graph", "cuda:0", 0, 0},
+                                {"cuda no graph", "cuda:0", 1, 0}};
+    char first[512] = "";
+    for (int i = 0; i < 3; i++) {
+        soma_device *dev = NULL;
+        ck_soma(soma_device_open(modes[i].device, &dev));
+        soma_dataset *ds = class_data();
+        soma_layer_spec specs[2] = {{.units = 16, .act = SOMA_ACT_RELU}, {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
+        soma_mlp *m = NULL;
+        soma_optimizer *o = NULL;
+        ck_soma(soma_mlp_create(dev, FEATURES, specs, 2, &m));
+        ck_soma(soma_mlp_init(m, SOMA_INIT_AUTO, TEST_SEED));
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
+        oc.lr = 1e30f; /* diverges within a few steps */
+        ck_soma(soma_optimizer_create(m, &oc, &o));
+        soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = TRAIN_BATCH, .epochs = 2, .seed = TEST_SEED,
+                                .no_graph = modes[i].no_graph};
+        soma_train_state state = {0};
+        ck_assert_int_eq(soma_train(m, o, ds, NULL, &tc, &state), SOMA_ERR_NUMERIC);
+        const char *msg = soma_last_error();
+        ck_assert_msg(strstr(msg, "soma_train: step ") && strstr(msg, "(epoch 1)") && strstr(msg, "layer"),
+                      "%s: %s", modes[i].what, msg);
+        if (i == 0) snprintf(first, sizeof first, "%s", msg);
+        printf("%s: %s\n", modes[i].what, msg);
+        /* the step is the same on every device */
+        ck_assert_msg(strncmp(msg, first, (size_t)(strstr(first, ":") - first + 12)) == 0, "%s: %s vs cpu %s",
+                      modes[i].what, msg, first);
+        soma_optimizer_free(o);
+        soma_mlp_free(m);
+        soma_dataset_free(ds);
+        soma_device_close(dev);
+    }
+}
+END_TEST
+
 #ifdef SOMA_CUDA_EMULATION
 /* ---- what a steady-state step asks of the device ------------------------ */
 
@@ -120,7 +294,8 @@ typedef struct step_count {
     soma_emu_counters before, step;
 } step_count;
 
-/* The counters between the end of step 3 and the end of step 4. */
+/* The counters between the end of step 3 and the end of step 4 (both full
+ * batches of the first epoch; step 1 was eager, step 2 recorded the graph). */
 static void count_step(int64_t batch, int64_t batches, void *user) {
     (void)batches;
     step_count *sc = user;
@@ -130,54 +305,95 @@ static void count_step(int64_t batch, int64_t batches, void *user) {
     if (batch == 4) sc->step = soma_emu_counters_diff(&now, &sc->before);
 }
 
+/* Per step of the 12-32-32-4 ReLU MLP with Adam on resident data, without a
+ * graph, the ops a step queues are (kernels / cuBLAS calls):
+ *   gather x and y                    2 / 0
+ *   step_begin                        1 / 0
+ *   forward: 3 GEMMs, 2 hidden bias+act(+dropout) passes, output bias  3 / 3
+ *   loss (2 kernels: partials and finish), watch_loss, loss backward   4 / 0
+ *   backward: per layer a bias gradient and 2 GEMMs (1 for layer 0),
+ *     2 hidden activation backwards                                    5 / 5
+ *   6 Adam updates                    6 / 0
+ * = 21 kernels and 8 cuBLAS calls; clipping adds 6 sums of squares (2
+ * kernels each) and clip_scale: 34 kernels. */
+#define NO_GRAPH_KERNELS 21
+#define NO_GRAPH_KERNELS_CLIP 34
+#define NO_GRAPH_LIBRARY_CALLS 8
+
 START_TEST(steady_state_step_counts) {
     static const struct {
         const char *what;
         float dropout, clip;
     } cases[] = {{"plain", 0.0f, 0.0f}, {"dropout 0.1", 0.1f, 0.0f}, {"clip 1.0", 0.0f, 1.0f}};
-    enum { ROWS = 320, BATCH_ROWS = 32 };
-    soma_dataset *ds = NULL;
-    ck_soma(soma_dataset_create(ROWS, FEATURES, 1, &ds));
-    float *x = soma_dataset_feature_data(ds), *y = soma_dataset_target_data(ds);
-    for (int i = 0; i < ROWS; i++) {
-        y[i] = (float)(i % CLASSES);
-        for (int j = 0; j < FEATURES; j++) x[i * FEATURES + j] = (j == i % CLASSES) + 0.01f * (float)j;
-    }
+    static const train_mode modes[] = {
+        {"no graph", "cuda:0", 1, 0}, {"graph", "cuda:0", 0, 0}, {"host batches", "cuda:0", 0, -1}};
+    soma_dataset *ds = class_data();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        soma_layer_spec specs[3] = {{.units = 32, .act = SOMA_ACT_RELU, .dropout = cases[k].dropout},
-                                    {.units = 32, .act = SOMA_ACT_RELU, .dropout = cases[k].dropout},
-                                    {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
-        soma_mlp *m = NULL;
-        soma_optimizer *o = NULL;
-        ck_soma(soma_mlp_create(gpu_run.dev, FEATURES, specs, 3, &m));
-        ck_soma(soma_mlp_init(m, SOMA_INIT_AUTO, TEST_SEED));
-        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
-        oc.clip_norm = cases[k].clip;
-        ck_soma(soma_optimizer_create(m, &oc, &o));
-        step_count sc;
-        memset(&sc, 0, sizeof sc);
-        soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = BATCH_ROWS, .epochs = 1,
-                                .seed = TEST_SEED, .on_batch = count_step, .user = &sc};
-        soma_train_state state = {0};
-        ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
-        const soma_emu_counters *c = &sc.step;
-        printf("steady-state step on cuda (emulated), %d-32-32-%d relu, batch %d, adam, %s: "
-               "%llu kernel launches, %llu library calls, %llu host waits, %llu device "
-               "allocations, %llu frees, %llu host-to-device copies (%llu bytes), %llu "
-               "device-to-host copies (%llu bytes), %llu device-to-device copies\n",
-               FEATURES, CLASSES, BATCH_ROWS, cases[k].what,
-               (unsigned long long)c->kernel_launches, (unsigned long long)c->library_calls,
-               (unsigned long long)c->host_waits, (unsigned long long)c->device_allocs,
-               (unsigned long long)c->device_frees, (unsigned long long)c->h2d_copies,
-               (unsigned long long)c->h2d_bytes, (unsigned long long)c->d2h_copies,
-               (unsigned long long)c->d2h_bytes, (unsigned long long)c->d2d_copies);
-        ck_assert_msg(c->kernel_launches > 0, "%s: the counters saw no step", cases[k].what);
-        ck_assert_msg(c->device_allocs == 0 && c->device_frees == 0,
-                      "%s: a steady-state step made %llu device allocations and %llu frees",
-                      cases[k].what, (unsigned long long)c->device_allocs,
-                      (unsigned long long)c->device_frees);
-        soma_optimizer_free(o);
-        soma_mlp_free(m);
+        uint64_t eager_calls = 0; /* kernels and library calls of a step without a graph */
+        for (size_t md = 0; md < sizeof modes / sizeof modes[0]; md++) {
+            soma_layer_spec specs[3] = {{.units = 32, .act = SOMA_ACT_RELU, .dropout = cases[k].dropout},
+                                        {.units = 32, .act = SOMA_ACT_RELU, .dropout = cases[k].dropout},
+                                        {.units = CLASSES, .act = SOMA_ACT_IDENTITY}};
+            soma_mlp *m = NULL;
+            soma_optimizer *o = NULL;
+            ck_soma(soma_mlp_create(gpu_run.dev, FEATURES, specs, 3, &m));
+            ck_soma(soma_mlp_init(m, SOMA_INIT_AUTO, TEST_SEED));
+            soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+            oc.clip_norm = cases[k].clip;
+            ck_soma(soma_optimizer_create(m, &oc, &o));
+            step_count sc;
+            memset(&sc, 0, sizeof sc);
+            soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = TRAIN_BATCH, .epochs = 1,
+                                    .seed = TEST_SEED, .on_batch = count_step, .user = &sc,
+                                    .no_graph = modes[md].no_graph, .data_budget = modes[md].data_budget};
+            soma_train_state state = {0};
+            soma_emu_counters run_before, run_after;
+            soma_emu_counters_read(&run_before);
+            ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
+            soma_emu_counters_read(&run_after);
+            soma_emu_counters run = soma_emu_counters_diff(&run_after, &run_before);
+            const soma_emu_counters *c = &sc.step;
+            printf("steady-state step on cuda (emulated), %d-32-32-%d relu, batch %d, adam, %s, %s: "
+                   "%llu graph launches, %llu kernel launches, %llu library calls, %llu host waits, "
+                   "%llu device allocations, %llu frees, %llu host-to-device copies (%llu bytes), "
+                   "%llu device-to-host copies, %llu device-to-device copies\n",
+                   FEATURES, CLASSES, TRAIN_BATCH, cases[k].what, modes[md].what,
+                   (unsigned long long)c->graph_launches, (unsigned long long)c->kernel_launches,
+                   (unsigned long long)c->library_calls, (unsigned long long)c->host_waits,
+                   (unsigned long long)c->device_allocs, (unsigned long long)c->device_frees,
+                   (unsigned long long)c->h2d_copies, (unsigned long long)c->h2d_bytes,
+                   (unsigned long long)c->d2h_copies, (unsigned long long)c->d2d_copies);
+            ck_assert_msg(c->device_allocs == 0 && c->device_frees == 0 && c->d2h_copies == 0,
+                          "%s, %s: %llu allocations, %llu frees, %llu downloads in a step", cases[k].what,
+                          modes[md].what, (unsigned long long)c->device_allocs,
+                          (unsigned long long)c->device_frees, (unsigned long long)c->d2h_copies);
+            if (md == 1) {
+                ck_assert_msg(c->graph_launches == 1 && c->kernel_launches == 0 && c->library_calls == 0 &&
+                              c->host_waits == 0 && c->h2d_copies == 0,
+                              "%s, graph: a step is not one graph launch and nothing else", cases[k].what);
+                /* the graph replays (after it ran: the emulated stream is lazy) what a step queues */
+                ck_assert_msg(run.graph_launches > 0 && run.graph_nodes_run == run.graph_launches * eager_calls,
+                              "%s: %llu graph launches replayed %llu nodes, not %llu each", cases[k].what,
+                              (unsigned long long)run.graph_launches, (unsigned long long)run.graph_nodes_run,
+                              (unsigned long long)eager_calls);
+            } else if (md == 0) {
+                eager_calls = c->kernel_launches + c->library_calls;
+                uint64_t kernels = cases[k].clip > 0 ? NO_GRAPH_KERNELS_CLIP : NO_GRAPH_KERNELS;
+                ck_assert_msg(c->host_waits == 0 && c->h2d_copies == 0 && c->graph_launches == 0,
+                              "%s, no graph: %llu waits, %llu uploads", cases[k].what,
+                              (unsigned long long)c->host_waits, (unsigned long long)c->h2d_copies);
+                ck_assert_msg(c->kernel_launches <= kernels && c->library_calls <= NO_GRAPH_LIBRARY_CALLS,
+                              "%s, no graph: %llu kernels (at most %llu), %llu library calls (at most %d)",
+                              cases[k].what, (unsigned long long)c->kernel_launches,
+                              (unsigned long long)kernels, (unsigned long long)c->library_calls,
+                              NO_GRAPH_LIBRARY_CALLS);
+            } else {
+                ck_assert_msg(c->h2d_copies == 2, "%s, host batches: %llu uploads (x and y expected)",
+                              cases[k].what, (unsigned long long)c->h2d_copies);
+            }
+            soma_optimizer_free(o);
+            soma_mlp_free(m);
+        }
     }
     soma_dataset_free(ds);
 }
@@ -194,6 +410,8 @@ int main(void) {
     TCase *tc = tcase_create("curves");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, loss_curves_agree);
+    tcase_add_test(tc, soma_train_curves_agree_in_every_mode);
+    tcase_add_test(tc, non_finite_loss_on_the_device_names_step);
 #ifdef SOMA_CUDA_EMULATION
     tcase_add_test(tc, steady_state_step_counts);
 #endif

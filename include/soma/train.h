@@ -74,6 +74,22 @@ typedef struct soma_train_config {
      *  global batch of `batch` rows and the gradients are averaged before
      *  every update. NULL, or a single process: training as without it. */
     soma_dist *dist;
+    /** Steps between reads of the device's loss sum and non-finite flag
+     *  (each read makes the host wait for the device); 0: once per epoch.
+     *  A non-finite loss stops training at the next read, naming its step. */
+    int64_t check_every;
+    /** Called after each such read with the steps done in the epoch and
+     *  the mean training loss over them; may be NULL. */
+    void (*on_check)(int64_t steps, double mean_loss, void *user);
+    /** 1: queue every step's ops one by one; 0: where the device can (CUDA)
+     *  and the data is resident, record one step into a graph and replay it
+     *  (the same weights either way). */
+    int no_graph;
+    /** Device memory the training data may take to be uploaded once and
+     *  batched on the device, in bytes; 0: half of the free device memory;
+     *  -1: never (batches are gathered on the host and uploaded). Devices
+     *  whose memory is the host's (the CPU) read the data where it is. */
+    int64_t data_budget;
 } soma_train_config;
 
 /** Where a run stands, for checkpoints: soma_train() starts after epochs_done

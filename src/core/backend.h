@@ -71,6 +71,18 @@ typedef struct soma_backend {
      * are more than this device can give, before a model, an optimizer or a
      * workspace is allocated; may be NULL (then the allocation itself says). */
     soma_status (*check_memory)(void *ctx, const char *api, const char *what, uint64_t bytes);
+    /* Free and total bytes of the device's own memory; NULL where its memory
+     * is the host's (the CPU: data there is resident already). */
+    soma_status (*memory_info)(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+
+    /* Recording queued work into a graph that replays it with one launch
+     * (CUDA graphs); all NULL where the backend has none. Between begin and
+     * end nothing runs: ops are recorded. The recording fails when something
+     * in it made the host wait or allocated. */
+    soma_status (*graph_begin)(void *ctx);
+    soma_status (*graph_end)(void *ctx, void **graph);
+    soma_status (*graph_launch)(void *ctx, void *graph);
+    void (*graph_free)(void *ctx, void *graph);
 
     soma_op_kernel kernel[SOMA_OP_COUNT]; /* NULL: not implemented here */
     const soma_op_variant *variants;      /* ends with a {.name = NULL} entry; may be NULL */

@@ -133,3 +133,32 @@ void soma_shutdown(void) {
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (backends[i]->release_caches) backends[i]->release_caches();
 }
+
+soma_status soma_device_memory_info(soma_device *dev, uint64_t *free_bytes, uint64_t *total_bytes) {
+    if (!dev || !dev->backend->memory_info)
+        return soma_fail(SOMA_ERR_UNSUPPORTED, "memory_info: %s has no memory of its own",
+                         dev ? dev->name : "(null)");
+    return dev->backend->memory_info(dev->ctx, free_bytes, total_bytes);
+}
+
+int soma_device_has_graphs(const soma_device *dev) { return dev && dev->backend->graph_begin != NULL; }
+
+static soma_status no_graphs(const soma_device *dev) {
+    return soma_fail(SOMA_ERR_UNSUPPORTED, "%s cannot record graphs", dev ? dev->name : "(null)");
+}
+
+soma_status soma_device_graph_begin(soma_device *dev) {
+    return soma_device_has_graphs(dev) ? dev->backend->graph_begin(dev->ctx) : no_graphs(dev);
+}
+
+soma_status soma_device_graph_end(soma_device *dev, void **graph) {
+    return soma_device_has_graphs(dev) ? dev->backend->graph_end(dev->ctx, graph) : no_graphs(dev);
+}
+
+soma_status soma_device_graph_launch(soma_device *dev, void *graph) {
+    return soma_device_has_graphs(dev) ? dev->backend->graph_launch(dev->ctx, graph) : no_graphs(dev);
+}
+
+void soma_device_graph_free(soma_device *dev, void *graph) {
+    if (graph && soma_device_has_graphs(dev)) dev->backend->graph_free(dev->ctx, graph);
+}

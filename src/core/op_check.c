@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/op_check.h"
 #include "core/philox.h"
+#include "core/step_ctl.h"
 
 #define GUARD 64 /* sentinel floats on each side of every tensor */
 
@@ -23,8 +24,38 @@ static const soma_op_params *params_of(const soma_check_case *c) {
     return d->n_test_params ? &d->test_params[c->param_index] : &none;
 }
 
+/* A step control block (core/step_ctl.h) at clock 1 and step 3 with a
+ * plausible learning rate, corrections and gradient scale drawn from u[]. */
+static void make_step_ctl(const float u[4], float *ctl) {
+    for (int i = 0; i < SOMA_CTL_SIZE; i++) ctl[i] = 0.0f;
+    soma_ctl_set_count(ctl + SOMA_CTL_CLOCK, 1);
+    soma_ctl_set_count(ctl + SOMA_CTL_STEP, 3);
+    ctl[SOMA_CTL_LR] = 1e-3f + 1e-2f * u[0];
+    ctl[SOMA_CTL_BC1] = 1.0f + 3.0f * u[1];
+    ctl[SOMA_CTL_BC2] = 1.0f + 400.0f * u[2];
+    ctl[SOMA_CTL_SCALE] = 0.5f + 0.5f * u[3];
+}
+
 void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float *values,
                            int64_t count, int64_t label_classes) {
+    if (kind == SOMA_IN_STEP_CTL || kind == SOMA_IN_SCHEDULE) {
+        /* whole rows of a block or a schedule, each from its Philox block */
+        const int64_t cols = kind == SOMA_IN_STEP_CTL ? SOMA_CTL_SIZE : SOMA_SCHED_COLS;
+        for (int64_t row = 0; row * cols < count; row++) {
+            soma_philox4 r = soma_philox_block(seed, 3000u + (uint64_t)index, (uint64_t)row);
+            float u[4], *v = values + row * cols;
+            for (int lane = 0; lane < 4; lane++) u[lane] = soma_u32_to_unit(r.v[lane]);
+            if (kind == SOMA_IN_STEP_CTL) {
+                make_step_ctl(u, v);
+                continue;
+            }
+            v[SOMA_SCHED_LR] = 1e-3f + 1e-2f * u[0];
+            v[SOMA_SCHED_BC1] = 1.0f + 3.0f * u[1];
+            v[SOMA_SCHED_BC2] = 1.0f + 400.0f * u[2];
+            soma_ctl_set_count(v + SOMA_SCHED_STEP, row + 1);
+        }
+        return;
+    }
     /* Stream `index` keeps the inputs of one case independent. One Philox
      * call gives four words: four uniforms, four raw words (mask bits), or
      * two Box-Muller pairs of normals (with libm's logf, cosf, sinf: test
@@ -39,7 +70,8 @@ void soma_check_make_input(soma_input_kind kind, uint64_t seed, int index, float
             switch (kind) {
             case SOMA_IN_POSITIVE: quad[lane] = 0.5f + u; break;
             case SOMA_IN_PROB: quad[lane] = u; break;
-            case SOMA_IN_LABELS: quad[lane] = floorf(u * (float)label_classes); break;
+            case SOMA_IN_LABELS: /* fall through */
+            case SOMA_IN_ROW_INDEX: quad[lane] = floorf(u * (float)label_classes); break;
             case SOMA_IN_BITS: memcpy(&quad[lane], &r.v[lane], sizeof quad[lane]); break; /* NaNs too */
             default: break;
             }
@@ -228,7 +260,8 @@ static soma_status case_data_make(const soma_check_case *c, case_data *cd) {
         cd->in[i] = malloc((size_t)numel(cd->in_shape[i]) * sizeof(float));
         if (!cd->in[i]) goto oom;
         soma_check_make_input(cd->desc->kind[i], c->seed, i, cd->in[i], numel(cd->in_shape[i]),
-                              cd->in_shape[0].cols);
+                              cd->desc->kind[i] == SOMA_IN_ROW_INDEX ? cd->in_shape[0].rows
+                                                                     : cd->in_shape[0].cols);
     }
     if (cd->desc->grad_of >= 0 && make_forward_outputs(cd) != SOMA_OK) goto oom;
     for (int o = 0; o < cd->desc->n_out; o++) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/op_table.h"
+#include "core/step_ctl.h"
 #include "ref/reference.h"
 
 #define LIMIT_ELEMENTWISE 1e-11
@@ -41,9 +42,30 @@ static void gemm_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int6
         {.act = SOMA_ACT_IDENTITY, .drop = 0.3f, .seed = 11, .offset = 5},                     \
         {.act = SOMA_ACT_GELU_ERF, .drop = 0.3f, .seed = 11, .offset = 6},                     \
         {.act = SOMA_ACT_GELU_TANH, .drop = 0.3f, .seed = 11, .offset = 7},                    \
-        {.act = SOMA_ACT_SILU, .drop = 0.3f, .seed = 0x123456789abcdefull, .offset = 8},       \
-        {.act = SOMA_ACT_RELU, .drop = 0.1f, .seed = 3, .offset = (1ull << 32) + 5},           \
-        {.act = SOMA_ACT_RELU, .drop = 0.0f, .seed = 3, .offset = 6}
+        {.act = SOMA_ACT_SILU, .drop = 0.3f, .seed = 0x123456789abcdefull, .offset = 8,          \
+         .step_stride = 1ull << 33},       \
+        {.act = SOMA_ACT_RELU, .drop = 0.1f, .seed = 3, .offset = (1ull << 32) + 5,              \
+         .step_stride = 32},           \
+        {.act = SOMA_ACT_RELU, .drop = 0.0f, .seed = 3, .offset = 6, .step_stride = 32}
+
+/* gather_rows: src holds 2m + k rows, so that the block's clock (1) times
+ * the stride (m) plus m rows stay inside it. */
+static void gather_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                               soma_shape in[], soma_shape out[]) {
+    (void)p;
+    in[0] = (soma_shape){2 * m + k, n};
+    in[1] = (soma_shape){1, 2 * m + k};
+    in[2] = (soma_shape){1, SOMA_CTL_SIZE};
+    out[0] = (soma_shape){m, n};
+}
+
+/* step_begin: m + 1 schedule rows, so that the clock (1) is one of them */
+static void step_begin_test_shapes(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
+                                   soma_shape in[], soma_shape out[]) {
+    (void)p, (void)n, (void)k;
+    in[0] = (soma_shape){m + 1, SOMA_SCHED_COLS};
+    out[0] = (soma_shape){1, SOMA_CTL_SIZE};
+}
 
 /* A forward activation and its backward, tested with `slope` as param. */
 #define ACTIVATION_OPS(ID, NAME, SLOPE)                                                        \
@@ -324,6 +346,79 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                               .eps = 1e-6f, .weight_decay = 0.01f,
                                               .bias_correction1 = 5.0f,
                                               .bias_correction2 = 100.0f}}},
+    /* The training step's control ops (core/step_ctl.h): their scalars come
+     * from a control block in device memory, so a captured step replays
+     * correctly at every step of the run. Counts in the block are exact:
+     * backends agree bit for bit. */
+    /* (src, order, ctl) -> dst[r] = src[order[clock * stride + r]] */
+    [SOMA_OP_GATHER_ROWS] = {.name = "gather_rows", .api = "soma_gather_rows", .n_in = 3,
+                             .n_out = 1, .arg = {"src", "order", "ctl", "dst"},
+                             .shape = {"kn", "1k", "1c", "mn"},
+                             .kind = {SOMA_IN_NORMAL, SOMA_IN_ROW_INDEX, SOMA_IN_STEP_CTL},
+                             .test_shapes = gather_test_shapes, .bit_exact = 1,
+                             .part = SOMA_PROFILE_DATA, .reference = soma_ref_gather_rows,
+                             .grad_of = -1},
+    /* schedule -> ctl: row clock of the schedule in, clock + 1, scale 1 */
+    [SOMA_OP_STEP_BEGIN] = {.name = "step_begin", .api = "soma_step_begin", .n_in = 1, .n_out = 1,
+                            .arg = {"schedule", "ctl"}, .shape = {"ms", "1c"},
+                            .kind = {SOMA_IN_SCHEDULE}, .out_kind = {SOMA_IN_STEP_CTL},
+                            .test_shapes = step_begin_test_shapes, .reads_output = 1,
+                            .bit_exact = 1, .part = SOMA_PROFILE_OPTIMIZER,
+                            .reference = soma_ref_step_begin, .grad_of = -1},
+    /* loss -> (sum += alpha loss, ctl: the step marked bad when loss is not finite) */
+    [SOMA_OP_WATCH_LOSS] = {.name = "watch_loss", .api = "soma_watch_loss", .n_in = 1, .n_out = 2,
+                            .arg = {"loss", "sum", "ctl"}, .shape = {"11", "11", "1c"},
+                            .out_kind = {SOMA_IN_POSITIVE, SOMA_IN_STEP_CTL}, .reads_output = 1,
+                            .bit_exact = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                            .part = SOMA_PROFILE_LOSS, .reference = soma_ref_watch_loss,
+                            .grad_of = -1, .n_test_params = 2,
+                            .test_params = {{.alpha = 128.0f}, {.alpha = 7.0f}}},
+    /* parts (m x 1 sums of squares) -> ctl: scale = min(1, alpha / sqrt(sum parts)) */
+    [SOMA_OP_CLIP_SCALE] = {.name = "clip_scale", .api = "soma_clip_scale", .n_in = 1, .n_out = 1,
+                            .arg = {"parts", "ctl"}, .shape = {"m1", "1c"},
+                            .kind = {SOMA_IN_POSITIVE}, .out_kind = {SOMA_IN_STEP_CTL},
+                            .reads_output = 1, .bit_exact = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                            .part = SOMA_PROFILE_OPTIMIZER, .reference = soma_ref_clip_scale,
+                            .grad_of = -1, .n_test_params = 2,
+                            .test_params = {{.alpha = 0.5f}, {.alpha = 1e6f}}},
+    /* (grad, ctl) -> (weight, velocity): sgd_update of scale grad at the block's lr */
+    [SOMA_OP_SGD_STEP] = {.name = "sgd_step", .api = "soma_sgd_step", .n_in = 2, .n_out = 2,
+                          .arg = {"grad", "ctl", "weight", "velocity"},
+                          .shape = {"mn", "1c", "mn", "mn"},
+                          .kind = {SOMA_IN_NORMAL, SOMA_IN_STEP_CTL}, .reads_output = 1,
+                          .nmse_limit = LIMIT_ELEMENTWISE, .part = SOMA_PROFILE_OPTIMIZER,
+                          .reference = soma_ref_sgd_step, .grad_of = -1, .n_test_params = 2,
+                          .test_params = {{.momentum = 0.9f, .weight_decay = 0.01f, .nesterov = 1},
+                                          {.momentum = 0.0f}}},
+    /* (grad, ctl) -> (weight, m, v): adam_update of scale grad at the block's lr and
+     * corrections */
+    [SOMA_OP_ADAM_STEP] = {.name = "adam_step", .api = "soma_adam_step", .n_in = 2, .n_out = 3,
+                           .arg = {"grad", "ctl", "weight", "m", "v"},
+                           .shape = {"mn", "1c", "mn", "mn", "mn"},
+                           .kind = {SOMA_IN_NORMAL, SOMA_IN_STEP_CTL},
+                           .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_POSITIVE},
+                           .reads_output = 1, .nmse_limit = LIMIT_ELEMENTWISE,
+                           .part = SOMA_PROFILE_OPTIMIZER, .reference = soma_ref_adam_step,
+                           .grad_of = -1, .n_test_params = 2,
+                           .test_params = {{.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                                            .weight_decay = 0.01f, .decoupled = 1},
+                                           {.beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f,
+                                            .weight_decay = 0.01f}}},
+    /* (x, bias, ctl) -> (h, z, mask, alive): bias_act_dropout with the Philox
+     * offset + (t - 1) step_stride of the block's step t */
+    [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = {.name = "bias_act_dropout_step",
+                                       .api = "soma_bias_act_dropout_step", .n_in = 3, .n_out = 4,
+                                       .arg = {"x", "bias", "ctl", "h", "z", "mask", "alive"},
+                                       .shape = {"mn", "1n", "1c", "mn", "mn", "mw", "1n"},
+                                       .kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_STEP_CTL},
+                                       .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_BITS,
+                                                    SOMA_IN_LABELS},
+                                       .reads_output = 1, .alias_mask = 1u, .bits_out = 1u << 2,
+                                       .nmse_limit = LIMIT_ELEMENTWISE,
+                                       .part = SOMA_PROFILE_DROPOUT,
+                                       .reference = soma_ref_bias_act_dropout_step, .grad_of = -1,
+                                       .n_test_params = 10,
+                                       .test_params = {BIAS_ACT_DROPOUT_PARAMS}},
 };
 
 soma_op_id soma_op_find(const char *name) {
@@ -332,8 +427,13 @@ soma_op_id soma_op_find(const char *name) {
     return SOMA_OP_COUNT;
 }
 
+int64_t soma_shape_letter_fixed(char letter) {
+    return letter == '1' ? 1 : letter == 'c' ? SOMA_CTL_SIZE : letter == 's' ? SOMA_SCHED_COLS : 0;
+}
+
 static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
-    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : letter == 'w' ? (n + 31) / 32 : 1;
+    if (soma_shape_letter_fixed(letter)) return soma_shape_letter_fixed(letter);
+    return letter == 'm' ? m : letter == 'n' ? n : letter == 'k' ? k : (n + 31) / 32;
 }
 
 void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,

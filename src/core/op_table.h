@@ -58,6 +58,15 @@ typedef enum soma_op_id {
     SOMA_OP_ACTIVE_COLUMNS,
     SOMA_OP_SGD_UPDATE,
     SOMA_OP_ADAM_UPDATE,
+    /* the training step's device-side control (core/step_ctl.h, core/step_ops.h):
+     * nothing of a step comes from the host, so a CUDA graph of it stays valid */
+    SOMA_OP_GATHER_ROWS,      /* a batch of resident rows, in the epoch's order */
+    SOMA_OP_STEP_BEGIN,       /* this step's schedule row into the control block */
+    SOMA_OP_WATCH_LOSS,       /* loss sum, and the first step whose loss is not finite */
+    SOMA_OP_CLIP_SCALE,       /* the global gradient norm's clipping factor */
+    SOMA_OP_SGD_STEP,         /* sgd_update with lr and gradient scale from the block */
+    SOMA_OP_ADAM_STEP,        /* adam_update with lr, corrections and scale from the block */
+    SOMA_OP_BIAS_ACT_DROPOUT_STEP, /* bias_act_dropout with its Philox stream at the block's step */
     SOMA_OP_COUNT
 } soma_op_id;
 
@@ -88,6 +97,8 @@ typedef struct soma_op_params {
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
     int act;                          /* bias_act, bias_act_dropout(_backward): the soma_activation;
                                          alpha = leaky_relu's slope */
+    int64_t step_stride;              /* gather_rows: rows per step (0: the batch's rows);
+                                         bias_act_dropout_step: Philox offsets per step */
 } soma_op_params;
 
 /* How the tests make an input. */
@@ -97,6 +108,9 @@ typedef enum soma_input_kind {
     SOMA_IN_PROB,       /* uniform in [0, 1): targets of binary cross-entropy */
     SOMA_IN_LABELS,     /* integers in [0, cols of input 0) */
     SOMA_IN_BITS,       /* raw 32-bit words (dropout masks), any bit pattern */
+    SOMA_IN_ROW_INDEX,  /* integers in [0, rows of input 0): gather_rows' order */
+    SOMA_IN_STEP_CTL,   /* a step control block at clock 1, step 3 (core/step_ctl.h) */
+    SOMA_IN_SCHEDULE,   /* schedule rows: plausible lr and corrections, steps 1, 2, ... */
 } soma_input_kind;
 
 /* Where the backward op's input i comes from, given the forward call. */
@@ -126,8 +140,9 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, w, 1}: "mn", "1n", "m1", "11";
-     * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw").
+    /* Argument shapes as two letters from {m, n, k, w, 1, c, s}: "mn", "1n", "m1", "11";
+     * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw");
+     * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS.
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
      * NULL for gemm, whose shapes depend on the transpositions. */
@@ -159,6 +174,9 @@ typedef struct soma_op_desc {
 } soma_op_desc;
 
 extern const soma_op_desc soma_op_table[SOMA_OP_COUNT];
+
+/* The size a shape letter stands for when it is a constant (1, c, s), else 0. */
+int64_t soma_shape_letter_fixed(char letter);
 
 /* Looks an op up by name; SOMA_OP_COUNT when there is none. */
 soma_op_id soma_op_find(const char *name);

@@ -60,9 +60,10 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
                                  (long long)b->rows, (long long)b->cols);
             }
             int slot = letter == 'm' ? 0 : letter == 'n' ? 1 : 2;
-            if (letter == '1' ? actual[side] == 1
-                              : value[slot] < 0 || value[slot] == actual[side]) {
-                if (letter != '1' && value[slot] < 0) {
+            int64_t fixed = soma_shape_letter_fixed(letter); /* 1, c, s: a constant */
+            if (fixed ? actual[side] == fixed
+                      : value[slot] < 0 || value[slot] == actual[side]) {
+                if (!fixed && value[slot] < 0) {
                     value[slot] = actual[side];
                     bound_by[slot] = a;
                 }
@@ -72,8 +73,8 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
             for (int e = 0; e < 2; e++) {
                 char l = d->shape[a][e];
                 int s = l == 'm' ? 0 : l == 'n' ? 1 : 2;
-                if (l == '1')
-                    snprintf(expected[e], sizeof expected[e], "1");
+                if (soma_shape_letter_fixed(l))
+                    snprintf(expected[e], sizeof expected[e], "%lld", (long long)soma_shape_letter_fixed(l));
                 else if (l == 'w')
                     snprintf(expected[e], sizeof expected[e], "%lld", (long long)(value[1] + 31) / 32);
                 else if (value[s] >= 0)
@@ -81,7 +82,7 @@ static soma_status check_shape_codes(const soma_op_desc *d, const soma_op_call *
                 else
                     snprintf(expected[e], sizeof expected[e], "%c", l);
             }
-            if (letter == '1')
+            if (fixed)
                 return soma_fail(SOMA_ERR_SHAPE, "%s: '%s' is %lldx%lld but must be %sx%s",
                                  d->api, arg_name(d, a), (long long)t->rows, (long long)t->cols,
                                  expected[0], expected[1]);

@@ -123,6 +123,13 @@ const soma_backend soma_cpu_backend = {
         [SOMA_OP_ACTIVE_COLUMNS] = soma_cpu_active_columns,
         [SOMA_OP_SGD_UPDATE] = soma_cpu_sgd_update,
         [SOMA_OP_ADAM_UPDATE] = soma_cpu_adam_update,
+        [SOMA_OP_GATHER_ROWS] = soma_cpu_gather_rows,
+        [SOMA_OP_STEP_BEGIN] = soma_cpu_step_begin,
+        [SOMA_OP_WATCH_LOSS] = soma_cpu_watch_loss,
+        [SOMA_OP_CLIP_SCALE] = soma_cpu_clip_scale,
+        [SOMA_OP_SGD_STEP] = soma_cpu_sgd_step,
+        [SOMA_OP_ADAM_STEP] = soma_cpu_adam_step,
+        [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = soma_cpu_bias_act_dropout_step,
     },
     .variants = soma_cpu_variants,
 };

@@ -11,6 +11,7 @@
  * plain C the compiler vectorises per instruction set. */
 #include "core/act_math.h"
 #include "core/philox.h"
+#include "core/step_ctl.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/cpu_parallel.h"
 #include "cpu/cpu_philox.h"
@@ -122,11 +123,14 @@ PHILOX_INLINE void bias_act_dropout_cols(const void *v, int64_t wbegin, int64_t 
 }
 PHILOX_RANGE_VARIANTS(bias_act_dropout_cols)
 
-/* (x, bias) -> (h, z, mask, alive) */
+/* (x, bias) -> (h, z, mask, alive); the step variant (x, bias, ctl) draws
+ * from offset + (t - 1) step_stride at the block's step t */
 CPU_KERNEL(soma_cpu_bias_act_dropout) {
     (void)ctx;
     const soma_tensor *x = call->in[0];
     dropout_args a = args_of(call);
+    if (call->op == SOMA_OP_BIAS_ACT_DROPOUT_STEP)
+        a.offset = soma_ctl_dropout_offset(call->in[2]->data, call->p.offset, call->p.step_stride);
     a.x = x->data;
     a.bias = call->in[1]->data;
     a.y = call->out[0]->data;
@@ -163,6 +167,8 @@ SOMA_CPU_RANGE_BODY bias_act_dropout_backward_rows(const void *v, int64_t begin,
     })
 }
 SOMA_CPU_RANGE_VARIANTS(bias_act_dropout_backward_rows)
+
+CPU_KERNEL(soma_cpu_bias_act_dropout_step) { return soma_cpu_bias_act_dropout(ctx, call); }
 
 /* (z, mask, dh) -> dx */
 CPU_KERNEL(soma_cpu_bias_act_dropout_backward) {

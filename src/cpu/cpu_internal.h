@@ -3,7 +3,8 @@
  *   cpu_random.c       Philox uniform and normal fills
  *   cpu_dropout.c      dropout, and the hidden layer's fused bias + activation
  *                      + dropout pass with its backward (cpu_philox.h draws)
- *   cpu_optim.c        SGD and Adam updates
+ *   cpu_optim.c        SGD and Adam updates (scalars from the call or a step control block)
+ *   cpu_step.c         the training step's control ops: gather, schedule, loss watch, clipping
  *   cpu_softmax.c      softmax and log-softmax, forward and backward
  *   cpu_loss.c         MSE, BCE on logits, softmax cross-entropy
  *   cpu_reduce.c       sum, mean, sum of squares, bias gradient, row argmax,
@@ -72,6 +73,14 @@ CPU_KERNEL(soma_cpu_sum_squares);
 CPU_KERNEL(soma_cpu_active_columns);
 CPU_KERNEL(soma_cpu_sgd_update);
 CPU_KERNEL(soma_cpu_adam_update);
+CPU_KERNEL(soma_cpu_sgd_step);
+CPU_KERNEL(soma_cpu_adam_step);
+CPU_KERNEL(soma_cpu_bias_act_dropout_step);
+/* cpu_step.c: the training step's control ops (core/step_ctl.h) */
+CPU_KERNEL(soma_cpu_gather_rows);
+CPU_KERNEL(soma_cpu_step_begin);
+CPU_KERNEL(soma_cpu_watch_loss);
+CPU_KERNEL(soma_cpu_clip_scale);
 CPU_KERNEL(soma_cpu_gemm);         /* OpenBLAS when present, else blocked */
 CPU_KERNEL(soma_cpu_gemm_blocked_op);
 

@@ -2,6 +2,9 @@
  * and state (formulas in soma/ops.h), split over threads with denormals
  * flushed (cpu_parallel.h).
  *
+ * The step variants (sgd_step, adam_step) take lr, Adam's corrections and a
+ * gradient scale from a step control block (core/step_ctl.h).
+ *
  * Adam's square root and division keep a compiler from vectorising the plain
  * loop (sqrtf may set errno), so it is written with AVX-512 and AVX2
  * intrinsics as well, picked at run time. All three versions do the same
@@ -9,6 +12,7 @@
  * the same bits as each other. */
 #include <math.h>
 
+#include "core/step_ctl.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/cpu_parallel.h"
 
@@ -24,6 +28,7 @@ typedef void (*adam_fn)(const update_args *a, int64_t begin, int64_t end);
 
 struct update_args {
     soma_op_params p;
+    float scale;        /* the gradient's factor: 1, or the clipping scale of a step block */
     const float *g;
     float *w, *s1, *s2; /* weight; velocity, or Adam's m and v */
     adam_fn adam;       /* the Adam loop for this CPU */
@@ -37,7 +42,7 @@ SOMA_CPU_RANGE_BODY sgd_range(const void *args, int64_t begin, int64_t end) {
     float *restrict w = a->w, *restrict v = a->s1;
     if (p.nesterov) {
         for (int64_t i = begin; i < end; i++) {
-            float gi = g[i] + p.weight_decay * w[i];
+            float gi = a->scale * g[i] + p.weight_decay * w[i];
             float vi = p.momentum * v[i] + gi;
             v[i] = vi;
             w[i] -= p.lr * (gi + p.momentum * vi);
@@ -45,7 +50,7 @@ SOMA_CPU_RANGE_BODY sgd_range(const void *args, int64_t begin, int64_t end) {
         return;
     }
     for (int64_t i = begin; i < end; i++) {
-        float gi = g[i] + p.weight_decay * w[i];
+        float gi = a->scale * g[i] + p.weight_decay * w[i];
         float vi = p.momentum * v[i] + gi;
         v[i] = vi;
         w[i] -= p.lr * vi;
@@ -53,19 +58,38 @@ SOMA_CPU_RANGE_BODY sgd_range(const void *args, int64_t begin, int64_t end) {
 }
 SOMA_CPU_RANGE_VARIANTS(sgd_range)
 
-/* outputs (w, v) */
+/* The arguments of an update: the call's scalars, or for the step ops
+ * (grad, ctl) those of the step control block; 0 when the block says the
+ * step is bad (no update). */
+static int update_args_of(const soma_op_call *call, int n_state, update_args *a) {
+    *a = (update_args){.p = call->p, .scale = 1.0f, .g = call->in[0]->data, .w = call->out[0]->data,
+                       .s1 = call->out[1]->data, .s2 = n_state > 1 ? call->out[2]->data : NULL};
+    if (call->op != SOMA_OP_SGD_STEP && call->op != SOMA_OP_ADAM_STEP) return 1;
+    const float *ctl = call->in[1]->data;
+    if (soma_ctl_count(ctl + SOMA_CTL_STATUS) != 0) return 0;
+    a->p.lr = ctl[SOMA_CTL_LR];
+    a->p.bias_correction1 = ctl[SOMA_CTL_BC1];
+    a->p.bias_correction2 = ctl[SOMA_CTL_BC2];
+    a->scale = ctl[SOMA_CTL_SCALE];
+    return 1;
+}
+
+/* grad (, ctl) -> (w, v) */
 CPU_KERNEL(soma_cpu_sgd_update) {
     (void)ctx;
-    update_args a = {call->p, call->in[0]->data, call->out[0]->data, call->out[1]->data, NULL, NULL};
-    soma_cpu_parallel_for(call->in[0]->rows * call->in[0]->cols, 2, ALIGN, sgd_range_variant(), &a);
+    update_args a;
+    if (update_args_of(call, 1, &a))
+        soma_cpu_parallel_for(call->in[0]->rows * call->in[0]->cols, 2, ALIGN, sgd_range_variant(), &a);
     return SOMA_OK;
 }
+CPU_KERNEL(soma_cpu_sgd_step) { return soma_cpu_sgd_update(ctx, call); }
 
 /* Adam on one element (the scalar path, and the vector paths' tails):
  * g' = g + wd w unless decoupled (then w -= lr wd w);
  * m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;  w -= lr (m bc1) / (sqrt(v bc2) + eps) */
-static inline void adam_one(const soma_op_params *p, const float *g, float *w, float *m, float *v) {
-    float wi = *w, gi = *g;
+static inline void adam_one(const soma_op_params *p, float scale, const float *g, float *w, float *m,
+                            float *v) {
+    float wi = *w, gi = scale * *g;
     if (p->decoupled)
         wi -= p->lr * p->weight_decay * wi;
     else
@@ -78,7 +102,7 @@ static inline void adam_one(const soma_op_params *p, const float *g, float *w, f
 }
 
 static void adam_scalar(const update_args *a, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) adam_one(&a->p, a->g + i, a->w + i, a->s1 + i, a->s2 + i);
+    for (int64_t i = begin; i < end; i++) adam_one(&a->p, a->scale, a->g + i, a->w + i, a->s1 + i, a->s2 + i);
 }
 
 #ifdef HAVE_X86_KERNELS
@@ -90,9 +114,10 @@ static void adam_scalar(const update_args *a, int64_t begin, int64_t end) {
         const V b1 = set1(p->beta1), b2 = set1(p->beta2), c1 = set1(1.0f - p->beta1);           \
         const V c2 = set1(1.0f - p->beta2), eps = set1(p->eps);                                 \
         const V bc1 = set1(p->bias_correction1), bc2 = set1(p->bias_correction2);              \
+        const V scale = set1(a->scale);                                                         \
         int64_t i = begin;                                                                      \
         for (; i + WIDTH <= end; i += WIDTH) {                                                  \
-            V w = loadu(a->w + i), g = loadu(a->g + i);                                         \
+            V w = loadu(a->w + i), g = mul(scale, loadu(a->g + i));                             \
             if (p->decoupled)                                                                   \
                 w = sub(w, mul(lr_wd, w));                                                      \
             else                                                                                \
@@ -130,11 +155,13 @@ static void adam_range(const void *args, int64_t begin, int64_t end) {
     a->adam(a, begin, end);
 }
 
-/* outputs (w, m, v) */
+/* grad (, ctl) -> (w, m, v) */
 CPU_KERNEL(soma_cpu_adam_update) {
     (void)ctx;
-    update_args a = {call->p, call->in[0]->data, call->out[0]->data, call->out[1]->data,
-                     call->out[2]->data, pick_adam()};
+    update_args a;
+    if (!update_args_of(call, 2, &a)) return SOMA_OK;
+    a.adam = pick_adam();
     soma_cpu_parallel_for(call->in[0]->rows * call->in[0]->cols, 4, ALIGN, adam_range, &a);
     return SOMA_OK;
 }
+CPU_KERNEL(soma_cpu_adam_step) { return soma_cpu_adam_update(ctx, call); }

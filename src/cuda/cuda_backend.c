@@ -75,6 +75,10 @@ static soma_status create_resources(soma_cuda_ctx *ctx, char *desc, size_t desc_
     void *mem;
     INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_LT_WORKSPACE_BYTES), "cudaMalloc (cuBLASLt workspace)");
     ctx->lt_workspace = mem;
+    /* cuBLAS gets the same workspace (its calls and cuBLASLt's run in order
+     * on the one stream): without one it allocates its own, which a CUDA
+     * graph capture of a training step must not see. */
+    INIT_CUBLAS(cublasSetWorkspace(cublas, mem, SOMA_CUDA_LT_WORKSPACE_BYTES), "cublasSetWorkspace");
     INIT_CUDA(cudaMalloc(&mem, SOMA_CUDA_MAX_PARTIALS * sizeof(float)),
               "cudaMalloc (reduction scratch)");
     ctx->partials = mem;
@@ -190,6 +194,13 @@ static int act_of(const soma_op_call *call) { return ((int)call->op - SOMA_OP_ID
 static int is_log(const soma_op_call *call) {
     return call->op == SOMA_OP_LOG_SOFTMAX || call->op == SOMA_OP_LOG_SOFTMAX_BACKWARD;
 }
+/* The step control block of the step variants (sgd_step, adam_step,
+ * bias_act_dropout_step: input i), NULL for the plain ops. */
+static const float *step_ctl(const soma_op_call *call, int i) {
+    int step = call->op == SOMA_OP_SGD_STEP || call->op == SOMA_OP_ADAM_STEP ||
+               call->op == SOMA_OP_BIAS_ACT_DROPOUT_STEP;
+    return step ? call->in[i]->data : NULL;
+}
 static double mean_divisor(const soma_op_call *call) {
     return call->op == SOMA_OP_MEAN ? (double)NUMEL : 1.0;
 }
@@ -251,7 +262,8 @@ CUDA_KERNEL(k_dropout, soma_cuda_dropout(call->p.seed, call->p.offset, call->p.d
  * pass; act, alpha = slope, drop = p. The mask's floats hold raw bits. */
 CUDA_KERNEL(k_bias_act_dropout,
             soma_cuda_bias_act_dropout(call->p.act, call->p.alpha, call->p.drop, call->p.seed,
-                                       call->p.offset, IN(0), IN(1), OUT_AT(0), OUT_AT(1),
+                                       call->p.offset, step_ctl(call, 2), call->p.step_stride,
+                                       IN(0), IN(1), OUT_AT(0), OUT_AT(1),
                                        (uint32_t *)(void *)OUT_AT(2), OUT_AT(3), ROWS, COLS,
                                        STREAM))
 /* (z, mask, dh) -> dx */
@@ -259,16 +271,30 @@ CUDA_KERNEL(k_bias_act_dropout_backward,
             soma_cuda_bias_act_dropout_backward(call->p.act, call->p.alpha, call->p.drop, IN(0),
                                                 (const uint32_t *)(const void *)IN(1), IN(2),
                                                 OUT, ROWS, COLS, STREAM))
-/* grad -> (weight, velocity), both updated in place */
+/* grad (, ctl) -> (weight, velocity), both updated in place */
 CUDA_KERNEL(k_sgd_update,
             soma_cuda_sgd_update(call->p.lr, call->p.momentum, call->p.weight_decay,
-                                 call->p.nesterov, IN(0), OUT_AT(0), OUT_AT(1), NUMEL, STREAM))
-/* grad -> (weight, m, v), all updated in place */
+                                 call->p.nesterov, step_ctl(call, 1), IN(0), OUT_AT(0), OUT_AT(1),
+                                 NUMEL, STREAM))
+/* grad (, ctl) -> (weight, m, v), all updated in place */
 CUDA_KERNEL(k_adam_update,
             soma_cuda_adam_update(call->p.lr, call->p.beta1, call->p.beta2, call->p.eps,
                                   call->p.weight_decay, call->p.decoupled,
-                                  call->p.bias_correction1, call->p.bias_correction2, IN(0),
-                                  OUT_AT(0), OUT_AT(1), OUT_AT(2), NUMEL, STREAM))
+                                  call->p.bias_correction1, call->p.bias_correction2,
+                                  step_ctl(call, 1), IN(0), OUT_AT(0), OUT_AT(1), OUT_AT(2), NUMEL,
+                                  STREAM))
+/* the training step's control ops (core/step_ctl.h) */
+/* (src, order, ctl) -> dst */
+CUDA_KERNEL(k_gather_rows,
+            soma_cuda_gather_rows(IN(0), IN(1), IN(2),
+                                  call->p.step_stride ? call->p.step_stride : call->out[0]->rows,
+                                  OUT, call->out[0]->rows, call->out[0]->cols, STREAM))
+/* schedule -> ctl */
+CUDA_KERNEL(k_step_begin, soma_cuda_step_begin(IN(0), OUT, STREAM))
+/* loss -> (sum, ctl) */
+CUDA_KERNEL(k_watch_loss, soma_cuda_watch_loss(IN(0), call->p.alpha, OUT_AT(0), OUT_AT(1), STREAM))
+/* parts -> ctl */
+CUDA_KERNEL(k_clip_scale, soma_cuda_clip_scale(IN(0), NUMEL, call->p.alpha, OUT, STREAM))
 
 /* ---- the table ----------------------------------------------------------- */
 
@@ -286,6 +312,11 @@ const soma_backend soma_cuda_backend = {
     .synchronize = cuda_synchronize,
     .release_caches = NULL, /* every CUDA resource belongs to a context */
     .trim = soma_cuda_memory_trim,
+    .memory_info = soma_cuda_memory_info,
+    .graph_begin = soma_cuda_graph_begin,
+    .graph_end = soma_cuda_graph_end,
+    .graph_launch = soma_cuda_graph_launch,
+    .graph_free = soma_cuda_graph_free,
     .kernel = {
         [SOMA_OP_GEMM] = soma_cuda_gemm,
         [SOMA_OP_BIAS_ADD] = k_bias_add,
@@ -334,6 +365,13 @@ const soma_backend soma_cuda_backend = {
         [SOMA_OP_ACTIVE_COLUMNS] = k_active_columns,
         [SOMA_OP_SGD_UPDATE] = k_sgd_update,
         [SOMA_OP_ADAM_UPDATE] = k_adam_update,
+        [SOMA_OP_GATHER_ROWS] = k_gather_rows,
+        [SOMA_OP_STEP_BEGIN] = k_step_begin,
+        [SOMA_OP_WATCH_LOSS] = k_watch_loss,
+        [SOMA_OP_CLIP_SCALE] = k_clip_scale,
+        [SOMA_OP_SGD_STEP] = k_sgd_update,
+        [SOMA_OP_ADAM_STEP] = k_adam_update,
+        [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = k_bias_act_dropout,
     },
     .variants = soma_cuda_variants, /* cuda_cudnn.c or cudnn_absent.c */
 };

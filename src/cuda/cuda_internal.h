@@ -52,6 +52,14 @@ static inline soma_status soma_cublas_check(int ordinal, cublasStatus_t st, cons
                      cublasGetStatusName(st), cublasGetStatusString(st));
 }
 
+/* cuda_graph.c: recording the stream into a CUDA graph (core/backend.h) */
+soma_status soma_cuda_graph_begin(void *ctx);
+soma_status soma_cuda_graph_end(void *ctx, void **graph);
+soma_status soma_cuda_graph_launch(void *ctx, void *graph);
+void soma_cuda_graph_free(void *ctx, void *graph);
+/* cuda_memory.c: cudaMemGetInfo of the context's device */
+soma_status soma_cuda_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+
 /* Only where <cudnn.h> was included first (cuda_cudnn.c). */
 #ifdef CUDNN_MAJOR
 static inline soma_status soma_cudnn_check(int ordinal, cudnnStatus_t st, const char *where,

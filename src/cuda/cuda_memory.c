@@ -140,3 +140,17 @@ void soma_cuda_memory_usage(const soma_cuda_ctx *ctx, size_t *live_bytes, size_t
     *live_bytes = m ? m->live_bytes : 0;
     *cached_bytes = m ? m->cached_bytes : 0;
 }
+
+/* What the device has free, counting the blocks this cache holds for reuse
+ * as free (they are, to soma). */
+soma_status soma_cuda_memory_info(void *vctx, uint64_t *free_bytes, uint64_t *total_bytes) {
+    soma_cuda_ctx *ctx = vctx;
+    SOMA_TRY(soma_cuda_enter(ctx, "memory_info"));
+    size_t free_now = 0, total = 0;
+    SOMA_TRY(soma_cuda_check(ctx->ordinal, cudaMemGetInfo(&free_now, &total), "memory_info", "cudaMemGetInfo"));
+    size_t live = 0, cached = 0;
+    soma_cuda_memory_usage(ctx, &live, &cached);
+    *free_bytes = (uint64_t)free_now + (uint64_t)cached;
+    *total_bytes = (uint64_t)total;
+    return SOMA_OK;
+}

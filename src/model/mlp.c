@@ -19,6 +19,8 @@
 
 #include "core/device_internal.h"
 #include "core/error.h"
+#include "core/step_ops.h"
+#include "model/model_internal.h"
 #include "soma/model.h"
 
 #define MAX_WORKSPACES 4 /* batch, last partial batch, evaluation batch and its remainder */
@@ -52,6 +54,8 @@ struct soma_mlp {
     workspace *current;  /* of the last forward */
     int current_training; /* ... and whether it was a training one */
     unsigned long long clock;
+    unsigned long long workspace_generation; /* +1 whenever a workspace is (re)made */
+    const soma_tensor *step_ctl; /* set by the training loop: dropout's step comes from it */
 };
 
 static const char *const init_names[SOMA_INIT_COUNT] = {
@@ -277,6 +281,7 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, int training, worksp
         for (int w = 1; w < MAX_WORKSPACES; w++)
             if (m->ws[w].last_used < pick->last_used) pick = &m->ws[w];
         workspace_free(pick);
+        m->workspace_generation++;
         pick->rows = rows;
         soma_status st = SOMA_OK;
         for (int l = 0; l < m->n_layers && st == SOMA_OK; l++) {
@@ -292,6 +297,7 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, int training, worksp
         }
     }
     if (training && !pick->training) {
+        m->workspace_generation++;
         soma_status st = workspace_add_training(m, pick);
         if (st != SOMA_OK) {
             workspace_free(pick);
@@ -325,7 +331,14 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
         layer *L = &m->layers[l];
         soma_tensor *z = ws->z[l], *h = ws->h[l];
         SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, z));
-        if (training && is_hidden(m, l)) {
+        if (training && is_hidden(m, l) && m->step_ctl) {
+            /* layer l of step t draws from offset l + (t - 1) SOMA_MAX_LAYERS, as below
+             * with the offset (t - 1) SOMA_MAX_LAYERS that the training loop passes */
+            soma_rng r = {dropout_rng.seed, (uint64_t)l};
+            SOMA_TRY(soma_bias_act_dropout_step(L->spec.act, L->spec.act_param, L->spec.dropout, r,
+                                                SOMA_MAX_LAYERS, z, L->b, m->step_ctl, h, z,
+                                                ws->mask[l], L->alive));
+        } else if (training && is_hidden(m, l)) {
             soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
             SOMA_TRY(soma_bias_act_dropout(L->spec.act, L->spec.act_param, L->spec.dropout, r, z, L->b, h, z,
                                            ws->mask[l], L->alive));
@@ -411,3 +424,9 @@ soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src) {
     }
     return SOMA_OK;
 }
+
+void soma_mlp_set_step_ctl(soma_mlp *m, const soma_tensor *ctl) {
+    if (m) m->step_ctl = ctl;
+}
+
+unsigned long long soma_mlp_workspace_generation(const soma_mlp *m) { return m ? m->workspace_generation : 0; }

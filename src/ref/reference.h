@@ -38,5 +38,14 @@ void soma_ref_sum_squares(const soma_ref_call *c);
 void soma_ref_active_columns(const soma_ref_call *c);
 void soma_ref_sgd_update(const soma_ref_call *c);
 void soma_ref_adam_update(const soma_ref_call *c);
+/* reference_step.c: the training step's control ops */
+#define NUMEL_OF(shape) ((shape).rows * (shape).cols)
+void soma_ref_gather_rows(const soma_ref_call *c);
+void soma_ref_step_begin(const soma_ref_call *c);
+void soma_ref_watch_loss(const soma_ref_call *c);
+void soma_ref_clip_scale(const soma_ref_call *c);
+void soma_ref_sgd_step(const soma_ref_call *c);
+void soma_ref_adam_step(const soma_ref_call *c);
+void soma_ref_bias_act_dropout_step(const soma_ref_call *c);
 
 #endif

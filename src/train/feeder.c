@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/step_ops.h"
 #include "cpu/cpu_parallel.h" /* soma_cpu_parallel_for: host threads */
 #include "train/feeder.h"
 
@@ -49,6 +50,10 @@ soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_los
 }
 
 void soma_feeder_free(soma_feeder *f) {
+    soma_tensor_free(f->x_all);
+    soma_tensor_free(f->y_all);
+    soma_tensor_free(f->order);
+    free(f->order_host);
     soma_tensor_free(f->x_part);
     soma_tensor_free(f->y_part);
     soma_tensor_free(f->x);
@@ -124,4 +129,59 @@ soma_status soma_feeder_load(soma_feeder *f, const int64_t *order, int64_t first
     *y = count == f->batch ? f->y : f->y_part;
     SOMA_TRY(soma_tensor_upload(*x, f->x_host, (size_t)(count * f->features)));
     return soma_tensor_upload(*y, f->y_host, (size_t)(count * f->target_cols));
+}
+
+uint64_t soma_feeder_resident_bytes(const soma_feeder *f) {
+    uint64_t rows = (uint64_t)soma_dataset_rows(f->ds);
+    return rows * (uint64_t)(f->features + f->target_cols + 1) * sizeof(float);
+}
+
+soma_status soma_feeder_make_resident(soma_feeder *f) {
+    soma_device *dev = soma_tensor_device(f->x);
+    int64_t rows = soma_dataset_rows(f->ds);
+    if (rows >= ((int64_t)1 << 24))
+        return soma_fail(SOMA_ERR_INVALID_ARG, "feeder: %lld rows are too many to keep on the device "
+                         "(row indices must stay below 2^24)", (long long)rows);
+    soma_status st = soma_tensor_create(dev, rows, f->features, &f->x_all);
+    if (st == SOMA_OK) st = soma_tensor_upload(f->x_all, soma_dataset_feature_data_const(f->ds),
+                                               (size_t)(rows * f->features));
+    if (st == SOMA_OK) st = soma_tensor_create(dev, rows, f->target_cols, &f->y_all);
+    if (st == SOMA_OK) st = soma_tensor_create(dev, 1, rows, &f->order);
+    f->order_host = st == SOMA_OK ? malloc((size_t)rows * sizeof *f->order_host) : NULL;
+    if (st == SOMA_OK && !f->order_host) st = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "feeder: out of host memory");
+    /* the targets as the loss takes them: a batch of them at a time through
+     * the staging buffer, which expands classes to one-hot */
+    for (int64_t first = 0; first < rows && st == SOMA_OK; first += f->batch) {
+        int64_t count = rows - first < f->batch ? rows - first : f->batch;
+        soma_tensor *part = NULL, *x, *y;
+        st = soma_feeder_load(f, NULL, first, count, &x, &y);
+        if (st == SOMA_OK) st = soma_tensor_view_rows(f->y_all, first, count, &part);
+        if (st == SOMA_OK) st = soma_tensor_upload(part, f->y_host, (size_t)(count * f->target_cols));
+        soma_tensor_free(part);
+    }
+    if (st != SOMA_OK) {
+        soma_tensor_free(f->x_all);
+        soma_tensor_free(f->y_all);
+        soma_tensor_free(f->order);
+        free(f->order_host);
+        f->x_all = f->y_all = f->order = NULL;
+        f->order_host = NULL;
+    }
+    return st;
+}
+
+soma_status soma_feeder_begin_epoch(soma_feeder *f, const int64_t *order) {
+    if (!f->order) return SOMA_OK;
+    int64_t rows = soma_dataset_rows(f->ds);
+    for (int64_t i = 0; i < rows; i++) f->order_host[i] = (float)order[i];
+    return soma_tensor_upload(f->order, f->order_host, (size_t)rows);
+}
+
+soma_status soma_feeder_take(soma_feeder *f, const soma_tensor *ctl, const int64_t *order, int64_t first,
+                             int64_t count, soma_tensor **x, soma_tensor **y) {
+    if (!f->x_all) return soma_feeder_load(f, order, first, count, x, y);
+    *x = count == f->batch ? f->x : f->x_part;
+    *y = count == f->batch ? f->y : f->y_part;
+    SOMA_TRY(soma_gather_rows(f->x_all, f->order, ctl, f->batch, *x));
+    return soma_gather_rows(f->y_all, f->order, ctl, f->batch, *y);
 }

@@ -16,6 +16,10 @@ typedef struct soma_feeder {
     float *x_host, *y_host;
     soma_tensor *x, *y;           /* batch rows */
     soma_tensor *x_part, *y_part; /* views of the first rows, for a last partial batch */
+    /* resident (soma_feeder_make_resident): the whole dataset on the device,
+     * targets already as the loss wants them, and the epoch's order */
+    soma_tensor *x_all, *y_all, *order;
+    float *order_host;
 } soma_feeder;
 
 /* Checks ds's targets against the loss and the model's outputs, naming the
@@ -33,5 +37,20 @@ soma_status soma_feeder_init_shard(soma_feeder *f, soma_device *dev, const soma_
 soma_status soma_feeder_load(soma_feeder *f, const int64_t *order, int64_t first, int64_t count,
                              soma_tensor **x, soma_tensor **y);
 void soma_feeder_free(soma_feeder *f);
+
+/* Device bytes that soma_feeder_make_resident would take. */
+uint64_t soma_feeder_resident_bytes(const soma_feeder *f);
+/* Uploads the whole dataset once, so that a batch is a gather on the device
+ * (soma_feeder_take) and an epoch uploads only its order. Needs fewer than
+ * 2^24 rows (row indices travel as exact floats). */
+soma_status soma_feeder_make_resident(soma_feeder *f);
+/* Resident feeders: uploads the epoch's order (a permutation of the rows). */
+soma_status soma_feeder_begin_epoch(soma_feeder *f, const int64_t *order);
+/* The batch of the step at ctl's clock (core/step_ctl.h): count rows from
+ * position clock * batch of the epoch's order, gathered on the device for a
+ * resident feeder, else gathered on the host from order and uploaded (the
+ * host's `first` must then be that same position). */
+soma_status soma_feeder_take(soma_feeder *f, const soma_tensor *ctl, const int64_t *order, int64_t first,
+                             int64_t count, soma_tensor **x, soma_tensor **y);
 
 #endif

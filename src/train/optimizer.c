@@ -7,7 +7,10 @@
 
 #include "core/device_internal.h"
 #include "core/error.h"
+#include "core/step_ctl.h"
+#include "core/step_ops.h"
 #include "soma/optim.h"
+#include "train/optimizer_internal.h"
 
 #define MAX_PARAMS (2 * SOMA_MAX_LAYERS)
 
@@ -17,7 +20,8 @@ struct soma_optimizer {
     int64_t steps;
     int n_params, slots;
     soma_tensor *state[MAX_PARAMS][2];
-    soma_tensor *norm_parts[MAX_PARAMS]; /* 1x1 sums of squares, for clipping */
+    soma_tensor *norms;                  /* n_params x 1 sums of squares, for clipping */
+    soma_tensor *norm_parts[MAX_PARAMS]; /* its rows, as 1x1 views */
 };
 
 static const char *const optim_names[SOMA_OPTIM_COUNT] = {"sgd", "adam", "adamw"};
@@ -99,6 +103,7 @@ void soma_optimizer_free(soma_optimizer *o) {
         soma_tensor_free(o->state[p][1]);
         soma_tensor_free(o->norm_parts[p]);
     }
+    soma_tensor_free(o->norms);
     free(o);
 }
 
@@ -129,8 +134,10 @@ soma_status soma_optimizer_create(soma_mlp *model, const soma_optim_config *conf
             st = soma_tensor_create(dev, soma_tensor_rows(t), soma_tensor_cols(t), &o->state[p][s]);
             if (st == SOMA_OK) st = soma_tensor_fill(o->state[p][s], 0.0f);
         }
-        if (st == SOMA_OK && config->clip_norm > 0.0f) st = soma_tensor_create(dev, 1, 1, &o->norm_parts[p]);
     }
+    if (st == SOMA_OK && config->clip_norm > 0.0f) st = soma_tensor_create(dev, o->n_params, 1, &o->norms);
+    for (int p = 0; p < o->n_params && st == SOMA_OK && o->norms; p++)
+        st = soma_tensor_view_rows(o->norms, p, 1, &o->norm_parts[p]);
     if (st != SOMA_OK) {
         soma_optimizer_free(o);
         return st;
@@ -193,6 +200,45 @@ soma_status soma_optimizer_step(soma_optimizer *o) {
     o->steps++;
     return SOMA_OK;
 }
+
+/* 1 / (1 - beta^t), as soma_adam_update computes it */
+static float bias_correction(float beta, int64_t t) {
+    return (float)(1.0 / (1.0 - pow((double)beta, (double)t)));
+}
+
+void soma_optimizer_schedule_rows(const soma_optimizer *o, int64_t first, int64_t count, float *rows) {
+    const soma_optim_config *c = &o->config;
+    for (int64_t i = 0; i < count; i++) {
+        float *row = rows + i * SOMA_SCHED_COLS;
+        int64_t t = first + i + 1;
+        row[SOMA_SCHED_LR] = soma_schedule_lr(c, t - 1);
+        row[SOMA_SCHED_BC1] = c->kind == SOMA_OPTIM_SGD ? 1.0f : bias_correction(c->beta1, t);
+        row[SOMA_SCHED_BC2] = c->kind == SOMA_OPTIM_SGD ? 1.0f : bias_correction(c->beta2, t);
+        soma_ctl_set_count(row + SOMA_SCHED_STEP, t);
+    }
+}
+
+soma_status soma_optimizer_queue_step(soma_optimizer *o, soma_tensor *ctl) {
+    const soma_optim_config *c = &o->config;
+    if (c->clip_norm > 0.0f) {
+        for (int p = 0; p < o->n_params; p++) SOMA_TRY(soma_sum_squares(grad_tensor(o->model, p), o->norm_parts[p]));
+        SOMA_TRY(soma_clip_scale(o->norms, c->clip_norm, ctl));
+    }
+    for (int p = 0; p < o->n_params; p++) {
+        soma_tensor *w = param_tensor(o->model, p), *g = grad_tensor(o->model, p);
+        if (c->kind == SOMA_OPTIM_SGD) {
+            soma_sgd_params sp = {0.0f, c->momentum, c->weight_decay, c->nesterov};
+            SOMA_TRY(soma_sgd_step(&sp, g, ctl, w, o->state[p][0]));
+        } else {
+            soma_adam_params ap = {0.0f, c->beta1, c->beta2, c->eps, c->weight_decay,
+                                   c->kind == SOMA_OPTIM_ADAMW, 1};
+            SOMA_TRY(soma_adam_step(&ap, g, ctl, w, o->state[p][0], o->state[p][1]));
+        }
+    }
+    return SOMA_OK;
+}
+
+void soma_optimizer_count_steps(soma_optimizer *o, int64_t steps) { o->steps += steps; }
 
 int64_t soma_optimizer_steps(const soma_optimizer *o) { return o ? o->steps : 0; }
 

@@ -1,9 +1,17 @@
 /* train.c: the training loop, evaluation and prediction (soma/train.h).
  *
- * One step: gather a shuffled batch, forward (training mode), loss and its
- * gradient with respect to the outputs, backward, optimizer update. Losses
- * are summed on the device (loss_sum += rows * batch_loss) and read once per
- * epoch, so a step never waits for the device. */
+ * One step: take a shuffled batch, forward (training mode), loss and its
+ * gradient with respect to the outputs, backward, optimizer update. Every
+ * scalar a step needs (learning rate, Adam's corrections, the clipping
+ * scale, dropout's step, the batch's position) lives in a step control
+ * block in device memory (core/step_ctl.h), filled from a schedule the host
+ * uploads once per epoch; losses are summed there and a non-finite loss or
+ * gradient norm is recorded there with its step. So a step never makes the
+ * host wait: the host reads the block once per epoch (or every check_every
+ * steps). When the training data fits the device (soma_train_config::
+ * data_budget), it is uploaded once and batches are gathered on the device;
+ * then, on a device that records graphs (CUDA), one full step is recorded
+ * and replayed with one launch per step. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -14,8 +22,12 @@
 #include "core/error.h"
 #include "core/philox.h"
 #include "core/profile.h"
+#include "core/step_ctl.h"
+#include "core/step_ops.h"
 #include "dist/dist_internal.h" /* soma_dist_shard, soma_dist_average_gradients: data parallelism */
+#include "model/model_internal.h"
 #include "train/feeder.h"
+#include "train/optimizer_internal.h"
 
 #define EVAL_BATCH 1024
 /* Dropout masks, shuffles and the weights (soma_mlp_init: key = seed, offset
@@ -217,13 +229,23 @@ typedef struct run {
     soma_feeder feed;
     int64_t *order;
     soma_tensor *batch_loss, *loss_sum, *grad, *grad_part;
-    soma_mlp *best; /* the best weights so far, with early stopping */
+    soma_tensor *ctl, *schedule; /* the step control block; a schedule row per step of an epoch */
+    float *schedule_host;
+    soma_mlp *model;      /* whose step_ctl is set while the run lasts */
+    soma_mlp *best;       /* the best weights so far, with early stopping */
+    int use_graph;        /* record a full step and replay it */
+    void *graph;          /* the recorded step, or NULL */
+    unsigned long long graph_generation; /* the model's workspaces it uses */
+    int stop_all;         /* several ranks: one of them was asked to stop (soma_dist_average_gradients) */
 } run;
 
 static void run_free(run *r) {
+    if (r->graph) soma_device_graph_free(soma_mlp_device(r->model), r->graph);
+    if (r->model) soma_mlp_set_step_ctl(r->model, NULL);
     soma_feeder_free(&r->feed);
     free(r->order);
-    soma_tensor *ts[] = {r->batch_loss, r->loss_sum, r->grad_part, r->grad};
+    free(r->schedule_host);
+    soma_tensor *ts[] = {r->batch_loss, r->loss_sum, r->grad_part, r->grad, r->ctl, r->schedule};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) soma_tensor_free(ts[i]);
     soma_mlp_free(r->best);
 }
@@ -231,7 +253,7 @@ static void run_free(run *r) {
 /* What a run allocates besides the model, in bytes (an upper bound): the
  * model's work tensors for a training batch, its remainder and an
  * evaluation batch (z, a, h and g of every layer), the feeders (host and
- * device copies), the output gradient and the shuffle order. */
+ * device copies), the output gradient, the shuffle order and the schedule. */
 static uint64_t workspace_bytes(soma_mlp *m, const soma_dataset *train, const soma_dataset *val,
                                 const soma_train_config *c) {
     double rows = (double)soma_dataset_rows(train), batch = fmin((double)c->batch, rows);
@@ -239,9 +261,23 @@ static uint64_t workspace_bytes(soma_mlp *m, const soma_dataset *train, const so
     double units = 0.0, outputs = (double)soma_mlp_outputs(m), features = (double)soma_dataset_features(train);
     for (int l = 0; l < soma_mlp_layer_count(m); l++) units += (double)soma_mlp_layer(m, l).units;
     double floats = 4.0 * units * (2.0 * batch + 2.0 * eval) + 2.0 * (batch + eval) * (features + outputs) +
-                    batch * outputs;
+                    batch * outputs + SOMA_SCHED_COLS * (rows / batch + 1.0);
     double bytes = 4.0 * floats + 8.0 * rows;
     return bytes < 1.8e19 ? (uint64_t)bytes : UINT64_MAX;
+}
+
+/* Whether the training data is to be uploaded once: it fits the budget of
+ * device memory (c->data_budget, by default half of what is free), on a
+ * device with memory of its own. */
+static int wants_resident(soma_device *dev, const soma_feeder *f, const soma_train_config *c) {
+    uint64_t free_bytes = 0, total = 0;
+    if (c->data_budget < 0 || soma_dataset_rows(f->ds) >= ((int64_t)1 << 24)) return 0;
+    if (soma_device_memory_info(dev, &free_bytes, &total) != SOMA_OK) {
+        soma_clear_error(); /* the CPU: its data is where it is */
+        return 0;
+    }
+    uint64_t budget = c->data_budget > 0 ? (uint64_t)c->data_budget : free_bytes / 2;
+    return soma_feeder_resident_bytes(f) <= budget;
 }
 
 static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, const soma_dataset *val,
@@ -254,12 +290,22 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     r->batch = c->batch < rows ? c->batch : rows;
     r->shard = soma_dist_shard(c->dist, c->batch, rows);
     SOMA_TRY(soma_feeder_init_shard(&r->feed, dev, train, r->shard.batch, r->shard.part, c->loss, outputs));
+    int64_t batches = (rows + r->batch - 1) / r->batch;
     r->order = malloc((size_t)rows * sizeof *r->order);
-    if (!r->order) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
+    r->schedule_host = malloc((size_t)(batches * SOMA_SCHED_COLS) * sizeof *r->schedule_host);
+    if (!r->order || !r->schedule_host) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->batch_loss));
     SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->loss_sum));
+    SOMA_TRY(soma_tensor_create(dev, 1, SOMA_CTL_SIZE, &r->ctl));
+    SOMA_TRY(soma_tensor_create(dev, batches, SOMA_SCHED_COLS, &r->schedule));
     SOMA_TRY(soma_tensor_create(dev, r->shard.batch, outputs, &r->grad));
     if (r->shard.part) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, r->shard.part, &r->grad_part));
+    /* several ranks gather their shards on the host and reduce between the
+     * steps' halves: neither resident data nor a graph (one process: as before) */
+    if (soma_dist_size(c->dist) == 1 && wants_resident(dev, &r->feed, c)) SOMA_TRY(soma_feeder_make_resident(&r->feed));
+    r->use_graph = r->feed.x_all && !c->no_graph && !c->profile && soma_device_has_graphs(dev);
+    r->model = m;
+    soma_mlp_set_step_ctl(m, r->ctl);
     if (c->patience > 0 && val) {
         soma_layer_spec specs[SOMA_MAX_LAYERS];
         for (int l = 0; l < soma_mlp_layer_count(m); l++) specs[l] = soma_mlp_layer(m, l);
@@ -269,25 +315,31 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     return SOMA_OK;
 }
 
-/* After a non-finite loss: the first layer whose parameters or gradients
- * are not finite, searched from the input side; when all are finite the
- * outputs overflowed, and the layer with the largest weights is named. */
-static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t step, int epoch, float loss) {
+/* After a step whose loss (or, clipping, whose gradient norm) was not
+ * finite: the first layer whose parameters or gradients are not finite,
+ * searched from the input side; when all are finite the outputs overflowed,
+ * and the layer with the largest weights is named. The weights are those
+ * the bad step used (the updates skip from that step on). */
+static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t step, int epoch,
+                                   const char *what_bad, float value) {
     static const char *const what[4] = {"weights", "biases", "weight gradients", "bias gradients"};
     double largest = -1.0;
     int largest_layer = 0;
+    /* parameters of every layer first: a bad weight makes every gradient
+     * below it bad too */
+    for (int pass = 0; pass < 4; pass += 2)
     for (int l = 0; l < soma_mlp_layer_count(m); l++) {
         soma_tensor *ts[4] = {soma_mlp_weight(m, l), soma_mlp_bias(m, l), soma_mlp_weight_grad(m, l),
                               soma_mlp_bias_grad(m, l)};
-        for (int k = 0; k < 4; k++) {
+        for (int k = pass; k < pass + 2; k++) {
             float sq;
             SOMA_TRY(soma_sum_squares(ts[k], scratch));
             SOMA_TRY(soma_tensor_download(scratch, &sq, 1));
             if (!isfinite(sq))
                 return soma_fail(SOMA_ERR_NUMERIC,
-                                 "soma_train: step %lld (epoch %d): the loss is %g; the %s of layer %d "
+                                 "soma_train: step %lld (epoch %d): %s is %g; the %s of layer %d "
                                  "are not finite (try a smaller learning rate or --clip)",
-                                 (long long)step, epoch, (double)loss, what[k], l);
+                                 (long long)step, epoch, what_bad, (double)value, what[k], l);
             if (k == 0 && sq > largest) {
                 largest = sq;
                 largest_layer = l;
@@ -295,61 +347,126 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
         }
     }
     return soma_fail(SOMA_ERR_NUMERIC,
-                     "soma_train: step %lld (epoch %d): the loss is %g: the outputs overflowed although the "
+                     "soma_train: step %lld (epoch %d): %s is %g: the outputs overflowed although the "
                      "parameters are finite (the largest weights, norm %.3g, are in layer %d); the training "
                      "diverged: try a smaller learning rate or --clip",
-                     (long long)step, epoch, (double)loss, sqrt(largest), largest_layer);
+                     (long long)step, epoch, what_bad, (double)value, sqrt(largest), largest_layer);
+}
+
+/* Queues one step on the device: the batch at the control block's clock
+ * (rows order[first ..] on the host path), the step's schedule row, forward,
+ * loss (summed, and watched for non-finite values on the device), backward
+ * and the update. Changes nothing on the host, so that it can be recorded. */
+static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
+                              int64_t first, int64_t count) {
+    soma_device *dev = soma_mlp_device(m);
+    soma_tensor *x, *y, *grad = count == r->batch ? r->grad : r->grad_part;
+    const soma_tensor *out;
+    /* this rank's rows of the batch: all of them in a single process */
+    int64_t mine = count == r->batch ? r->shard.batch : r->shard.part;
+    first += count == r->batch ? r->shard.batch_first : r->shard.part_first;
+    /* its offset comes from the block (model_internal.h); each rank has its own key */
+    soma_rng dropout_rng = {soma_dist_dropout_key(c->dist, c->seed ^ DROPOUT_SALT), 0};
+    SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA, soma_feeder_take(&r->feed, r->ctl, r->order, first, mine, &x, &y));
+    SOMA_TRY(soma_step_begin(r->schedule, r->ctl));
+    SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
+    soma_profile_phase phase;
+    SOMA_TRY(soma_profile_begin(dev, SOMA_PROFILE_LOSS, &phase));
+    SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
+    SOMA_TRY(soma_watch_loss(r->batch_loss, (float)mine, r->loss_sum, r->ctl));
+    SOMA_TRY(losses[c->loss].backward(out, y, grad));
+    SOMA_TRY(soma_profile_end(&phase));
+    SOMA_TRY(soma_mlp_backward(m, x, grad));
+    SOMA_TRY(soma_dist_average_gradients(c->dist, m, mine, count, c->stop, &r->stop_all));
+    SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_queue_step(o, r->ctl));
+    return SOMA_OK;
+}
+
+/* A full step through the recorded graph: recorded at the first call (the
+ * run's first full step ran eagerly, so every buffer the step touches
+ * exists), and again whenever the model remade its work tensors. A device
+ * that refuses the recording gets eager steps for the rest of the run. */
+static soma_status graph_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
+                              int64_t first, int *ran) {
+    soma_device *dev = soma_mlp_device(m);
+    *ran = 0;
+    if (r->graph && r->graph_generation != soma_mlp_workspace_generation(m)) {
+        soma_device_graph_free(dev, r->graph);
+        r->graph = NULL;
+    }
+    if (!r->graph) {
+        r->graph_generation = soma_mlp_workspace_generation(m);
+        SOMA_TRY(soma_device_graph_begin(dev));
+        soma_status st = queue_step(m, o, c, r, first, r->batch);
+        void *graph = NULL;
+        soma_status end = soma_device_graph_end(dev, &graph);
+        if (st != SOMA_OK || end != SOMA_OK || r->graph_generation != soma_mlp_workspace_generation(m)) {
+            soma_device_graph_free(dev, graph);
+            soma_clear_error();
+            r->use_graph = 0; /* nothing of the step ran: it runs eagerly */
+            return SOMA_OK;
+        }
+        r->graph = graph;
+    }
+    *ran = 1;
+    return soma_device_graph_launch(dev, r->graph);
+}
+
+/* Reads the control block and the loss sum (the host waits for the device
+ * here): fails naming the step when one was not finite. */
+static soma_status check_steps(soma_mlp *m, run *r, int epoch, float *loss_sum) {
+    float ctl[SOMA_CTL_SIZE];
+    SOMA_TRY(soma_tensor_download(r->ctl, ctl, SOMA_CTL_SIZE));
+    SOMA_TRY(soma_tensor_download(r->loss_sum, loss_sum, 1));
+    int64_t bad = soma_ctl_count(ctl + SOMA_CTL_STATUS);
+    if (!bad) return SOMA_OK;
+    const char *what = ctl[SOMA_CTL_BAD_KIND] == SOMA_BAD_LOSS ? "the loss" : "the gradients' squared norm";
+    return name_non_finite(m, r->batch_loss, bad, epoch, what, ctl[SOMA_CTL_BAD_VALUE]);
 }
 
 /* One epoch of steps, from step `first` on (an epoch resumed in its
- * middle); the summed loss stays on the device. Each step's loss is read back
- * to stop at the first non-finite one (on a GPU this costs one wait per
- * step). *done counts the epoch's steps done, and *samples the rows they
- * saw; after a stop request (c->stop) *done is short of the epoch. */
+ * middle). The epoch's schedule and order are uploaded first; then no step
+ * waits for the device, except every c->check_every steps. *done counts
+ * the epoch's steps done, *samples the rows they saw and *loss_sum their
+ * summed loss; after a stop request (c->stop) *done is short of the epoch. */
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
-                               int64_t *samples) {
+                               int64_t *samples, float *loss_sum) {
     int64_t rows = soma_dataset_rows(train), batch = r->batch;
     int64_t batches = (rows + batch - 1) / batch;
     int several = soma_dist_size(c->dist) > 1; /* then the ranks agree on a stop in the all-reduce */
-    soma_device *dev = soma_mlp_device(m);
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
+    SOMA_TRY(soma_feeder_begin_epoch(&r->feed, r->order));
+    /* rows first.. of the schedule are this epoch's steps; the block starts at step `first` */
+    soma_optimizer_schedule_rows(o, soma_optimizer_steps(o), batches - first,
+                                 r->schedule_host + first * SOMA_SCHED_COLS);
+    SOMA_TRY(soma_tensor_upload(r->schedule, r->schedule_host, (size_t)(batches * SOMA_SCHED_COLS)));
+    float ctl[SOMA_CTL_SIZE] = {0};
+    soma_ctl_set_count(ctl + SOMA_CTL_CLOCK, first);
+    SOMA_TRY(soma_tensor_upload(r->ctl, ctl, SOMA_CTL_SIZE));
     SOMA_TRY(soma_tensor_fill(r->loss_sum, 0.0f));
     SOMA_TRY(soma_mlp_reset_dead_tracking(m));
     *done = first;
     *samples = 0;
+    *loss_sum = 0.0f;
     for (int64_t b = first; b < batches; b++) {
         if (!several && c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
-        /* this rank's rows of the batch: all of them in a single process */
-        int64_t mine = count == batch ? r->shard.batch : r->shard.part;
-        int64_t at = b * batch + (count == batch ? r->shard.batch_first : r->shard.part_first);
-        soma_tensor *x, *y, *grad = count == batch ? r->grad : r->grad_part;
-        const soma_tensor *out;
-        soma_rng dropout_rng = {soma_dist_dropout_key(c->dist, c->seed ^ DROPOUT_SALT),
-                                (uint64_t)soma_optimizer_steps(o) * SOMA_MAX_LAYERS};
-        SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA,
-                          soma_feeder_load(&r->feed, r->order, at, mine, &x, &y));
-        SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
-        float loss;
-        soma_profile_phase phase;
-        SOMA_TRY(soma_profile_begin(dev, SOMA_PROFILE_LOSS, &phase));
-        SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
-        SOMA_TRY(soma_tensor_download(r->batch_loss, &loss, 1));
-        if (!isfinite(loss)) return name_non_finite(m, r->batch_loss, soma_optimizer_steps(o) + 1, epoch, loss);
-        SOMA_TRY(soma_axpy((float)mine, r->batch_loss, r->loss_sum));
-        SOMA_TRY(losses[c->loss].backward(out, y, grad));
-        SOMA_TRY(soma_profile_end(&phase));
-        SOMA_TRY(soma_mlp_backward(m, x, grad));
-        int stop_all;
-        SOMA_TRY(soma_dist_average_gradients(c->dist, m, mine, count, c->stop, &stop_all));
-        SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_step(o));
+        int ran = 0;
+        /* the run's first full step is eager: it makes what the recording needs */
+        if (r->use_graph && count == batch && soma_optimizer_steps(o) > 0) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
+        if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
+        soma_optimizer_count_steps(o, 1);
         *done = b + 1;
-        *samples += mine;
+        *samples += count == batch ? r->shard.batch : r->shard.part; /* this rank's rows */
         if (c->on_batch) c->on_batch(b + 1, batches, c->user);
-        if (stop_all) break; /* a rank was asked to stop: every rank stops after this step */
+        if (c->check_every > 0 && (b + 1 - first) % c->check_every == 0 && b + 1 < batches) {
+            SOMA_TRY(soma_dist_agree(c->dist, check_steps(m, r, epoch, loss_sum))); /* every rank checks here */
+            if (c->on_check) c->on_check(b + 1, (double)*loss_sum / (double)*samples, c->user);
+        }
+        if (r->stop_all) break; /* a rank was asked to stop: every rank stops after this step */
     }
-    return SOMA_OK;
+    return soma_dist_agree(c->dist, check_steps(m, r, epoch, loss_sum)); /* every rank checks here */
 }
 
 soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
@@ -371,13 +488,12 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         /* From here to soma_profile_detach nothing leaves the loop: the
          * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
-        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples);
+        float sum = 0.0f;
+        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum);
         /* a failed step is this rank's own: the others may wait in an
          * all-reduce (soma_dist_fail); what follows, every rank agrees on */
         int step_failed = st != SOMA_OK;
         int stopped_inside = st == SOMA_OK && done < batches; /* on request, in the middle of the epoch */
-        float sum = 0.0f;
-        if (st == SOMA_OK && !stopped_inside) st = soma_tensor_download(r.loss_sum, &sum, 1);
         if (st == SOMA_OK && !stopped_inside) st = soma_dist_end_epoch(c->dist, m, &sum, &rep.samples);
         rep.train_loss = (double)sum / (double)rep.samples;
         if (st == SOMA_OK && !stopped_inside && !isfinite(rep.train_loss))
