@@ -7,7 +7,9 @@
 # gradients per all-reduce) and a larger 784-1024-1024-10 (1.86M, 7.4 MB).
 # Prints, per model, the median epoch time (epochs 2-3 of each run, from
 # --log; the first epoch warms caches) over RUNS runs, the speed-up and the
-# efficiency speed-up / 2. Needs MNIST (scripts/fetch-mnist.sh) and mpirun.
+# efficiency speed-up / 2. Needs MNIST (scripts/fetch-mnist.sh) and mpirun;
+# MPIRUN_ARGS adds options to mpirun (e.g. "--mca mpi_yield_when_idle 1": a
+# waiting rank yields its core instead of spinning, kinder on a busy machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,7 +28,7 @@ for layers in 784,256,128,10 784,1024,1024,10; do
   args=(train --data mnist --device cpu --layers "$layers" --batch 128 --epochs 3 --val-split 0 --seed 1)
   for r in $(seq "$runs"); do
     "$soma" "${args[@]}" --log "$work/one_$r.csv" >/dev/null
-    mpirun --oversubscribe -np 2 --bind-to core "$soma" "${args[@]}" --log "$work/two_$r.csv" >/dev/null 2>&1
+    mpirun --oversubscribe -np 2 --bind-to core ${MPIRUN_ARGS:-} "$soma" "${args[@]}" --log "$work/two_$r.csv" >/dev/null 2>&1
   done
   t1=$(median "$work"/one_*.csv) t2=$(median "$work"/two_*.csv)
   awk -v l="$layers" -v a="$t1" -v b="$t2" -v n="$runs" 'BEGIN {
