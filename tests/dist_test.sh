@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# dist_test.sh SOMA PYTHON HAVE_MPI [DEVICE]: `mpirun -np 2 soma train` (issue 17),
-# on DEVICE (cpu; cuda in the CUDA emulation: the device-blind path).
+# dist_test.sh SOMA PYTHON HAVE_MPI [DEVICE [REDUCER]]: `mpirun -np 2 soma train`
+# (issue 17), on DEVICE (cpu; cuda in the CUDA emulation), the gradients
+# reduced by REDUCER ("host buffer over MPI"; "NCCL" for GPU ranks where the
+# build has NCCL: the emulation's stand-in, tests/emu/nccl.cpp).
 #  1. two ranks reach the weights of one process with the same global batch,
 #     up to the reduction order (tolerance below), also with a last batch that
 #     splits unevenly (13 + 12 rows) and with SGD and Adam;
@@ -26,7 +28,7 @@
 # leaves a factor of 50; a wrong shard, a missing average or a gradient
 # counted twice moves the weights by more than 1e-2.
 set -u
-soma=$1 python=$2 have_mpi=$3 device=${4:-cpu}
+soma=$1 python=$2 have_mpi=$3 device=${4:-cpu} reducer=${5:-host buffer over MPI}
 export device # the sh -c of the ranks below read it
 if [ "$have_mpi" != ON ]; then echo "SKIP: this soma was built without MPI (SOMA_MPI)"; exit 77; fi
 if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP: mpirun not found (apt-get install openmpi-bin)"; exit 77; fi
@@ -77,8 +79,9 @@ for optim in adam sgd; do
   [ "$(grep -c '^epoch ' "$work/out2")" = 3 ] && ok "only rank 0 prints progress" ||
     fail "expected 3 epoch lines: $(cat "$work/out2")"
   # 10 steps per epoch (601 rows / 64), 3 epochs
-  grep -q "SOMA_DIST_CHECK: the weights of all 2 ranks were bit-identical after each of 30 steps" "$work/out2" &&
-    ok "$optim: ranks bit-identical after each of 30 steps" || fail "$optim: no step check: $(cat "$work/out2")"
+  grep -q "SOMA_DIST_CHECK: the weights of all 2 ranks were bit-identical after each of 30 steps (gradients reduced by $reducer" "$work/out2" &&
+    ok "$optim: ranks bit-identical after each of 30 steps, reduced by $reducer" ||
+    fail "$optim: no step check or another reducer: $(cat "$work/out2")"
   compare "$work/one_$optim.st" "$work/two_$optim.st" 1e-5 && ok "$optim: two ranks match one process" ||
     fail "$optim: two ranks differ from one process"
 done

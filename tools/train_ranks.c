@@ -46,7 +46,7 @@ void ranks_report_check(const soma_dist *d) {
     long long steps = soma_dist_checked_steps(d);
     if (soma_dist_rank(d) == 0 && steps > 0)
         fprintf(stderr, "soma train: SOMA_DIST_CHECK: the weights of all %d ranks were bit-identical after each "
-                "of %lld steps\n", soma_dist_size(d), steps);
+                "of %lld steps (gradients reduced by %s)\n", soma_dist_size(d), steps, soma_dist_reducer(d));
 }
 
 void ranks_finish(soma_dist *d) {

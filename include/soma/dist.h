@@ -65,6 +65,11 @@ soma_status soma_dist_all_reduce_sum(soma_dist *d, float *data, size_t count);
  *  many steps passed that check (0 without it). */
 long long soma_dist_checked_steps(const soma_dist *d);
 
+/** What reduced the gradients so far: "host buffer over MPI", or "NCCL
+ *  2.28.9" once a GPU model's first step opened NCCL (SOMA_DIST_NCCL=0
+ *  keeps GPU ranks on the host path). */
+const char *soma_dist_reducer(const soma_dist *d);
+
 /** 1 when soma_dist_agree() (or the SOMA_DIST_CHECK comparison) has given
  *  a failure to every rank, which then all know of it. */
 int soma_dist_failure_agreed(const soma_dist *d);

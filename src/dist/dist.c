@@ -38,6 +38,8 @@ soma_status soma_dist_open(soma_dist **out) {
     d->size = 1;
     const char *check = getenv("SOMA_DIST_CHECK");
     d->check_steps = check && strcmp(check, "1") == 0;
+    const char *nccl = getenv("SOMA_DIST_NCCL");
+    d->use_nccl = soma_nccl_built && !(nccl && strcmp(nccl, "0") == 0);
     snprintf(d->description, sizeof d->description, "single process");
     const char *var = NULL;
     long announced = launcher_size(&var);
@@ -66,6 +68,7 @@ soma_status soma_dist_open(soma_dist **out) {
 
 void soma_dist_close(soma_dist *d) {
     if (!d) return;
+    soma_nccl_close(d->nccl); /* before MPI is finalized */
     if (d->comm) d->comm->close(d->ctx);
     free(d->flat);
     free(d);
@@ -75,6 +78,10 @@ int soma_dist_rank(const soma_dist *d) { return d ? d->rank : 0; }
 int soma_dist_size(const soma_dist *d) { return d ? d->size : 1; }
 const char *soma_dist_description(const soma_dist *d) { return d ? d->description : "single process"; }
 int soma_dist_failure_agreed(const soma_dist *d) { return d ? d->failure_agreed : 0; }
+const char *soma_dist_reducer(const soma_dist *d) {
+    if (!d || d->size == 1) return "none (one process)";
+    return d->nccl ? soma_nccl_description(d->nccl) : "host buffer over MPI";
+}
 long long soma_dist_checked_steps(const soma_dist *d) { return d ? (long long)d->checked_steps : 0; }
 
 static int several(const soma_dist *d) { return d && d->size > 1 && d->comm; }

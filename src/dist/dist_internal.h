@@ -28,6 +28,18 @@ typedef struct soma_comm {
     void (*close)(void *ctx);
 } soma_comm;
 
+/* NCCL between GPU ranks (comm_nccl.c, or comm_nccl_absent.c). */
+typedef struct soma_nccl soma_nccl;
+extern const int soma_nccl_built;
+/* Collective: a communicator for the ranks' GPUs (dev on this rank). */
+soma_status soma_nccl_open(soma_dist *d, soma_device *dev, soma_nccl **out);
+void soma_nccl_close(soma_nccl *n);
+const char *soma_nccl_description(const soma_nccl *n);
+/* Collective: grads[0..count) become the sum over the ranks of share x each
+ * rank's; *flag (host) the sum of the ranks' flags. Waits for the device. */
+soma_status soma_nccl_average(soma_nccl *n, soma_device *dev, soma_tensor *const *grads, int count, float share,
+                              float *flag);
+
 struct soma_dist {
     int rank, size;
     const soma_comm *comm; /* NULL in a single process */
@@ -38,6 +50,8 @@ struct soma_dist {
     int64_t steps;         /* gradient all-reduces done */
     int64_t checked_steps; /* how many steps that check passed */
     float *flat;           /* the gradients of every layer and a stop flag, for one all-reduce */
+    int use_nccl;          /* GPU models reduce over NCCL (built with it, SOMA_DIST_NCCL not 0) */
+    soma_nccl *nccl;       /* opened at the first step of a GPU model */
     size_t flat_count;
 };
 

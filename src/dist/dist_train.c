@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "dist/dist_internal.h"
 #include "io/crc32.h"
+#include "soma/device.h"
 #include "soma/tensor.h"
 
 static int several(const soma_dist *d) { return d && d->size > 1 && d->comm; }
@@ -171,6 +172,20 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
      * of the batch, the sum over the ranks is the mean over the batch (with
      * equal shards the weight is 1/N, exact for N a power of two) */
     float share = (float)((double)rows / (double)global_rows);
+    soma_device *dev = soma_mlp_device(m);
+    if (d->use_nccl && soma_device_kind_of(dev) == SOMA_DEVICE_CUDA) {
+        /* on the GPU: in place, on the compute stream */
+        if (!d->nccl) SOMA_TRY(soma_nccl_open(d, dev, &d->nccl));
+        soma_tensor *grads[2 * SOMA_MAX_LAYERS];
+        int count = 0;
+        for (int l = 0; l < soma_mlp_layer_count(m); l++)
+            for (int k = 0; k < 2; k++) grads[count++] = part_of(m, l, k, 1);
+        float flag = stop && *stop ? 1.0f : 0.0f;
+        SOMA_TRY(soma_nccl_average(d->nccl, dev, grads, count, share, &flag));
+        *stop_all = flag > 0.0f;
+        if (d->check_steps) SOMA_TRY(check_weights(d, m, updates));
+        return SOMA_OK;
+    }
     size_t at = 0;
     for (int l = 0; l < soma_mlp_layer_count(m); l++)
         for (int k = 0; k < 2; k++) {
