@@ -469,7 +469,7 @@ int soma_cmd_train(int argc, char **argv) {
     train_args a;
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
-    if ((code = ranks_open(&ranks)) || (code = ranks_quiet(&a, ranks))) {
+    if ((code = ranks_open(&ranks)) || (code = ranks_quiet(&a, ranks)) || (code = ranks_device(&a, ranks))) {
         soma_dist_close(ranks);
         return code;
     }

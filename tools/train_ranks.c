@@ -1,6 +1,9 @@
 /* train_ranks.c: see train_ranks.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <string.h>
+
+#include "soma/device.h"
 
 #include "interrupt.h"
 #include "train_ranks.h"
@@ -9,6 +12,17 @@ int ranks_open(soma_dist **d) {
     if (soma_dist_open(d) == SOMA_OK) return 0;
     fprintf(stderr, "soma train: %s\n", soma_last_error());
     return 1;
+}
+
+int ranks_device(train_args *a, const soma_dist *d) {
+    static char spec[32];
+    if (soma_dist_size(d) == 1 || (strcmp(a->device, "cuda") != 0 && strcmp(a->device, "auto") != 0)) return 0;
+    const char *reason = NULL;
+    int gpus = soma_cuda_device_count(&reason);
+    if (gpus <= 0) return 0; /* "auto": the CPU; "cuda": its error comes when the device opens */
+    snprintf(spec, sizeof spec, "cuda:%d", soma_dist_local_rank(d) % gpus);
+    a->device = spec;
+    return 0;
 }
 
 int ranks_quiet(train_args *a, const soma_dist *d) {

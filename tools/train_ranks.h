@@ -15,6 +15,10 @@
 /* Joins the ranks; on failure says why and returns 1. */
 int ranks_open(soma_dist **d);
 
+/* --device cuda or auto on several ranks: one GPU per rank, the
+ * (local rank % GPUs)th. */
+int ranks_device(train_args *a, const soma_dist *d);
+
 /* On every rank but 0: no outputs (--save, --save-every, --log, --plot) and
  * standard output to /dev/null. */
 int ranks_quiet(train_args *a, const soma_dist *d);

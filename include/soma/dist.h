@@ -38,6 +38,10 @@ void soma_dist_close(soma_dist *d);
 
 /** This process's rank, 0 .. size-1 (0 for NULL). */
 int soma_dist_rank(const soma_dist *d);
+/** This process's rank among those on its machine (OMPI_COMM_WORLD_LOCAL_RANK,
+ *  MPI_LOCALRANKID or SLURM_LOCALID; the rank when none is set): which GPU
+ *  to take, one rank per GPU. */
+int soma_dist_local_rank(const soma_dist *d);
 /** The number of ranks (1 for NULL). */
 int soma_dist_size(const soma_dist *d);
 /** How the ranks talk: "single process" or "MPI" with its library version. */

@@ -43,6 +43,10 @@ soma_status soma_dist_open(soma_dist **out) {
     snprintf(d->description, sizeof d->description, "single process");
     const char *var = NULL;
     long announced = launcher_size(&var);
+    static const char *const locals[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    d->local_rank = -1;
+    for (size_t i = 0; i < sizeof locals / sizeof locals[0] && d->local_rank < 0; i++)
+        if (getenv(locals[i])) d->local_rank = atoi(getenv(locals[i]));
     if (announced > 1) {
         soma_status st = soma_comm_mpi_open(&d->comm, &d->ctx, &d->rank, &d->size, d->description,
                                             sizeof d->description);
@@ -62,6 +66,7 @@ soma_status soma_dist_open(soma_dist **out) {
             return st;
         }
     }
+    if (d->local_rank < 0) d->local_rank = d->rank;
     *out = d;
     return SOMA_OK;
 }
@@ -76,6 +81,7 @@ void soma_dist_close(soma_dist *d) {
 
 int soma_dist_rank(const soma_dist *d) { return d ? d->rank : 0; }
 int soma_dist_size(const soma_dist *d) { return d ? d->size : 1; }
+int soma_dist_local_rank(const soma_dist *d) { return d ? d->local_rank : 0; }
 const char *soma_dist_description(const soma_dist *d) { return d ? d->description : "single process"; }
 int soma_dist_failure_agreed(const soma_dist *d) { return d ? d->failure_agreed : 0; }
 const char *soma_dist_reducer(const soma_dist *d) {

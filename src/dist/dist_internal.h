@@ -42,6 +42,7 @@ soma_status soma_nccl_average(soma_nccl *n, soma_device *dev, soma_tensor *const
 
 struct soma_dist {
     int rank, size;
+    int local_rank;        /* among the ranks of this machine (the launcher's variable; else rank) */
     const soma_comm *comm; /* NULL in a single process */
     void *ctx;
     char description[160];
