@@ -86,7 +86,8 @@ const char *soma_dist_description(const soma_dist *d) { return d ? d->descriptio
 int soma_dist_failure_agreed(const soma_dist *d) { return d ? d->failure_agreed : 0; }
 const char *soma_dist_reducer(const soma_dist *d) {
     if (!d || d->size == 1) return "none (one process)";
-    return d->nccl ? soma_nccl_description(d->nccl) : "host buffer over MPI";
+    if (d->nccl) return soma_nccl_description(d->nccl);
+    return d->nccl_missing[0] ? d->nccl_missing : "host buffer over MPI";
 }
 long long soma_dist_checked_steps(const soma_dist *d) { return d ? (long long)d->checked_steps : 0; }
 

@@ -31,7 +31,9 @@ typedef struct soma_comm {
 /* NCCL between GPU ranks (comm_nccl.c, or comm_nccl_absent.c). */
 typedef struct soma_nccl soma_nccl;
 extern const int soma_nccl_built;
-/* Collective: a communicator for the ranks' GPUs (dev on this rank). */
+/* Collective: a communicator for the ranks' GPUs (dev on this rank); *out
+ * stays NULL, with the reason in d->nccl_missing, when some rank cannot load
+ * libnccl. */
 soma_status soma_nccl_open(soma_dist *d, soma_device *dev, soma_nccl **out);
 void soma_nccl_close(soma_nccl *n);
 const char *soma_nccl_description(const soma_nccl *n);
@@ -53,6 +55,7 @@ struct soma_dist {
     float *flat;           /* the gradients of every layer and a stop flag, for one all-reduce */
     int use_nccl;          /* GPU models reduce over NCCL (built with it, SOMA_DIST_NCCL not 0) */
     soma_nccl *nccl;       /* opened at the first step of a GPU model */
+    char nccl_missing[200]; /* the host path and why NCCL could not be loaded, when it could not */
     size_t flat_count;
 };
 

@@ -176,6 +176,9 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
     if (d->use_nccl && soma_device_kind_of(dev) == SOMA_DEVICE_CUDA) {
         /* on the GPU: in place, on the compute stream */
         if (!d->nccl) SOMA_TRY(soma_nccl_open(d, dev, &d->nccl));
+        if (!d->nccl) d->use_nccl = 0; /* no rank could use it: the host path below, on all */
+    }
+    if (d->use_nccl && soma_device_kind_of(dev) == SOMA_DEVICE_CUDA) {
         soma_tensor *grads[2 * SOMA_MAX_LAYERS];
         int count = 0;
         for (int l = 0; l < soma_mlp_layer_count(m); l++)
