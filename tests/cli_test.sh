@@ -98,6 +98,17 @@ for part in gemm elementwise dropout loss optimizer data validation other; do
   grep '^  profile: ' "$work/profile.log" | grep -q " $part [0-9.]*s ([0-9]*%)" || fail "--profile: no '$part' part"
 done
 
+# --log-every: the running loss every N steps (300 rows, 240 for training, batch 16: 15 steps,
+# lines after steps 4, 8 and 12 of each epoch); the GPU options are refused when out of range
+# and change nothing on the CPU
+"$soma" train --data "csv:$work/train.csv" --layers 5,16,2 --epochs 2 --batch 16 --val-split 0.2 --device cpu \
+  --log-every 4 --no-graph --data-budget 1 >"$work/log_every.log" 2>&1 ||
+  fail "a --log-every run failed: $(tail -3 "$work/log_every.log")"
+[ "$(grep -c '^  step [0-9]*  train_loss [0-9.]*$' "$work/log_every.log")" = 6 ] ||
+  fail "--log-every 4: not 3 step lines per epoch: $(grep step "$work/log_every.log")"
+expect 2 "--log-every must be >= 0" -- "$soma" train --data mnist --log-every -1
+expect 2 "--data-budget must be a size in MiB" -- "$soma" train --data mnist --data-budget -2
+
 # a checkpoint of another shape is refused by --init, both shapes named
 expect 1 "tensor 'layers.0.weight' has shape \[16, 5\] but the model needs \[8, 5\]" -- "$soma" train \
   --data "csv:$work/train.csv" --layers 5,8,2 --init "$work/model.st" --epochs 1 --save "$work/none.st"

@@ -69,6 +69,9 @@ static int check_args(train_args *a) {
                          * steps per epoch (int64) and keeps patience in an int */
                         : a->step_size < 1 || a->step_size > 1000000 ? "--step-size must be in [1, 1000000]"
                         : a->save_every < 0 || a->save_every > 1000000 ? "--save-every must be in [0, 1000000]"
+                        : a->log_every < 0 ? "--log-every must be >= 0"
+                        : a->data_budget < -1 || a->data_budget > ((int64_t)1 << 40)
+                            ? "--data-budget must be a size in MiB from 0 (never) to 2^40"
                         : NULL;
     if (range) {
         fprintf(stderr, "soma train: %s\n", range);
@@ -113,7 +116,7 @@ int train_args_parse(int argc, char **argv, train_args *a) {
     *a = (train_args){.act = "relu", .optim = "adam", .device = "auto", .schedule = "cosine",
                       .weight_init = "auto", .val_split = 0.1, .dropout = 0.1,
                       .momentum = 0.9, .gamma = 0.1, .batch = 128, .epochs = 15, .step_size = 1,
-                      .seed = 1};
+                      .seed = 1, .data_budget = -1};
     const option opts[] = {
         {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL] or idx:IMAGES,LABELS"},
         {"--layers", OPT_STRING, &a->layers, "sizes, inputs first: 784,256,128,10 (default: features,256,128,outputs)"},
@@ -147,6 +150,10 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--log", OPT_STRING, &a->log, "write per-epoch metrics to this CSV file"},
         {"--plot", OPT_STRING, &a->plot, "draw loss and accuracy per epoch into this .svg, .png or .pdf"},
         {"--profile", OPT_FLAG, &a->profile, "print where each epoch's time went (GEMMs, dropout, data, ...)"},
+        {"--log-every", OPT_INT, &a->log_every, "also print the loss every N steps (each read waits for the GPU) (off)"},
+        {"--no-graph", OPT_FLAG, &a->no_graph, "cuda: queue each step's ops instead of replaying one recorded step"},
+        {"--data-budget", OPT_INT, &a->data_budget,
+         "cuda: MiB of device memory the training data may take to stay there; 0: never (half the free memory)"},
     };
     enum { N_OPTS = sizeof opts / sizeof opts[0] };
     _Static_assert(N_OPTS <= sizeof a->given / sizeof a->given[0], "train_args.given is too small");

@@ -13,8 +13,10 @@ typedef struct train_args {
     double lr; /* used only when given (the default depends on --optim) */
     double val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;
+    int64_t log_every;   /* --log-every: steps between loss reads (0: once per epoch) */
+    int64_t data_budget; /* --data-budget in MiB; -1: the default (half the free device memory) */
     uint64_t seed;
-    int no_shuffle, nesterov, profile;
+    int no_shuffle, nesterov, profile, no_graph;
     /* the names above, parsed */
     soma_activation act_kind;
     soma_optim_kind optim_kind;

@@ -36,6 +36,7 @@ typedef struct progress {
     const char *log_path;
     plot_metrics *curves; /* --plot: the epochs of this run, for the figure */
     int tty, has_val;
+    int said_batches;
     double step_start;
     int n_layers;
     int64_t save_every;
@@ -86,8 +87,20 @@ static void on_batch(int64_t batch, int64_t batches, void *user) {
     if (batch == batches) fprintf(stderr, "\r%*s\r", width + 60, "");
 }
 
+/* --log-every N: the epoch's running mean loss, read every N steps */
+static void on_check(int64_t steps, double mean_loss, void *user) {
+    (void)user;
+    printf("  step %lld  train_loss %.4f\n", (long long)steps, mean_loss);
+    fflush(stdout);
+}
+
 static int on_epoch(const soma_epoch_report *r, void *user) {
     progress *p = user;
+    if (!p->said_batches && r->data_resident) { /* how the steps ran: once, after the first epoch */
+        printf("batches: the training data is on the device, each batch gathered there; %lld of the "
+               "epoch's steps replayed from one recorded step (CUDA graph)\n", (long long)r->graph_steps);
+        p->said_batches = 1;
+    }
     printf("epoch %d/%d  train_loss %.4f", r->epoch, r->epochs, r->train_loss);
     /* a validation loss that is not finite is shown as such, never left out */
     if (p->has_val && isnan(r->val_loss)) printf("  val_loss nan");
@@ -351,6 +364,10 @@ static int prepare(train_args *a, session *s) {
     s->tc = (soma_train_config){.loss = s->loss, .batch = batch, .epochs = (int)a->epochs, .seed = a->seed,
                                 .no_shuffle = a->no_shuffle, .patience = (int)a->patience, .on_epoch = on_epoch,
                                 .on_batch = on_batch, .stop = &interrupt_signal, .profile = a->profile,
+                                .check_every = a->log_every, .on_check = a->log_every ? on_check : NULL,
+                                .no_graph = a->no_graph,
+                                .data_budget = a->data_budget < 0 ? 0
+                                               : a->data_budget == 0 ? -1 : a->data_budget << 20,
                                 .dist = ranks};
     if (a->resume) {
         s->tc.seed = s->resumed.train.seed;

@@ -48,6 +48,8 @@ typedef struct soma_epoch_report {
     int best;                    /**< the best validation loss so far */
     soma_profile profile;        /**< where the epoch's time went (soma_train_config::profile);
                                       all zero when not profiled */
+    int data_resident;           /**< the training data was on the device: batches gathered there */
+    int64_t graph_steps;         /**< steps of the epoch replayed from one recorded step (CUDA graph) */
 } soma_epoch_report;
 
 /** How soma_train() trains. */

@@ -79,6 +79,24 @@ typedef struct soma_backend {
      * (CUDA graphs); all NULL where the backend has none. Between begin and
      * end nothing runs: ops are recorded. The recording fails when something
      * in it made the host wait or allocated. */
+    /* Batches copied from host memory while the device computes (double
+     * buffering): `slots` pinned host buffers of `bytes` each, copied to the
+     * device on a stream of their own, ordered against the compute stream by
+     * events. All NULL where a copy is a plain memcpy (the CPU). */
+    soma_status (*staging_create)(void *ctx, size_t bytes, int slots, void **staging);
+    void (*staging_free)(void *ctx, void *staging);
+    /* The host buffer of `slot`, once its previous copy has finished (the
+     * host waits only if it has not). */
+    soma_status (*staging_acquire)(void *ctx, void *staging, int slot, void **host);
+    /* Copies the slot's buffer, pieces[i] bytes after the pieces before it,
+     * to dst[i] (n pieces) on the copy stream, once the compute stream is done
+     * with the slot's previous data; compute queued after this waits for it. */
+    soma_status (*staging_upload)(void *ctx, void *staging, int slot, int n, void *const *dst,
+                                  const size_t *pieces);
+    /* The compute work that reads the slot's data is queued: the next upload
+     * into the slot's destinations waits for it. */
+    soma_status (*staging_release)(void *ctx, void *staging, int slot);
+
     soma_status (*graph_begin)(void *ctx);
     soma_status (*graph_end)(void *ctx, void **graph);
     soma_status (*graph_launch)(void *ctx, void *graph);

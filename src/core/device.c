@@ -162,3 +162,43 @@ soma_status soma_device_graph_launch(soma_device *dev, void *graph) {
 void soma_device_graph_free(soma_device *dev, void *graph) {
     if (graph && soma_device_has_graphs(dev)) dev->backend->graph_free(dev->ctx, graph);
 }
+
+int soma_device_has_staging(const soma_device *dev) { return dev && dev->backend->staging_create != NULL; }
+
+static soma_status no_staging(const soma_device *dev) {
+    return soma_fail(SOMA_ERR_UNSUPPORTED, "%s has no staging buffers", dev ? dev->name : "(null)");
+}
+
+soma_status soma_device_staging_create(soma_device *dev, size_t bytes, int slots, void **staging) {
+    return soma_device_has_staging(dev) ? dev->backend->staging_create(dev->ctx, bytes, slots, staging)
+                                        : no_staging(dev);
+}
+
+void soma_device_staging_free(soma_device *dev, void *staging) {
+    if (staging && soma_device_has_staging(dev)) dev->backend->staging_free(dev->ctx, staging);
+}
+
+soma_status soma_device_staging_acquire(soma_device *dev, void *staging, int slot, void **host) {
+    return soma_device_has_staging(dev) ? dev->backend->staging_acquire(dev->ctx, staging, slot, host)
+                                        : no_staging(dev);
+}
+
+soma_status soma_device_staging_upload(soma_device *dev, void *staging, int slot, int n, soma_tensor *const *dst) {
+    enum { MAX_PIECES = 4 };
+    void *where[MAX_PIECES];
+    size_t pieces[MAX_PIECES];
+    if (!soma_device_has_staging(dev)) return no_staging(dev);
+    if (n < 1 || n > MAX_PIECES) return soma_fail(SOMA_ERR_INVALID_ARG, "staging: %d tensors (1 to %d)", n, MAX_PIECES);
+    for (int i = 0; i < n; i++) {
+        if (dst[i]->device != dev)
+            return soma_fail(SOMA_ERR_DEVICE, "staging: a tensor on %s, the staging on %s", dst[i]->device->name, dev->name);
+        where[i] = dst[i]->data;
+        pieces[i] = (size_t)(dst[i]->rows * dst[i]->cols) * sizeof(float);
+    }
+    return dev->backend->staging_upload(dev->ctx, staging, slot, n, where, pieces);
+}
+
+soma_status soma_device_staging_release(soma_device *dev, void *staging, int slot) {
+    return soma_device_has_staging(dev) ? dev->backend->staging_release(dev->ctx, staging, slot)
+                                        : no_staging(dev);
+}

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "soma/device.h"
+#include "soma/tensor.h"
 
 /* +1 reference; the first one creates the backend context. */
 soma_status soma_device_retain(soma_device *dev);
@@ -19,6 +20,16 @@ soma_status soma_device_check_memory(soma_device *dev, const char *api, const ch
 /* The device's own memory, free and total bytes (core/backend.h
  * memory_info); SOMA_ERR_UNSUPPORTED where its memory is the host's. */
 soma_status soma_device_memory_info(soma_device *dev, uint64_t *free_bytes, uint64_t *total_bytes);
+
+/* Pinned double buffers for batches from the host (core/backend.h
+ * staging_*): soma_device_has_staging says whether the device has them. */
+int soma_device_has_staging(const soma_device *dev);
+soma_status soma_device_staging_create(soma_device *dev, size_t bytes, int slots, void **staging);
+void soma_device_staging_free(soma_device *dev, void *staging);
+soma_status soma_device_staging_acquire(soma_device *dev, void *staging, int slot, void **host);
+/* The slot's buffer holds the n tensors' new contents one after another. */
+soma_status soma_device_staging_upload(soma_device *dev, void *staging, int slot, int n, soma_tensor *const *dst);
+soma_status soma_device_staging_release(soma_device *dev, void *staging, int slot);
 
 /* Graphs (core/backend.h graph_*): soma_device_has_graphs says whether the
  * device can record; the others return SOMA_ERR_UNSUPPORTED where not. */

@@ -57,6 +57,13 @@ soma_status soma_cuda_graph_begin(void *ctx);
 soma_status soma_cuda_graph_end(void *ctx, void **graph);
 soma_status soma_cuda_graph_launch(void *ctx, void *graph);
 void soma_cuda_graph_free(void *ctx, void *graph);
+/* cuda_staging.c: pinned double buffers on a copy stream (core/backend.h) */
+soma_status soma_cuda_staging_create(void *ctx, size_t bytes, int slots, void **staging);
+void soma_cuda_staging_free(void *ctx, void *staging);
+soma_status soma_cuda_staging_acquire(void *ctx, void *staging, int slot, void **host);
+soma_status soma_cuda_staging_upload(void *ctx, void *staging, int slot, int n, void *const *dst,
+                                     const size_t *pieces);
+soma_status soma_cuda_staging_release(void *ctx, void *staging, int slot);
 /* cuda_memory.c: cudaMemGetInfo of the context's device */
 soma_status soma_cuda_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
 

@@ -12,6 +12,7 @@
 typedef struct soma_feeder {
     const soma_dataset *ds;
     int64_t batch, features, target_cols;
+    int64_t part; /* rows of the last, partial batch (0: none); this rank's share of both on several ranks */
     int one_hot;
     float *x_host, *y_host;
     soma_tensor *x, *y;           /* batch rows */
@@ -20,6 +21,12 @@ typedef struct soma_feeder {
      * targets already as the loss wants them, and the epoch's order */
     soma_tensor *x_all, *y_all, *order;
     float *order_host;
+    /* streamed (soma_feeder_stream): each batch through a pinned slot and a
+     * copy stream into one of two sets of batch tensors, alternating, so the
+     * next batch's gather and copy overlap this one's step */
+    void *staging;
+    int slot;                                /* of the batch being taken */
+    soma_tensor *xs[2], *ys[2], *xs_part[2], *ys_part[2]; /* set 0 is x, y */
 } soma_feeder;
 
 /* Checks ds's targets against the loss and the model's outputs, naming the
@@ -46,6 +53,11 @@ uint64_t soma_feeder_resident_bytes(const soma_feeder *f);
 soma_status soma_feeder_make_resident(soma_feeder *f);
 /* Resident feeders: uploads the epoch's order (a permutation of the rows). */
 soma_status soma_feeder_begin_epoch(soma_feeder *f, const int64_t *order);
+/* Batches from the host through pinned double buffers on devices that have
+ * them (CUDA); nothing elsewhere. soma_feeder_done must follow each
+ * soma_feeder_take once the step that reads the batch is queued. */
+soma_status soma_feeder_stream(soma_feeder *f);
+soma_status soma_feeder_done(soma_feeder *f);
 /* The batch of the step at ctl's clock (core/step_ctl.h): count rows from
  * position clock * batch of the epoch's order, gathered on the device for a
  * resident feeder, else gathered on the host from order and uploaded (the

@@ -109,12 +109,22 @@ static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss 
     int has_accuracy = classes > 0 && (outputs > 1 || loss == SOMA_LOSS_BCE);
     soma_feeder f;
     SOMA_TRY(soma_feeder_init(&f, dev, ds, EVAL_BATCH, loss, outputs));
-    soma_tensor *batch_loss = NULL, *loss_sum = NULL;
+    /* With only the loss and the accuracy wanted and class-index targets,
+     * the correct predictions are counted on the device too, and nothing is
+     * read back before the end. (A row whose outputs are not finite may then
+     * count as correct; the loss, summed over it, is not finite then and the
+     * accuracy is reported as NaN.) */
+    int count_on_device = has_accuracy && accuracy && !predictions && !bad && f.target_cols == 1 && outputs > 1 &&
+                          rows < ((int64_t)1 << 24);
+    soma_tensor *batch_loss = NULL, *loss_sum = NULL, *batch_correct = NULL, *correct_sum = NULL;
     float *host_out = malloc((size_t)(f.batch * outputs) * sizeof *host_out);
     soma_status st = host_out ? SOMA_OK : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_evaluate: out of host memory");
     if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &batch_loss);
     if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &loss_sum);
     if (st == SOMA_OK) st = soma_tensor_fill(loss_sum, 0.0f);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_create(dev, 1, 1, &batch_correct);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_create(dev, 1, 1, &correct_sum);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_fill(correct_sum, 0.0f);
     int64_t correct = 0;
     soma_rng unused = {0, 0};
     for (int64_t first = 0; first < rows && st == SOMA_OK; first += f.batch) {
@@ -125,24 +135,31 @@ static soma_status run_inference(soma_mlp *m, const soma_dataset *ds, soma_loss 
         if (st == SOMA_OK) st = soma_mlp_forward(m, x, 0, unused, &out);
         if (st == SOMA_OK && mean_loss) st = losses[loss].forward(out, y, batch_loss);
         if (st == SOMA_OK && mean_loss) st = soma_axpy((float)count, batch_loss, loss_sum);
-        if (st == SOMA_OK && (accuracy || predictions || bad))
+        if (st == SOMA_OK && count_on_device) st = soma_correct_count(out, y, batch_correct);
+        if (st == SOMA_OK && count_on_device) st = soma_axpy(1.0f, batch_correct, correct_sum);
+        if (st == SOMA_OK && !count_on_device && (accuracy || predictions || bad))
             st = soma_tensor_download(out, host_out, (size_t)(count * outputs));
         for (int64_t i = 0; st == SOMA_OK && bad && i < count; i++)
             if (!all_finite(host_out + i * outputs, outputs) && bad->rows++ == 0)
                 bad->first = soma_dataset_source_row(ds, first + i);
         if (st == SOMA_OK && predictions)
             memcpy(predictions + first * outputs, host_out, (size_t)(count * outputs) * sizeof(float));
-        if (st == SOMA_OK && accuracy && has_accuracy)
+        if (st == SOMA_OK && accuracy && has_accuracy && !count_on_device)
             correct += count_correct(host_out, count, outputs, soma_dataset_target_data_const(ds) +
                                      first * soma_dataset_targets(ds), soma_dataset_targets(ds), loss);
     }
-    float sum = 0.0f;
+    float sum = 0.0f, device_correct = 0.0f; /* counts up to 2^24 are exact in a float */
     if (st == SOMA_OK && mean_loss) st = soma_tensor_download(loss_sum, &sum, 1);
+    if (st == SOMA_OK && count_on_device) st = soma_tensor_download(correct_sum, &device_correct, 1);
+    if (count_on_device) correct = mean_loss && !isfinite(sum) ? -1 : (int64_t)device_correct;
     if (st == SOMA_OK && mean_loss) *mean_loss = (double)sum / (double)rows;
-    if (st == SOMA_OK && accuracy) *accuracy = has_accuracy ? (double)correct / (double)rows : NAN;
+    if (st == SOMA_OK && accuracy)
+        *accuracy = has_accuracy && correct >= 0 ? (double)correct / (double)rows : NAN;
     free(host_out);
     soma_tensor_free(batch_loss);
     soma_tensor_free(loss_sum);
+    soma_tensor_free(batch_correct);
+    soma_tensor_free(correct_sum);
     soma_feeder_free(&f);
     return st;
 }
@@ -234,6 +251,7 @@ typedef struct run {
     soma_mlp *model;      /* whose step_ctl is set while the run lasts */
     soma_mlp *best;       /* the best weights so far, with early stopping */
     int use_graph;        /* record a full step and replay it */
+    int warm;             /* a full step ran eagerly in this run: what a recording needs exists */
     void *graph;          /* the recorded step, or NULL */
     unsigned long long graph_generation; /* the model's workspaces it uses */
     int stop_all;         /* several ranks: one of them was asked to stop (soma_dist_average_gradients) */
@@ -301,8 +319,11 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     SOMA_TRY(soma_tensor_create(dev, r->shard.batch, outputs, &r->grad));
     if (r->shard.part) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, r->shard.part, &r->grad_part));
     /* several ranks gather their shards on the host and reduce between the
-     * steps' halves: neither resident data nor a graph (one process: as before) */
-    if (soma_dist_size(c->dist) == 1 && wants_resident(dev, &r->feed, c)) SOMA_TRY(soma_feeder_make_resident(&r->feed));
+     * steps' halves: no resident data and no graph (one process: as before) */
+    if (soma_dist_size(c->dist) == 1 && wants_resident(dev, &r->feed, c))
+        SOMA_TRY(soma_feeder_make_resident(&r->feed));
+    else
+        SOMA_TRY(soma_feeder_stream(&r->feed));
     r->use_graph = r->feed.x_all && !c->no_graph && !c->profile && soma_device_has_graphs(dev);
     r->model = m;
     soma_mlp_set_step_ctl(m, r->ctl);
@@ -356,7 +377,8 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
 /* Queues one step on the device: the batch at the control block's clock
  * (rows order[first ..] on the host path), the step's schedule row, forward,
  * loss (summed, and watched for non-finite values on the device), backward
- * and the update. Changes nothing on the host, so that it can be recorded. */
+ * and the update. Changes nothing on the host but the streamed feeder's
+ * slot (never recorded: graphs need resident data). */
 static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
                               int64_t first, int64_t count) {
     soma_device *dev = soma_mlp_device(m);
@@ -379,7 +401,7 @@ static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_c
     SOMA_TRY(soma_mlp_backward(m, x, grad));
     SOMA_TRY(soma_dist_average_gradients(c->dist, m, mine, count, c->stop, &r->stop_all));
     SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_queue_step(o, r->ctl));
-    return SOMA_OK;
+    return soma_feeder_done(&r->feed);
 }
 
 /* A full step through the recorded graph: recorded at the first call (the
@@ -431,7 +453,7 @@ static soma_status check_steps(soma_mlp *m, run *r, int epoch, float *loss_sum) 
  * summed loss; after a stop request (c->stop) *done is short of the epoch. */
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
-                               int64_t *samples, float *loss_sum) {
+                               int64_t *samples, float *loss_sum, int64_t *graph_steps) {
     int64_t rows = soma_dataset_rows(train), batch = r->batch;
     int64_t batches = (rows + batch - 1) / batch;
     int several = soma_dist_size(c->dist) > 1; /* then the ranks agree on a stop in the all-reduce */
@@ -454,8 +476,10 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
         int ran = 0;
         /* the run's first full step is eager: it makes what the recording needs */
-        if (r->use_graph && count == batch && soma_optimizer_steps(o) > 0) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
+        if (r->use_graph && count == batch && r->warm) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
         if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
+        r->warm |= count == batch;
+        *graph_steps += ran;
         soma_optimizer_count_steps(o, 1);
         *done = b + 1;
         *samples += count == batch ? r->shard.batch : r->shard.part; /* this rank's rows */
@@ -489,7 +513,9 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
          * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
         float sum = 0.0f;
-        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum);
+        rep.data_resident = r.feed.x_all != NULL;
+        st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum,
+                         &rep.graph_steps);
         /* a failed step is this rank's own: the others may wait in an
          * all-reduce (soma_dist_fail); what follows, every rank agrees on */
         int step_failed = st != SOMA_OK;
