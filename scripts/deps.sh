@@ -5,6 +5,7 @@
 # >= 3.24, pkg-config, Check and python3 (tests), and OpenBLAS, a threaded
 # build (the CPU GEMM fast path; soma builds without it). Optional:
 # cairo (the figures of `soma plot`), Doxygen (the API reference, checked in CI),
+# OpenMPI (data-parallel training over ranks, and its tests),
 # a CUDA toolkit (GPU backend; never installed here: use NVIDIA's packages).
 # Optional packages are installed when we are root, and only named otherwise:
 # soma builds without them.
@@ -31,6 +32,9 @@ pkg-config --exists cairo 2>/dev/null || optional+=(libcairo2-dev)   # soma plot
 command -v doxygen >/dev/null 2>&1 || optional+=(doxygen)             # the API reference
 python3 -c 'import numpy' 2>/dev/null || /usr/bin/python3 -c 'import numpy' 2>/dev/null ||
   optional+=(python3-numpy)                                          # tests/npy_numpy_test.py
+# data-parallel training over ranks (SOMA_MPI) and its tests (mpirun)
+command -v mpicc >/dev/null 2>&1 || optional+=(libopenmpi-dev)
+command -v mpirun >/dev/null 2>&1 || optional+=(openmpi-bin)
 
 can_install=0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then can_install=1; fi
@@ -40,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$can_install" = 0 ]; then
   exit 1
 fi
 if [ ${#optional[@]} -gt 0 ] && [ "$can_install" = 0 ]; then
-  echo "deps: optional packages not installed: ${optional[*]} (soma plot needs cairo, the API reference doxygen)" >&2
+  echo "deps: optional packages not installed: ${optional[*]} (soma plot needs cairo, the API reference doxygen, ranks OpenMPI)" >&2
   optional=()
 fi
 if [ $((${#missing[@]} + ${#optional[@]})) -gt 0 ]; then

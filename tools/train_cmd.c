@@ -25,6 +25,7 @@
 #include "labels.h"
 #include "plot.h"
 #include "train_args.h"
+#include "train_ranks.h"
 #include "train_resume.h"
 #include "soma/checkpoint.h"
 #include "soma.h"
@@ -279,8 +280,10 @@ static void session_free(session *s) {
     plot_metrics_free(&s->curves);
 }
 
+static soma_dist *ranks; /* mpirun -np N: this process's place among them (train_ranks.h) */
+
 static int error(const char *what) {
-    fprintf(stderr, "soma train: %s\n", what);
+    if (!ranks_quiet_failure(ranks)) fprintf(stderr, "soma train: %s\n", what);
     return 1;
 }
 
@@ -314,6 +317,7 @@ static soma_checkpoint_info checkpoint_info(const train_args *a, const session *
     info.train.on_batch = NULL;
     info.train.user = NULL;
     info.train.stop = NULL;
+    info.train.dist = NULL;
     return info;
 }
 
@@ -383,6 +387,11 @@ static int prepare(train_args *a, session *s) {
 
     int64_t batch = a->resume ? s->resumed.train.batch : a->batch;
     batch = batch < rows ? batch : rows;
+    if (batch % soma_dist_size(ranks)) {
+        fprintf(stderr, "soma train: --batch %lld is the global batch: it must split over the %d ranks\n",
+                (long long)batch, soma_dist_size(ranks));
+        return 2;
+    }
     soma_optim_config oc = a->resume && s->resumed.has_optimizer ? resume_optimizer(a, &s->resumed, rows)
                                                                   : fresh_optimizer(a, (rows + batch - 1) / batch);
     if (soma_optimizer_create(s->model, &oc, &s->opt) != SOMA_OK ||
@@ -404,7 +413,7 @@ static int prepare(train_args *a, session *s) {
                                 .no_graph = a->no_graph,
                                 .data_budget = a->data_budget < 0 ? 0
                                                : a->data_budget == 0 ? -1 : a->data_budget << 20,
-                                .precision = a->precision_kind};
+                                .precision = a->precision_kind, .dist = ranks};
     if (a->resume) {
         if (!train_args_given(a, "--precision")) s->tc.precision = s->resumed.train.precision;
         s->tc.seed = s->resumed.train.seed;
@@ -420,6 +429,7 @@ static void print_header(const train_args *a, const session *s) {
            (long long)soma_dataset_rows(s->train),
            s->val ? (long long)soma_dataset_rows(s->val) : 0LL, (long long)soma_dataset_features(s->train));
     printf("device: %s\n", soma_device_description(s->dev));
+    ranks_describe(ranks, (long long)s->tc.batch);
     soma_mlp_print_summary(s->model, stdout);
     if (a->resume) resume_describe(a->resume, a, &s->resumed, soma_dataset_rows(s->train));
     const soma_optim_config *oc = soma_optimizer_config(s->opt);
@@ -434,6 +444,7 @@ static void print_header(const train_args *a, const session *s) {
 
 /* After a SIGINT or SIGTERM: the run as it stands is saved, when --save is given. */
 static int interrupted(const train_args *a, session *s) {
+    if (soma_dist_rank(ranks) != 0) return interrupt_exit_code(); /* rank 0 saves and says so */
     char where[96];
     if (s->state.steps_in_epoch)
         snprintf(where, sizeof where, "after step %lld of epoch %d", (long long)s->state.steps_in_epoch,
@@ -483,6 +494,13 @@ static int train_and_save(const train_args *a, session *s) {
     }
     double start = now();
     soma_status st = soma_train(s->model, s->opt, s->train, s->val, &s->tc, &s->state);
+    if (st == SOMA_OK) ranks_agree_interrupt(ranks); /* a signal to one rank stopped them all */
+    if (st != SOMA_OK && !soma_dist_failure_agreed(ranks) && soma_dist_size(ranks) > 1) {
+        /* this rank's own failure, in a step: the others wait for it in an all-reduce */
+        fprintf(stderr, "soma train: rank %d of %d: %s\n", soma_dist_rank(ranks), soma_dist_size(ranks),
+                soma_last_error());
+        soma_dist_fail(ranks, 1);
+    }
     if (st != SOMA_OK || prog.failed) {
         if (!prog.failed && a->save_every && s->state.epochs_done >= a->save_every)
             fprintf(stderr, "soma train: %s (%s keeps the checkpoint of epoch %lld)\n", soma_last_error(), a->save,
@@ -491,6 +509,7 @@ static int train_and_save(const train_args *a, session *s) {
             error(soma_last_error());
         return 1;
     }
+    ranks_report_check(ranks);
     if (interrupt_signal) return interrupted(a, s);
     double seconds = now() - start, test_loss = NAN, test_acc = NAN;
     int text = !a->quiet && !a->json;
@@ -536,14 +555,22 @@ int soma_cmd_train(int argc, char **argv) {
     int code = train_args_parse(argc, argv, &a);
     if (code) return code < 0 ? 0 : code;
     if ((code = cli_set_threads("train", a.threads))) return code;
+    if ((code = ranks_open(&ranks)) || (code = ranks_quiet(&a, ranks)) || (code = ranks_device(&a, ranks))) {
+        soma_dist_close(ranks);
+        return code;
+    }
     interrupt_install(1);
     session s;
     memset(&s, 0, sizeof s);
-    code = prepare(&a, &s);
+    soma_clear_error();
+    code = ranks_agree(ranks, prepare(&a, &s));
     if (!code) {
         if (!a.quiet && !a.json) print_header(&a, &s);
         code = train_and_save(&a, &s);
+        ranks_finish(ranks); /* the other ranks wait for rank 0's last writes */
     }
     session_free(&s);
+    soma_dist_close(ranks);
+    ranks = NULL;
     return code;
 }

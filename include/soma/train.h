@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "soma/data.h"
+#include "soma/dist.h"
 #include "soma/optim.h"
 #include "soma/profile.h"
 
@@ -73,6 +74,10 @@ typedef struct soma_train_config {
      *  stopped (steps_in_epoch > 0 in the middle of an epoch), so a checkpoint
      *  saved then resumes exactly. A signal handler may set it. */
     const volatile sig_atomic_t *stop;
+    /** Data parallelism (soma/dist.h): every rank trains on its share of each
+     *  global batch of `batch` rows and the gradients are averaged before
+     *  every update. NULL, or a single process: training as without it. */
+    soma_dist *dist;
     /** Steps between reads of the device's loss sum and non-finite flag
      *  (each read makes the host wait for the device); 0: once per epoch.
      *  A non-finite loss stops training at the next read, naming its step. */

@@ -71,10 +71,16 @@ void soma_feeder_free(soma_feeder *f) {
 
 soma_status soma_feeder_init(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
                              soma_loss loss, int64_t outputs) {
+    int64_t rows = soma_dataset_rows(ds), b = batch < rows ? batch : rows;
+    return soma_feeder_init_shard(f, dev, ds, b, rows % b, loss, outputs);
+}
+
+soma_status soma_feeder_init_shard(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
+                                   int64_t part, soma_loss loss, int64_t outputs) {
     memset(f, 0, sizeof *f);
-    int64_t rows = soma_dataset_rows(ds);
     f->ds = ds;
-    f->batch = batch < rows ? batch : rows;
+    f->batch = batch;
+    f->part = part;
     f->features = soma_dataset_features(ds);
     f->one_hot = wants_one_hot(ds, loss, outputs);
     f->target_cols = loss == SOMA_LOSS_XENT ? 1 : outputs;
@@ -84,7 +90,6 @@ soma_status soma_feeder_init(soma_feeder *f, soma_device *dev, const soma_datase
     if (!f->x_host || !f->y_host) st = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "feeder: out of host memory");
     if (st == SOMA_OK) st = soma_tensor_create(dev, f->batch, f->features, &f->x);
     if (st == SOMA_OK) st = soma_tensor_create(dev, f->batch, f->target_cols, &f->y);
-    int64_t part = rows % f->batch;
     if (st == SOMA_OK && part) st = soma_tensor_view_rows(f->x, 0, part, &f->x_part);
     if (st == SOMA_OK && part) st = soma_tensor_view_rows(f->y, 0, part, &f->y_part);
     if (st != SOMA_OK) soma_feeder_free(f);
@@ -184,7 +189,7 @@ soma_status soma_feeder_begin_epoch(soma_feeder *f, const int64_t *order) {
 soma_status soma_feeder_stream(soma_feeder *f) {
     soma_device *dev = soma_tensor_device(f->x);
     if (!soma_device_has_staging(dev) || f->staging) return SOMA_OK;
-    int64_t part = soma_dataset_rows(f->ds) % f->batch;
+    int64_t part = f->part;
     size_t bytes = (size_t)(f->batch * (f->features + f->target_cols)) * sizeof(float);
     soma_status st = soma_device_staging_create(dev, bytes, 2, &f->staging);
     if (st == SOMA_OK) st = soma_tensor_create(dev, f->batch, f->features, &f->xs[1]);

@@ -12,6 +12,7 @@
 typedef struct soma_feeder {
     const soma_dataset *ds;
     int64_t batch, features, target_cols;
+    int64_t part; /* rows of the last, partial batch (0: none); this rank's share of both on several ranks */
     int one_hot;
     float *x_host, *y_host;
     soma_tensor *x, *y;           /* batch rows */
@@ -34,8 +35,12 @@ soma_status soma_check_targets(const char *api, const soma_dataset *ds, soma_los
 
 soma_status soma_feeder_init(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
                              soma_loss loss, int64_t outputs);
+/* The same for one rank of several (src/dist): `batch` rows of each full
+ * global batch and `part` rows of its last, partial one (0: none). */
+soma_status soma_feeder_init_shard(soma_feeder *f, soma_device *dev, const soma_dataset *ds, int64_t batch,
+                                   int64_t part, soma_loss loss, int64_t outputs);
 /* Loads rows order[first .. first+count) (or first.. when order is NULL);
- * count is the batch size or, for the last batch, the remainder. */
+ * count is the batch size or, for the last batch, the partial size. */
 soma_status soma_feeder_load(soma_feeder *f, const int64_t *order, int64_t first, int64_t count,
                              soma_tensor **x, soma_tensor **y);
 void soma_feeder_free(soma_feeder *f);

@@ -24,6 +24,7 @@
 #include "core/profile.h"
 #include "core/step_ctl.h"
 #include "core/step_ops.h"
+#include "dist/dist_internal.h" /* soma_dist_shard, soma_dist_average_gradients: data parallelism */
 #include "model/model_internal.h"
 #include "train/feeder.h"
 #include "train/optimizer_internal.h"
@@ -224,6 +225,7 @@ static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_d
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: state: %d epochs and %lld steps done, but an epoch of these "
                          "%lld rows has %lld steps", api, state->epochs_done, (long long)state->steps_in_epoch,
                          (long long)rows, (long long)((rows + batch - 1) / batch));
+    SOMA_TRY(soma_dist_check_batch(c->dist, c->batch, rows));
     const soma_dataset *sets[2] = {train, val};
     for (int s = 0; s < 2; s++) {
         if (!sets[s]) continue;
@@ -239,6 +241,8 @@ static soma_status check_train_args(soma_mlp *m, soma_optimizer *o, const soma_d
 /* What one run holds besides the model: made before the first step, freed
  * after the last. */
 typedef struct run {
+    int64_t batch;     /* rows per step, over all ranks */
+    soma_shard shard;  /* this rank's part of them (all of them in a single process) */
     soma_feeder feed;
     int64_t *order;
     soma_tensor *batch_loss, *loss_sum, *grad, *grad_part;
@@ -250,6 +254,7 @@ typedef struct run {
     int warm;             /* a full step ran eagerly in this run: what a recording needs exists */
     void *graph;          /* the recorded step, or NULL */
     unsigned long long graph_generation[2]; /* of the model's work tensors and the device's buffers it uses */
+    int stop_all;         /* several ranks: one of them was asked to stop (soma_dist_average_gradients) */
 } run;
 
 static void run_free(run *r) {
@@ -300,8 +305,10 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     int64_t rows = soma_dataset_rows(train), outputs = soma_mlp_outputs(m);
     SOMA_TRY(soma_device_check_memory(dev, "soma_train", "the training workspace (activations, gradients and "
                                       "batches)", workspace_bytes(m, train, val, c)));
-    SOMA_TRY(soma_feeder_init(&r->feed, dev, train, c->batch, c->loss, outputs));
-    int64_t batches = (rows + r->feed.batch - 1) / r->feed.batch;
+    r->batch = c->batch < rows ? c->batch : rows;
+    r->shard = soma_dist_shard(c->dist, c->batch, rows);
+    SOMA_TRY(soma_feeder_init_shard(&r->feed, dev, train, r->shard.batch, r->shard.part, c->loss, outputs));
+    int64_t batches = (rows + r->batch - 1) / r->batch;
     r->order = malloc((size_t)rows * sizeof *r->order);
     r->schedule_host = malloc((size_t)(batches * SOMA_SCHED_COLS) * sizeof *r->schedule_host);
     if (!r->order || !r->schedule_host) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
@@ -309,9 +316,11 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     SOMA_TRY(soma_tensor_create(dev, 1, 1, &r->loss_sum));
     SOMA_TRY(soma_tensor_create(dev, 1, SOMA_CTL_SIZE, &r->ctl));
     SOMA_TRY(soma_tensor_create(dev, batches, SOMA_SCHED_COLS, &r->schedule));
-    SOMA_TRY(soma_tensor_create(dev, r->feed.batch, outputs, &r->grad));
-    if (rows % r->feed.batch) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, rows % r->feed.batch, &r->grad_part));
-    if (wants_resident(dev, &r->feed, c))
+    SOMA_TRY(soma_tensor_create(dev, r->shard.batch, outputs, &r->grad));
+    if (r->shard.part) SOMA_TRY(soma_tensor_view_rows(r->grad, 0, r->shard.part, &r->grad_part));
+    /* several ranks gather their shards on the host and reduce between the
+     * steps' halves: no resident data and no graph (one process: as before) */
+    if (soma_dist_size(c->dist) == 1 && wants_resident(dev, &r->feed, c))
         SOMA_TRY(soma_feeder_make_resident(&r->feed));
     else
         SOMA_TRY(soma_feeder_stream(&r->feed));
@@ -373,19 +382,24 @@ static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t st
 static soma_status queue_step(soma_mlp *m, soma_optimizer *o, const soma_train_config *c, run *r,
                               int64_t first, int64_t count) {
     soma_device *dev = soma_mlp_device(m);
-    soma_tensor *x, *y, *grad = count == r->feed.batch ? r->grad : r->grad_part;
+    soma_tensor *x, *y, *grad = count == r->batch ? r->grad : r->grad_part;
     const soma_tensor *out;
-    soma_rng dropout_rng = {c->seed ^ DROPOUT_SALT, 0}; /* its offset comes from the block (model_internal.h) */
-    SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA, soma_feeder_take(&r->feed, r->ctl, r->order, first, count, &x, &y));
+    /* this rank's rows of the batch: all of them in a single process */
+    int64_t mine = count == r->batch ? r->shard.batch : r->shard.part;
+    first += count == r->batch ? r->shard.batch_first : r->shard.part_first;
+    /* its offset comes from the block (model_internal.h); each rank has its own key */
+    soma_rng dropout_rng = {soma_dist_dropout_key(c->dist, c->seed ^ DROPOUT_SALT), 0};
+    SOMA_TRY_PROFILED(dev, SOMA_PROFILE_DATA, soma_feeder_take(&r->feed, r->ctl, r->order, first, mine, &x, &y));
     SOMA_TRY(soma_step_begin(r->schedule, r->ctl));
     SOMA_TRY(soma_mlp_forward(m, x, 1, dropout_rng, &out));
     soma_profile_phase phase;
     SOMA_TRY(soma_profile_begin(dev, SOMA_PROFILE_LOSS, &phase));
     SOMA_TRY(losses[c->loss].forward(out, y, r->batch_loss));
-    SOMA_TRY(soma_watch_loss(r->batch_loss, (float)count, r->loss_sum, r->ctl));
+    SOMA_TRY(soma_watch_loss(r->batch_loss, (float)mine, r->loss_sum, r->ctl));
     SOMA_TRY(losses[c->loss].backward(out, y, grad));
     SOMA_TRY(soma_profile_end(&phase));
     SOMA_TRY(soma_mlp_backward(m, x, grad));
+    SOMA_TRY(soma_dist_average_gradients(c->dist, m, mine, count, c->stop, &r->stop_all));
     SOMA_TRY_PROFILED(dev, SOMA_PROFILE_OPTIMIZER, soma_optimizer_queue_step(o, r->ctl));
     return soma_feeder_done(&r->feed);
 }
@@ -407,7 +421,7 @@ static soma_status graph_step(soma_mlp *m, soma_optimizer *o, const soma_train_c
     }
     if (!r->graph) {
         SOMA_TRY(soma_device_graph_begin(dev));
-        soma_status st = queue_step(m, o, c, r, first, r->feed.batch);
+        soma_status st = queue_step(m, o, c, r, first, r->batch);
         void *graph = NULL;
         soma_status end = soma_device_graph_end(dev, &graph);
         r->graph_generation[0] = soma_mlp_workspace_generation(m);
@@ -444,8 +458,9 @@ static soma_status check_steps(soma_mlp *m, run *r, int epoch, float *loss_sum) 
 static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                                const soma_train_config *c, run *r, int epoch, int64_t first, int64_t *done,
                                int64_t *samples, float *loss_sum, int64_t *graph_steps) {
-    int64_t rows = soma_dataset_rows(train), batch = r->feed.batch;
+    int64_t rows = soma_dataset_rows(train), batch = r->batch;
     int64_t batches = (rows + batch - 1) / batch;
+    int several = soma_dist_size(c->dist) > 1; /* then the ranks agree on a stop in the all-reduce */
     shuffle_order(r->order, rows, c->seed, epoch, c->no_shuffle);
     SOMA_TRY(soma_feeder_begin_epoch(&r->feed, r->order));
     /* rows first.. of the schedule are this epoch's steps; the block starts at step `first` */
@@ -461,7 +476,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
     *samples = 0;
     *loss_sum = 0.0f;
     for (int64_t b = first; b < batches; b++) {
-        if (c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
+        if (!several && c->stop && *c->stop) break; /* asked to stop: after the step before, not in the middle of one */
         int64_t count = rows - b * batch < batch ? rows - b * batch : batch;
         int ran = 0;
         /* the run's first full step is eager: it makes what the recording needs */
@@ -471,22 +486,26 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         *graph_steps += ran;
         soma_optimizer_count_steps(o, 1);
         *done = b + 1;
-        *samples += count;
+        *samples += count == batch ? r->shard.batch : r->shard.part; /* this rank's rows */
         if (c->on_batch) c->on_batch(b + 1, batches, c->user);
         if (c->check_every > 0 && (b + 1 - first) % c->check_every == 0 && b + 1 < batches) {
-            SOMA_TRY(check_steps(m, r, epoch, loss_sum));
+            SOMA_TRY(soma_dist_agree(c->dist, check_steps(m, r, epoch, loss_sum))); /* every rank checks here */
             if (c->on_check) c->on_check(b + 1, (double)*loss_sum / (double)*samples, c->user);
         }
+        if (r->stop_all) break; /* a rank was asked to stop: every rank stops after this step */
     }
-    return check_steps(m, r, epoch, loss_sum);
+    return soma_dist_agree(c->dist, check_steps(m, r, epoch, loss_sum)); /* every rank checks here */
 }
 
 soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train,
                        const soma_dataset *val, const soma_train_config *c, soma_train_state *state) {
-    SOMA_TRY(check_train_args(m, o, train, val, c, state));
+    soma_dist *dist = c ? c->dist : NULL;
+    /* every rank sees the same arguments; a rank short of memory tells the others */
+    SOMA_TRY(soma_dist_agree(dist, check_train_args(m, o, train, val, c, state)));
     SOMA_TRY(soma_mlp_set_precision(m, c->precision));
     run r;
-    soma_status st = run_init(&r, m, train, val, c);
+    soma_status st = soma_dist_agree(dist, run_init(&r, m, train, val, c));
+    if (st == SOMA_OK) st = soma_dist_check_same(dist, m, o, train, c); /* the same data and weights everywhere */
     if (state->epochs_done == 0) state->best_val_loss = INFINITY;
     int since_best = 0;
     for (int epoch = state->epochs_done + 1; epoch <= c->epochs && st == SOMA_OK; epoch++) {
@@ -494,7 +513,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         soma_epoch_report rep = {.epoch = epoch, .epochs = c->epochs, .val_loss = NAN,
                                  .val_accuracy = NAN, .samples = soma_dataset_rows(train),
                                  .n_layers = soma_mlp_layer_count(m)};
-        int64_t rows = soma_dataset_rows(train), batches = (rows + r.feed.batch - 1) / r.feed.batch, done = 0;
+        int64_t rows = soma_dataset_rows(train), batches = (rows + r.batch - 1) / r.batch, done = 0;
         /* From here to soma_profile_detach nothing leaves the loop: the
          * device holds a pointer to rep.profile until then. */
         if (c->profile) soma_profile_attach(soma_mlp_device(m), &rep.profile);
@@ -502,7 +521,11 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         rep.data_resident = r.feed.x_all != NULL;
         st = train_epoch(m, o, train, c, &r, epoch, state->steps_in_epoch, &done, &rep.samples, &sum,
                          &rep.graph_steps);
+        /* a failed step is this rank's own: the others may wait in an
+         * all-reduce (soma_dist_fail); what follows, every rank agrees on */
+        int step_failed = st != SOMA_OK;
         int stopped_inside = st == SOMA_OK && done < batches; /* on request, in the middle of the epoch */
+        if (st == SOMA_OK && !stopped_inside) st = soma_dist_end_epoch(c->dist, m, &sum, &rep.samples);
         rep.train_loss = (double)sum / (double)rep.samples;
         if (st == SOMA_OK && !stopped_inside && !isfinite(rep.train_loss))
             st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: the training loss of epoch %d is %g (try a smaller learning rate)",
@@ -520,6 +543,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         rep.lr = soma_schedule_lr(soma_optimizer_config(o), soma_optimizer_steps(o) - 1);
         rep.seconds = now_seconds() - start;
         soma_profile_detach(soma_mlp_device(m), rep.seconds);
+        if (!step_failed) st = soma_dist_agree(c->dist, st);
         if (st != SOMA_OK) break;
         if (stopped_inside) {
             state->steps_in_epoch = done;
@@ -538,6 +562,7 @@ soma_status soma_train(soma_mlp *m, soma_optimizer *o, const soma_dataset *train
         }
         int stop = c->on_epoch ? c->on_epoch(&rep, c->user) : 0;
         if (c->stop && *c->stop) stop = 1;
+        if ((st = soma_dist_any(c->dist, &stop)) != SOMA_OK) break; /* rank 0's log failed: all stop */
         if (r.best && since_best >= c->patience) {
             state->stopped_early = epoch < c->epochs;
             stop = 1;
