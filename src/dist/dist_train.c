@@ -59,10 +59,9 @@ static soma_tensor *part_of(soma_mlp *m, int l, int k, int grads) {
     return k == 0 ? soma_mlp_weight(m, l) : soma_mlp_bias(m, l);
 }
 
-/* SOMA_DIST_CHECK: a CRC-32 of this rank's weights against every other
- * rank's, after `updates` optimizer steps. The flat buffer is free again
- * (the gradients are back on the device), so it holds the weights. */
-static soma_status check_weights(soma_dist *d, soma_mlp *m, int64_t updates) {
+/* A CRC-32 of the model's weights and biases, downloaded through the flat
+ * buffer (free outside the gradient all-reduce). */
+static soma_status crc_of_weights(soma_dist *d, soma_mlp *m, uint32_t *crc) {
     size_t at = 0;
     for (int l = 0; l < soma_mlp_layer_count(m); l++)
         for (int k = 0; k < 2; k++) {
@@ -70,7 +69,16 @@ static soma_status check_weights(soma_dist *d, soma_mlp *m, int64_t updates) {
             SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
             at += (size_t)soma_tensor_numel(t);
         }
-    uint32_t mine = soma_crc32_update(0, d->flat, at * sizeof(float));
+    *crc = soma_crc32_update(0, d->flat, at * sizeof(float));
+    return SOMA_OK;
+}
+
+/* SOMA_DIST_CHECK: a CRC-32 of this rank's weights against every other
+ * rank's, after `updates` optimizer steps. The flat buffer is free again
+ * (the gradients are back on the device), so it holds the weights. */
+static soma_status check_weights(soma_dist *d, soma_mlp *m, int64_t updates) {
+    uint32_t mine;
+    SOMA_TRY(crc_of_weights(d, m, &mine));
     uint32_t *all = malloc((size_t)d->size * sizeof *all);
     if (!all) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     soma_status st = d->comm->all_gather(d->ctx, &mine, all, sizeof mine);
@@ -116,14 +124,7 @@ soma_status soma_dist_check_same(soma_dist *d, soma_mlp *m, const soma_optimizer
                                       (size_t)(mine.rows * mine.features) * sizeof(float));
     mine.data_crc = soma_crc32_update(mine.data_crc, soma_dataset_target_data_const(train),
                                       (size_t)(mine.rows * mine.targets) * sizeof(float));
-    size_t at = 0;
-    for (int l = 0; l < soma_mlp_layer_count(m); l++)
-        for (int k = 0; k < 2; k++) {
-            soma_tensor *t = part_of(m, l, k, 0);
-            SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
-            at += (size_t)soma_tensor_numel(t);
-        }
-    mine.weights_crc = soma_crc32_update(0, d->flat, at * sizeof(float));
+    SOMA_TRY(crc_of_weights(d, m, &mine.weights_crc));
     fingerprint *all = malloc((size_t)d->size * sizeof *all);
     if (!all) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     soma_status st = d->comm->all_gather(d->ctx, &mine, all, sizeof mine);

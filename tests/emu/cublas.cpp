@@ -219,6 +219,23 @@ static bool scalar_ok(const cublasContext *h, const float *p, const char *name) 
     return true;
 }
 
+/* What cuBLAS checks of a GEMM's shape before anything else: known
+ * operations, no negative size, leading dimensions at least the rows of the
+ * stored (column-major) operands. */
+static bool gemm_shape_ok(const char *caller, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                          int k, int lda, int ldb, int ldc) {
+    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
+    bool ops_ok = (transa == CUBLAS_OP_N || transa == CUBLAS_OP_T || transa == CUBLAS_OP_C) &&
+                  (transb == CUBLAS_OP_N || transb == CUBLAS_OP_T || transb == CUBLAS_OP_C);
+    int a_rows = ta ? k : m, b_rows = tb ? n : k;
+    if (ops_ok && m >= 0 && n >= 0 && k >= 0 && lda >= (a_rows > 1 ? a_rows : 1) &&
+        ldb >= (b_rows > 1 ? b_rows : 1) && ldc >= (m > 1 ? m : 1))
+        return true;
+    note("%s: invalid arguments: trans %d/%d, m %d n %d k %d, lda %d (>= %d), ldb %d (>= %d), ldc %d (>= %d)",
+         caller, (int)transa, (int)transb, m, n, k, lda, a_rows, ldb, b_rows, ldc, m);
+    return false;
+}
+
 cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
                               cublasOperation_t transb, int m, int n, int k, const float *alpha,
                               const float *A, int lda, const float *B, int ldb, const float *beta,
@@ -226,17 +243,10 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
     std::lock_guard<std::recursive_mutex> guard(api_lock);
     HANDLE_OK(handle);
     if (sticky_error() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
-    bool ops_ok = (transa == CUBLAS_OP_N || transa == CUBLAS_OP_T || transa == CUBLAS_OP_C) &&
-                  (transb == CUBLAS_OP_N || transb == CUBLAS_OP_T || transb == CUBLAS_OP_C);
-    int a_rows = ta ? k : m, b_rows = tb ? n : k;
-    if (!ops_ok || m < 0 || n < 0 || k < 0 || lda < (a_rows > 1 ? a_rows : 1) ||
-        ldb < (b_rows > 1 ? b_rows : 1) || ldc < (m > 1 ? m : 1)) {
-        note("cublasSgemm: invalid arguments: trans %d/%d, m %d n %d k %d, lda %d (>= %d), ldb %d "
-             "(>= %d), ldc %d (>= %d)",
-             (int)transa, (int)transb, m, n, k, lda, a_rows, ldb, b_rows, ldc, m);
+    if (!gemm_shape_ok("cublasSgemm", transa, transb, m, n, k, lda, ldb, ldc))
         return CUBLAS_STATUS_INVALID_VALUE;
-    }
+    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
+    int a_rows = ta ? k : m, b_rows = tb ? n : k;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!scalar_ok(handle, alpha, "alpha") || !scalar_ok(handle, beta, "beta"))
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -324,17 +334,10 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
         note("cublasGemmEx: algorithm %d is not emulated (only CUBLAS_GEMM_DEFAULT)", (int)algo);
         return CUBLAS_STATUS_NOT_SUPPORTED;
     }
-    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
-    bool ops_ok = (transa == CUBLAS_OP_N || transa == CUBLAS_OP_T || transa == CUBLAS_OP_C) &&
-                  (transb == CUBLAS_OP_N || transb == CUBLAS_OP_T || transb == CUBLAS_OP_C);
-    int a_rows = ta ? k : m, b_rows = tb ? n : k;
-    if (!ops_ok || m < 0 || n < 0 || k < 0 || lda < (a_rows > 1 ? a_rows : 1) ||
-        ldb < (b_rows > 1 ? b_rows : 1) || ldc < (m > 1 ? m : 1)) {
-        note("cublasGemmEx: invalid arguments: trans %d/%d, m %d n %d k %d, lda %d (>= %d), ldb "
-             "%d (>= %d), ldc %d (>= %d)",
-             (int)transa, (int)transb, m, n, k, lda, a_rows, ldb, b_rows, ldc, m);
+    if (!gemm_shape_ok("cublasGemmEx", transa, transb, m, n, k, lda, ldb, ldc))
         return CUBLAS_STATUS_INVALID_VALUE;
-    }
+    bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
+    int a_rows = ta ? k : m, b_rows = tb ? n : k;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!scalar_ok(handle, (const float *)alpha, "alpha") ||
         !scalar_ok(handle, (const float *)beta, "beta"))
