@@ -18,13 +18,11 @@
 /* With a step control block (the sgd_step and adam_step ops), lr, Adam's
  * corrections and the gradient's scale come from it, and nothing is updated
  * while its status marks the run's step bad; without one the scale is 1. */
-#define TAKE_STEP_SCALARS(ctl, lr, bc1, bc2, scale)                                            \
+#define TAKE_STEP_SCALARS(ctl, lr, scale)                                                      \
     float scale = 1.0f;                                                                        \
     if (ctl) {                                                                                 \
         if (soma_ctl_count(ctl + SOMA_CTL_STATUS) != 0) return;                                \
         lr = ctl[SOMA_CTL_LR];                                                                 \
-        bc1 = ctl[SOMA_CTL_BC1];                                                               \
-        bc2 = ctl[SOMA_CTL_BC2];                                                               \
         scale = ctl[SOMA_CTL_SCALE];                                                           \
     }
 
@@ -32,9 +30,7 @@
 static __global__ void sgd_update_kernel(float lr, float momentum, float weight_decay,
                                          int nesterov, const float *ctl, const float *g, float *w,
                                          float *v, int64_t count) {
-    float unused1 = 0.0f, unused2 = 0.0f;
-    TAKE_STEP_SCALARS(ctl, lr, unused1, unused2, scale)
-    (void)unused1, (void)unused2;
+    TAKE_STEP_SCALARS(ctl, lr, scale)
     SOMA_GRID_STRIDE(i, count) {
         float wi = w[i];
         float gi = __fadd_rn(__fmul_rn(scale, g[i]), __fmul_rn(weight_decay, wi)); /* g + wd w */
@@ -52,7 +48,11 @@ static __global__ void adam_update_kernel(float lr, float beta1, float beta2, fl
                                           float bias_correction1, float bias_correction2,
                                           const float *ctl, const float *g, float *w, float *m,
                                           float *v, int64_t count) {
-    TAKE_STEP_SCALARS(ctl, lr, bias_correction1, bias_correction2, scale)
+    TAKE_STEP_SCALARS(ctl, lr, scale)
+    if (ctl) {
+        bias_correction1 = ctl[SOMA_CTL_BC1];
+        bias_correction2 = ctl[SOMA_CTL_BC2];
+    }
     SOMA_GRID_STRIDE(i, count) {
         float wi = w[i], gi = __fmul_rn(scale, g[i]);
         if (decoupled)
