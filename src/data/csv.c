@@ -248,7 +248,7 @@ static soma_status parse_row(csv_state *s, int64_t label) {
         const char *cell = s->fields[c];
         double v;
         if (c == label) {
-            int number = parse_number(cell, &v) && isfinite((float)v);
+            int number = parse_number(cell, &v); /* NaN and Inf are numbers, refused below */
             SOMA_TRY(intern_label(s, cell, number, c));
             if (!number) {
                 if (*cell == '\0')
