@@ -298,6 +298,9 @@ assert abs(acc - right / 150) <= 1e-9 and right >= 135, (right, acc)
 print("iris: %d of 150 right, eval accuracy %.4f" % (right, acc))
 PY
   fail "iris: $(head -3 "$work/iris_proba.txt")"
+"$soma" summary "$work/iris.st" | grep -qx "classes: setosa, versicolor, virginica" &&
+  "$soma" summary --json "$work/iris.st" | grep -q '"classes": \["setosa", "versicolor", "virginica"\]' &&
+  ok "summary lists the class names (text and --json)" || fail "summary classes: $("$soma" summary "$work/iris.st")"
 # named labels are renumbered to the model's; a name it does not know is refused
 { head -1 "$iris"; grep virginica "$iris"; } >"$work/virginica.csv"
 "$soma" predict --model "$work/iris.st" --data "csv:$work/virginica.csv" --device cpu >"$work/virg.txt" 2>&1 &&

@@ -211,6 +211,50 @@ START_TEST(four_threads_on_one_model_agree_bit_for_bit) {
 }
 END_TEST
 
+/* The same call on a CUDA device (a GPU, or the emulation in build-emu)
+ * against the CPU, to float rounding; calls there are serialized by a lock,
+ * so 4 threads must still agree bit for bit. Skipped, saying so, without one. */
+START_TEST(cuda_device_agrees_with_the_cpu) {
+    const char *why = NULL;
+    if (soma_cuda_device_count(&why) == 0) {
+        printf("test_infer: no CUDA device (%s): the CUDA case is skipped\n", why ? why : "none");
+        return;
+    }
+    soma_device *cpu = test_open("cpu"), *gpu = test_open("cuda");
+    soma_mlp *m = make_model(cpu, INPUTS, CLASSES), *g = NULL;
+    soma_layer_spec layers[2] = {{HIDDEN, SOMA_ACT_TANH, 0, 0.0f}, {CLASSES, SOMA_ACT_IDENTITY, 0, 0.0f}};
+    ck_soma(soma_mlp_create(gpu, INPUTS, layers, 2, &g));
+    ck_soma(soma_mlp_copy_parameters(g, m));
+    soma_normalizer norm = make_norm(INPUTS);
+    float *x = random_rows(MANY, INPUTS, TEST_SEED + 3);
+    float *oc = malloc(MANY * CLASSES * sizeof *oc), *og = malloc(MANY * CLASSES * sizeof *og);
+    float *pg = malloc(MANY * CLASSES * sizeof *pg);
+    ck_assert(oc && og && pg);
+    ck_soma(soma_mlp_run(m, &norm, SOMA_LOSS_XENT, x, MANY, oc, NULL));
+    ck_soma(soma_mlp_run(g, &norm, SOMA_LOSS_XENT, x, MANY, og, pg));
+    for (int i = 0; i < MANY * CLASSES; i++)
+        ck_assert_msg(fabsf(oc[i] - og[i]) <= 1e-4f * (1.0f + fabsf(oc[i])), "output %d: cpu %g, cuda %g", i,
+                      (double)oc[i], (double)og[i]);
+    job jobs[THREADS];
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t] = (job){g, &norm, x, og, pg, 2, 0, SOMA_OK, ""};
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, worker, &jobs[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) ck_assert_int_eq(pthread_join(threads[t], NULL), 0);
+    for (int t = 0; t < THREADS; t++)
+        ck_assert_msg(jobs[t].status == SOMA_OK && jobs[t].mismatches == 0, "cuda thread %d: %s, %d mismatches", t,
+                      jobs[t].error, jobs[t].mismatches);
+    printf("test_infer: %s agrees with the cpu; 4 threads on it agree bit for bit\n", soma_device_description(gpu));
+    free(x), free(oc), free(og), free(pg);
+    soma_normalizer_free(&norm);
+    soma_mlp_free(g);
+    soma_mlp_free(m);
+    soma_device_close(gpu);
+    soma_device_close(cpu);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("infer");
     TCase *tc = tcase_create("infer");
@@ -220,6 +264,7 @@ int main(void) {
     tcase_add_test(tc, bce_probabilities_are_sigmoids);
     tcase_add_test(tc, bad_arguments_are_refused);
     tcase_add_test(tc, four_threads_on_one_model_agree_bit_for_bit);
+    tcase_add_test(tc, cuda_device_agrees_with_the_cpu);
     suite_add_tcase(s, tc);
     Suite *suites[] = {s};
     const char *fork = getenv("CK_FORK"); /* the helgrind run sets "no": one process to watch */

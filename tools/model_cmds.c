@@ -508,6 +508,14 @@ static void print_summary_json(const char *path, const loaded *l) {
            (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
            soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
     printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
+    if (l->info.n_class_names) {
+        printf(", \"classes\": [");
+        for (int64_t k = 0; k < l->info.n_class_names; k++) {
+            if (k) printf(", ");
+            cli_json_string(stdout, l->info.class_names[k]);
+        }
+        printf("]");
+    }
     if (l->info.has_optimizer) {
         printf(", \"optimizer\": {\"kind\": \"%s\", \"lr\": ", soma_optim_name(l->info.optim.kind));
         cli_json_float(stdout, l->info.optim.lr);
@@ -558,6 +566,8 @@ int soma_cmd_summary(int argc, char **argv) {
             printf(", optimizer %s lr %g, %lld steps", soma_optim_name(l.info.optim.kind), (double)l.info.optim.lr,
                    (long long)l.info.steps);
         printf(", %d epochs trained\n", l.info.state.epochs_done);
+        for (int64_t k = 0; k < l.info.n_class_names; k++)
+            printf("%s%s%s", k ? ", " : "classes: ", l.info.class_names[k], k + 1 == l.info.n_class_names ? "\n" : "");
         soma_mlp_print_summary(l.model, stdout);
     }
     loaded_free(&l);
