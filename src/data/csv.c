@@ -29,6 +29,8 @@
 #define QUOTE_CHARS 40
 #define COLUMN_LIST_CHARS 600
 
+#define MAX_NAMES 4096 /* as many classes as soma_dataset_classes allows */
+
 typedef struct csv_state {
     const char *path;
     char delim;
@@ -48,11 +50,12 @@ typedef struct csv_state {
     int64_t n_seen, seen_cap;
     int32_t *ids;
     int64_t n_ids, ids_cap;
+    int32_t slots[2 * MAX_NAMES]; /* a hash table of names_seen: index + 1, 0 empty */
     int interning;               /* still collecting (at most MAX_NAMES distinct cells so far) */
     long long first_text_line;   /* the first line whose label is not a number; 0: none */
 } csv_state;
 
-#define MAX_NAMES 4096 /* as many classes as soma_dataset_classes allows */
+
 
 static void state_free(csv_state *s) {
     if (s->f) fclose(s->f);
@@ -219,8 +222,13 @@ static soma_status intern_label(csv_state *s, const char *cell, int is_number, i
                          "names, but it has more than %d distinct values", s->path, s->lineno, (long long)col + 1,
                          MAX_NAMES);
     }
-    int64_t k = 0;
-    while (k < s->n_seen && strcmp(s->names_seen[k], cell) != 0) k++;
+    /* FNV-1a into a table twice the most names, probed linearly: a row costs
+     * one lookup however many distinct labels came before */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)cell; *c; c++) h = (h ^ *c) * 16777619u;
+    uint32_t slot = h % (2 * MAX_NAMES);
+    while (s->slots[slot] && strcmp(s->names_seen[s->slots[slot] - 1], cell) != 0) slot = (slot + 1) % (2 * MAX_NAMES);
+    int64_t k = s->slots[slot] ? s->slots[slot] - 1 : s->n_seen;
     if (k == s->n_seen) {
         if (s->n_seen == MAX_NAMES) {
             if (s->first_text_line)
@@ -236,6 +244,7 @@ static soma_status intern_label(csv_state *s, const char *cell, int is_number, i
             return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s:%lld: out of host memory", s->path, s->lineno);
         }
         s->names_seen[s->n_seen++] = copy;
+        s->slots[slot] = (int32_t)s->n_seen;
     }
     if (!grow((void **)&s->ids, &s->ids_cap, s->n_ids, sizeof *s->ids))
         return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s:%lld: out of host memory", s->path, s->lineno);
