@@ -41,6 +41,7 @@
 #include "soma/train.h"
 #include "soma/profile.h"
 #include "soma/checkpoint.h"
+#include "soma/infer.h"
 
 #ifdef __cplusplus
 extern "C" {

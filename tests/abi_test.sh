@@ -24,8 +24,8 @@ awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' "$work/nm" | sort -u >"$work/expo
 grep -v '^#' "$allow" | grep -v '^$' | sort -u >"$work/allowed"
 headers=("$include/soma.h" "$include"/soma/*.h)
 # a declaration: at the start of a line, a return type, then soma_NAME(
-sed -n -E 's/^SOMA_API +(const +)?([a-z_0-9]+ +)+\**(soma_[a-z0-9_]+)\(.*/\3/p' "${headers[@]}" | sort -u >"$work/declared"
-grep -n -E '^(const +)?[a-z_0-9]+ +\**soma_[a-z0-9_]+\(' "${headers[@]}" >"$work/unmarked"
+sed -n -E 's/^SOMA_API +(const +)?([a-z_0-9]+ +)+\**(const +\**)?(soma_[a-z0-9_]+)\(.*/\4/p' "${headers[@]}" | sort -u >"$work/declared"
+grep -n -E '^(const +)?([a-z_0-9]+ +)+\**(const +\**)?soma_[a-z0-9_]+\(' "${headers[@]}" >"$work/unmarked"
 
 echo "libsoma.so exports $(wc -l <"$work/exported") symbols; the allow-list has $(wc -l <"$work/allowed");" \
      "the headers declare $(wc -l <"$work/declared") with SOMA_API"

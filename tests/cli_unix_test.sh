@@ -266,6 +266,52 @@ else
   echo "skip: man is not installed; the pages are not rendered"
 fi
 
+# --- string class labels: examples/data/iris.csv -------------------------------------------
+iris="$src/examples/data/iris.csv"
+"$soma" train --data "csv:$iris,label=species" --epochs 200 --seed 3 --device cpu --quiet --save "$work/iris.st" \
+  2>"$work/iris.err" || fail "train on iris.csv's species names: $(cat "$work/iris.err")"
+cut -d, -f1-4 "$iris" >"$work/iris_features.csv"
+"$soma" predict --model "$work/iris.st" --data "csv:$work/iris_features.csv" --device cpu --proba \
+  >"$work/iris_proba.txt" 2>"$work/iris_p.err" &&
+"$soma" predict --model "$work/iris.st" --data "csv:$work/iris_features.csv" --device cpu --json >"$work/iris.json" \
+  2>>"$work/iris_p.err" &&
+"$soma" eval --model "$work/iris.st" --data "csv:$iris" --device cpu --json >"$work/iris_eval.json" \
+  2>>"$work/iris_p.err" || fail "predict/eval on iris: $(cat "$work/iris_p.err")"
+"$python" - "$work" "$iris" <<'PY' && ok "iris: species names trained, kept in the checkpoint, printed by predict --proba (NAME,p,p,p) and --json" ||
+import json, struct, sys
+w, iris = sys.argv[1], sys.argv[2]
+names = ["setosa", "versicolor", "virginica"]
+b = open(w + "/iris.st", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+assert json.loads(json.loads(b[8:8 + n])["__metadata__"]["class_names"]) == names
+truth = [l.strip().split(",")[4] for l in open(iris).readlines()[1:]]
+rows = [l.strip().split(",") for l in open(w + "/iris_proba.txt")]
+assert len(rows) == len(truth) == 150
+for r in rows:
+    p = [float(x) for x in r[1:]]
+    assert len(p) == 3 and abs(sum(p) - 1) <= 1e-5 and r[0] == names[max(range(3), key=lambda k: p[k])], r
+js = [json.loads(l)["class"] for l in open(w + "/iris.json")]
+assert js == [r[0] for r in rows]
+right = sum(a == b for a, b in zip(js, truth))
+acc = json.load(open(w + "/iris_eval.json"))["accuracy"]
+assert abs(acc - right / 150) <= 1e-9 and right >= 135, (right, acc)
+print("iris: %d of 150 right, eval accuracy %.4f" % (right, acc))
+PY
+  fail "iris: $(head -3 "$work/iris_proba.txt")"
+"$soma" summary "$work/iris.st" | grep -qx "classes: setosa, versicolor, virginica" &&
+  "$soma" summary --json "$work/iris.st" | grep -q '"classes": \["setosa", "versicolor", "virginica"\]' &&
+  ok "summary lists the class names (text and --json)" || fail "summary classes: $("$soma" summary "$work/iris.st")"
+# named labels are renumbered to the model's; a name it does not know is refused
+{ head -1 "$iris"; grep virginica "$iris"; } >"$work/virginica.csv"
+"$soma" predict --model "$work/iris.st" --data "csv:$work/virginica.csv" --device cpu >"$work/virg.txt" 2>&1 &&
+  [ "$(grep -c virginica "$work/virg.txt")" -ge 40 ] && ok "virginica alone is still class virginica" ||
+  fail "virginica alone: $(sort "$work/virg.txt" | uniq -c)"
+sed 's/virginica/rose/' "$work/virginica.csv" >"$work/rose.csv"
+expect 1 "the data has the class 'rose', which .*iris.st does not know" -- "$soma" eval --model "$work/iris.st" \
+  --data "csv:$work/rose.csv" --device cpu
+expect 1 "the data's labels are names ('rose', ...) but .*eq.st was trained on class numbers" -- \
+  "$soma" eval --model "$work/eq.st" --data "csv:$work/rose.csv" --device cpu
+
 # --- bash completion ---------------------------------------------------------------------
 complete_words() { # WORDS...: what completing the last word offers
   bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _soma; echo "${COMPREPLY[*]}"' \

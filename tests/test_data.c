@@ -656,6 +656,135 @@ START_TEST(csv_label_by_index_and_delimiters) {
 }
 END_TEST
 
+/* A label column of text is a column of class names, numbered in byte order. */
+START_TEST(csv_class_names) {
+    /* no header: the names do not make the first line one */
+    const char *path = write_text("species.csv", "5.1,3.5,setosa\n7.0,3.2,versicolor\n6.3,3.3,virginica\n"
+                                                 "4.9,3.0,setosa\n5.9,3.0,\"virginica\"\n6.0,2.2,10\n");
+    soma_dataset *ds = NULL;
+    ck_soma(soma_dataset_load_csv(path, NULL, &ds));
+    ck_assert_int_eq(soma_dataset_rows(ds), 6);
+    ck_assert_int_eq(soma_dataset_features(ds), 2);
+    ck_assert_int_eq(soma_dataset_class_name_count(ds), 4);
+    const char *want[] = {"10", "setosa", "versicolor", "virginica"}; /* "10" is a name among names */
+    for (int k = 0; k < 4; k++) ck_assert_str_eq(soma_dataset_class_name(ds, k), want[k]);
+    ck_assert_ptr_null(soma_dataset_class_name(ds, 4));
+    ck_assert_ptr_null(soma_dataset_class_name(ds, -1));
+    ck_assert_str_eq(soma_dataset_class_names(ds)[2], "versicolor");
+    check_values(soma_dataset_target_data(ds), (const float[]){1, 2, 3, 1, 3, 0}, 6, "y");
+    check_values(soma_dataset_feature_data(ds), (const float[]){5.1f, 3.5f, 7.0f, 3.2f}, 4, "x");
+    ck_assert_int_eq(soma_dataset_classes(ds), 4);
+
+    /* splits carry the names */
+    soma_dataset *tr = NULL, *va = NULL;
+    ck_soma(soma_dataset_split(ds, 0.5, TEST_SEED, &tr, &va));
+    ck_assert_int_eq(soma_dataset_class_name_count(tr), 4);
+    ck_assert_str_eq(soma_dataset_class_name(va, 3), "virginica");
+    soma_dataset_free(tr);
+    soma_dataset_free(va);
+    ck_soma(soma_dataset_split_in_place(ds, 0.5, TEST_SEED, &va));
+    ck_assert_str_eq(soma_dataset_class_name(ds, 0), "10");
+    ck_assert_str_eq(soma_dataset_class_name(va, 1), "setosa");
+    soma_dataset_free(va);
+
+    /* set_class_names copies; 0 removes; its arguments are checked */
+    const char *mine[] = {"a", "b"};
+    ck_soma(soma_dataset_set_class_names(ds, mine, 2));
+    ck_assert_ptr_ne(soma_dataset_class_name(ds, 0), mine[0]);
+    ck_assert_str_eq(soma_dataset_class_name(ds, 1), "b");
+    ck_soma(soma_dataset_set_class_names(ds, NULL, 0));
+    ck_assert_int_eq(soma_dataset_class_name_count(ds), 0);
+    ck_assert_ptr_null(soma_dataset_class_names(ds));
+    ck_fails(soma_dataset_set_class_names(NULL, mine, 2), SOMA_ERR_INVALID_ARG, "'ds' is NULL");
+    ck_fails(soma_dataset_set_class_names(ds, NULL, 2), SOMA_ERR_INVALID_ARG, "'names' is NULL");
+    ck_fails(soma_dataset_set_class_names(ds, mine, 4097), SOMA_ERR_INVALID_ARG, "count = 4097");
+    ck_fails(soma_dataset_set_class_names(ds, (const char *[]){"a", NULL}, 2), SOMA_ERR_INVALID_ARG,
+             "names[1] is NULL");
+    soma_dataset_free(ds);
+
+    /* a header, the names' column by name; an empty name is refused */
+    path = write_text("named.csv", "species;x\nb;1\na;2\nb;3\n");
+    soma_csv_options o = csv_options(-1, -1, "species", ';');
+    ck_soma(soma_dataset_load_csv(path, &o, &ds));
+    check_values(soma_dataset_target_data(ds), (const float[]){1, 0, 1}, 3, "y");
+    soma_dataset_free(ds);
+    path = write_text("empty-name.csv", "1,a\n2,\n");
+    ck_fails(soma_dataset_load_csv(path, NULL, &ds), SOMA_ERR_FORMAT, "empty-name.csv:2:2: the label is empty");
+    path = write_text("nan-label.csv", "1,a\n2,nan\n");
+    ck_fails(soma_dataset_load_csv(path, NULL, &ds), SOMA_ERR_FORMAT, "nan-label.csv:2:2: 'nan': NaN/Inf");
+
+    /* more than 4096 distinct cells: a text label there is refused, numbers are a regression */
+    enum { MANY = 4097 };
+    char *text = malloc(MANY * 24), *w = text;
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < MANY; i++) w += sprintf(w, "%d,n%d\n", i, i);
+    path = write_text("many-names.csv", text);
+    ck_fails(soma_dataset_load_csv(path, NULL, &ds), SOMA_ERR_FORMAT, "many-names.csv:4097:2",
+             "more than 4096 distinct values");
+    w = text;
+    for (int i = 0; i < MANY; i++) w += sprintf(w, "%d,%d.5\n", i, i);
+    w += sprintf(w, "1,x\n");
+    path = write_text("numbers-then-text.csv", text);
+    ck_fails(soma_dataset_load_csv(path, NULL, &ds), SOMA_ERR_FORMAT, "numbers-then-text.csv:4098:2",
+             "more than 4096 distinct values");
+    w = text;
+    for (int i = 0; i < MANY; i++) w += sprintf(w, "%d,%d.5\n", i, i);
+    path = write_text("prices.csv", text);
+    ck_soma(soma_dataset_load_csv(path, NULL, &ds));
+    ck_assert_int_eq(soma_dataset_class_name_count(ds), 0);
+    ck_assert_float_eq(soma_dataset_target_data(ds)[MANY - 1], 4096.5f);
+    soma_dataset_free(ds);
+    free(text);
+}
+END_TEST
+
+/* Class names go into the checkpoint's metadata and come back. */
+START_TEST(class_names_round_trip_through_a_checkpoint) {
+    soma_device *cpu = test_open("cpu");
+    soma_mlp *m = NULL;
+    ck_soma(soma_mlp_create_simple(cpu, (const int64_t[]){2, 7, 3}, 3, SOMA_ACT_RELU, &m));
+    const char *names[] = {"setosa", "vers\"i\\color \xC3\xA9", "virginica", "extra"};
+    const char *path = tmp_path("named.safetensors");
+    soma_checkpoint_info info = {.loss = SOMA_LOSS_XENT, .n_class_names = 3, .class_names = names};
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    soma_mlp *back = NULL;
+    soma_checkpoint_info got;
+    ck_soma(soma_checkpoint_load(path, cpu, &back, &got));
+    ck_assert_int_eq(got.n_class_names, 3);
+    for (int k = 0; k < 3; k++) ck_assert_str_eq(got.class_names[k], names[k]);
+    soma_checkpoint_info_free(&got);
+    ck_assert_ptr_null(got.class_names);
+    soma_checkpoint_info_free(&got); /* twice is harmless */
+    soma_checkpoint_info_free(NULL);
+    soma_mlp_free(back);
+
+    /* fewer names than outputs is allowed; more, a NULL or invalid UTF-8 is not */
+    info.n_class_names = 2;
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    ck_soma(soma_checkpoint_load(path, cpu, &back, &got));
+    ck_assert_int_eq(got.n_class_names, 2);
+    soma_checkpoint_info_free(&got);
+    soma_mlp_free(back);
+    info.n_class_names = 4;
+    ck_fails(soma_checkpoint_save(path, m, NULL, &info), SOMA_ERR_INVALID_ARG, "4 class names for a model of 3 outputs");
+    info.n_class_names = 2;
+    info.class_names = (const char *[]){"ok", "\xFF"};
+    ck_fails(soma_checkpoint_save(path, m, NULL, &info), SOMA_ERR_INVALID_ARG, "class name 1 is not valid UTF-8");
+    info.class_names = NULL;
+    ck_fails(soma_checkpoint_save(path, m, NULL, &info), SOMA_ERR_INVALID_ARG, "info->class_names is NULL");
+    /* without names: none come back */
+    info.n_class_names = 0;
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    ck_soma(soma_checkpoint_load(path, cpu, &back, &got));
+    ck_assert_int_eq(got.n_class_names, 0);
+    ck_assert_ptr_null(got.class_names);
+    soma_checkpoint_info_free(&got);
+    soma_mlp_free(back);
+    soma_mlp_free(m);
+    soma_device_close(cpu);
+}
+END_TEST
+
 START_TEST(csv_lines_of_any_length) {
     enum { COLS = 5000, ROWS = 3 };
     size_t cap = (size_t)COLS * ROWS * 16 + 1, used = 0;
@@ -692,8 +821,8 @@ START_TEST(csv_refuses_bad_files) {
     o = csv_options(0, -1, NULL, ';'); /* no header: line 1 is data */
     ck_fails(soma_dataset_load_csv(path, &o, &ds), SOMA_ERR_FORMAT, "comma-decimal.csv:1:2: '2,5' is not a number");
     o = csv_options(-1, -1, NULL, 0);
-    path = write_text("long-cell.csv", "x,y\n1,0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n");
-    ck_fails(soma_dataset_load_csv(path, &o, &ds), SOMA_ERR_FORMAT, ":2:2: '0123456789abcdefghijklmnopqrstuvwxyzABCD...' is not");
+    path = write_text("long-cell.csv", "x,y\n0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,1\n");
+    ck_fails(soma_dataset_load_csv(path, &o, &ds), SOMA_ERR_FORMAT, ":2:1: '0123456789abcdefghijklmnopqrstuvwxyzABCD...' is not");
 
     path = write_text("ragged.csv", "1,2,3,4,5\n1,2,3,4,5\n\n1,2,3,4,5\n1,2,3,4,5\n1,2,3,4,5\n1,2,3,4\n");
     ck_fails(soma_dataset_load_csv(path, &o, &ds), SOMA_ERR_FORMAT, "ragged.csv:7: 4 columns, expected 5 as in line 1");
@@ -806,6 +935,8 @@ int main(void) {
     tcase_add_test(readers, csv_reads_headers_crlf_and_odd_numbers);
     tcase_add_test(readers, csv_label_by_index_and_delimiters);
     tcase_add_test(readers, csv_lines_of_any_length);
+    tcase_add_test(readers, csv_class_names);
+    tcase_add_test(readers, class_names_round_trip_through_a_checkpoint);
     tcase_add_test(readers, csv_refuses_bad_files);
     suite_add_tcase(s, readers);
     Suite *suites[] = {s};

@@ -1,9 +1,11 @@
 /* labels.c: see labels.h. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "labels.h"
+#include "soma/status.h"
 
 #define MAX_CLASS 4095 /* as soma_dataset_classes: more "classes" than this is regression */
 
@@ -47,5 +49,40 @@ int labels_examine(const char *command, const soma_dataset *ds, const char *loss
                 "model gets %lld outputs, %lld of them for classes never seen: is the label column right?\n",
                 command, (long long)distinct, (long long)largest, (long long)*classes,
                 (long long)(*classes - distinct));
+    return 0;
+}
+
+int labels_to_model(const char *command, soma_dataset *ds, const char *model, const char *const *names, int64_t n) {
+    int64_t have = soma_dataset_class_name_count(ds);
+    if (have == 0) return 0;
+    if (n == 0) {
+        fprintf(stderr, "soma %s: the data's labels are names ('%s', ...) but %s was trained on class numbers\n",
+                command, soma_dataset_class_name(ds, 0), model);
+        return 1;
+    }
+    int64_t *to = malloc((size_t)have * sizeof *to);
+    if (!to) {
+        fprintf(stderr, "soma %s: out of memory\n", command);
+        return 1;
+    }
+    for (int64_t k = 0; k < have; k++) {
+        const char *name = soma_dataset_class_name(ds, k);
+        to[k] = -1;
+        for (int64_t j = 0; j < n && to[k] < 0; j++)
+            if (strcmp(name, names[j]) == 0) to[k] = j;
+        if (to[k] < 0) {
+            fprintf(stderr, "soma %s: the data has the class '%s', which %s does not know (its %lld classes: '%s'%s)\n",
+                    command, name, model, (long long)n, names[0], n > 1 ? ", ..." : "");
+            free(to);
+            return 1;
+        }
+    }
+    float *y = soma_dataset_target_data(ds);
+    for (int64_t i = 0; i < soma_dataset_rows(ds); i++) y[i] = (float)to[(int64_t)y[i]];
+    free(to);
+    if (soma_dataset_set_class_names(ds, names, n) != SOMA_OK) {
+        fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
+        return 1;
+    }
     return 0;
 }

@@ -23,4 +23,13 @@
 int labels_examine(const char *command, const soma_dataset *ds, const char *loss_given, int outputs_from_labels,
                    int64_t *classes);
 
+/* Named classes. The data's labels were names (ds has class names) and a
+ * model was trained with names (names[0..n)): rewrites ds's targets as the
+ * model's class indices and gives ds the model's names, so class k means
+ * the same in both. A name the model does not know, or named labels for a
+ * model trained on class numbers (n = 0), is refused: returns 1 after
+ * printing why (model: its file, for the message). Numeric labels are left
+ * as they are. */
+int labels_to_model(const char *command, soma_dataset *ds, const char *model, const char *const *names, int64_t n);
+
 #endif

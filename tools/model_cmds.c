@@ -13,6 +13,7 @@
 #include "data_spec.h"
 #include "file_guard.h"
 #include "io/files.h"
+#include "labels.h"
 #include "options.h"
 #include "soma/checkpoint.h"
 #include "soma.h"
@@ -29,7 +30,7 @@ typedef struct loaded {
 static void loaded_free(loaded *l) {
     data_source_free(&l->src);
     data_spec_free(&l->spec);
-    soma_normalizer_free(&l->info.normalizer);
+    soma_checkpoint_info_free(&l->info);
     soma_mlp_free(l->model);
     soma_device_close(l->dev);
 }
@@ -78,6 +79,8 @@ static int load(const char *command, const char *model_path, const char *device,
         soma_dataset_features(l->src.data) + 1 == soma_mlp_inputs(l->model) &&
         data_source_all_features(command, &l->src))
         return 1;
+    /* named labels: the model's numbering of the names */
+    if (labels_to_model(command, l->src.data, model_path, l->info.class_names, l->info.n_class_names)) return 1;
     if (soma_dataset_features(l->src.data) != soma_mlp_inputs(l->model)) {
         fprintf(stderr, "soma %s: the data has %lld features but the model takes %lld inputs\n", command,
                 (long long)soma_dataset_features(l->src.data), (long long)soma_mlp_inputs(l->model));
@@ -307,7 +310,21 @@ typedef struct predict_format {
     int json;
     int proba;     /* --proba: probabilities (softmax for xent, sigmoid for bce) */
     double *p;     /* --proba: room for one row's probabilities */
+    const char *const *names; /* the model's class names (n_names of them), or NULL */
+    int64_t n_names;
 } predict_format;
+
+/* A class: its name when the model has one (a JSON string with --json),
+ * else its index. */
+static void print_class(FILE *out, int64_t cls, const predict_format *f) {
+    if (cls >= f->n_names) {
+        fprintf(out, "%lld", (long long)cls);
+    } else if (f->json) {
+        cli_json_string(out, f->names[cls]);
+    } else {
+        fputs(f->names[cls], out);
+    }
+}
 
 /* --proba: p = softmax(o) (xent: p_j = exp(o_j - max) / sum_k exp(o_k - max)),
  * or p_j = 1 / (1 + exp(-o_j)) per output (bce), in double. */
@@ -340,9 +357,13 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, const pr
         if (finite) probabilities(o, outputs, f->shown, p);
         if (f->json) {
             fprintf(out, "{\"row\": %lld, \"class\": ", (long long)row);
-            if (finite) fprintf(out, "%lld", (long long)cls);
+            if (finite) print_class(out, cls, f);
             else fputs("null", out);
             fputs(", \"proba\": [", out);
+        } else if (f->n_names) { /* the class's name first: NAME,p0,p1,... */
+            if (finite) print_class(out, cls, f);
+            else fputs("nan", out);
+            fputc(',', out);
         }
         for (int64_t j = 0; j < outputs; j++) {
             if (j) fputs(f->json ? ", " : ",", out);
@@ -352,7 +373,10 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, const pr
         fputs(f->json ? "]}\n" : "\n", out);
     } else if (f->json) {
         fprintf(out, "{\"row\": %lld", (long long)row);
-        if (cls >= 0 && finite) fprintf(out, ", \"class\": %lld", (long long)cls);
+        if (cls >= 0 && finite) {
+            fputs(", \"class\": ", out);
+            print_class(out, cls, f);
+        }
         else if (cls >= 0) fprintf(out, ", \"class\": null");
         else {
             fprintf(out, ", \"outputs\": [");
@@ -364,8 +388,9 @@ static int print_prediction(FILE *out, const float *o, int64_t outputs, const pr
         }
         fputs("}\n", out);
     } else if (cls >= 0) {
-        if (finite) fprintf(out, "%lld\n", (long long)cls);
-        else fprintf(out, "nan\n");
+        if (finite) print_class(out, cls, f);
+        else fputs("nan", out);
+        fputc('\n', out);
     } else {
         for (int64_t j = 0; j < outputs; j++) fprintf(out, "%s%.9g", j ? "," : "", (double)o[j]);
         fprintf(out, "\n");
@@ -426,7 +451,8 @@ int soma_cmd_predict(int argc, char **argv) {
                 soma_loss_name(l.info.loss));
         code = 2;
     }
-    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json, .proba = proba};
+    predict_format format = {.shown = raw ? SOMA_LOSS_MSE : l.info.loss, .json = json, .proba = proba,
+                             .names = code ? NULL : l.info.class_names, .n_names = code ? 0 : l.info.n_class_names};
     if (!code && proba && !(format.p = malloc((size_t)outputs * sizeof *format.p))) {
         fprintf(stderr, "soma predict: out of memory\n");
         code = 1;
@@ -482,6 +508,14 @@ static void print_summary_json(const char *path, const loaded *l) {
            (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
            soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
     printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
+    if (l->info.n_class_names) {
+        printf(", \"classes\": [");
+        for (int64_t k = 0; k < l->info.n_class_names; k++) {
+            if (k) printf(", ");
+            cli_json_string(stdout, l->info.class_names[k]);
+        }
+        printf("]");
+    }
     if (l->info.has_optimizer) {
         printf(", \"optimizer\": {\"kind\": \"%s\", \"lr\": ", soma_optim_name(l->info.optim.kind));
         cli_json_float(stdout, l->info.optim.lr);
@@ -532,6 +566,8 @@ int soma_cmd_summary(int argc, char **argv) {
             printf(", optimizer %s lr %g, %lld steps", soma_optim_name(l.info.optim.kind), (double)l.info.optim.lr,
                    (long long)l.info.steps);
         printf(", %d epochs trained\n", l.info.state.epochs_done);
+        for (int64_t k = 0; k < l.info.n_class_names; k++)
+            printf("%s%s%s", k ? ", " : "classes: ", l.info.class_names[k], k + 1 == l.info.n_class_names ? "\n" : "");
         soma_mlp_print_summary(l.model, stdout);
     }
     loaded_free(&l);

@@ -270,7 +270,7 @@ static void session_free(session *s) {
     soma_mlp_free(s->model);
     soma_device_close(s->dev);
     soma_normalizer_free(&s->norm);
-    soma_normalizer_free(&s->resumed.normalizer);
+    soma_checkpoint_info_free(&s->resumed);
     if (s->train != s->train_src.data) soma_dataset_free(s->train);
     soma_dataset_free(s->val);
     data_source_free(&s->train_src);
@@ -318,6 +318,8 @@ static soma_checkpoint_info checkpoint_info(const train_args *a, const session *
     info.train.user = NULL;
     info.train.stop = NULL;
     info.train.dist = NULL;
+    info.n_class_names = soma_dataset_class_name_count(s->train); /* named labels (labels.h) */
+    info.class_names = soma_dataset_class_names(s->train);
     return info;
 }
 
@@ -338,6 +340,9 @@ static int prepare(train_args *a, session *s) {
     }
     if (data_spec_load("train", &s->spec, DATA_TRAIN, &s->train_src)) return 1;
     if (s->spec.kind == DATA_MNIST && data_spec_load("train", &s->spec, DATA_TEST, &s->test_src)) return 1;
+    if (a->resume && labels_to_model("train", s->train_src.data, a->resume, s->resumed.class_names,
+                                     s->resumed.n_class_names))
+        return 1;
     int64_t classes;
     if (labels_examine("train", s->train_src.data, a->resume ? soma_loss_name(s->resumed.loss) : a->loss,
                        !a->resume && a->n_sizes == 0, &classes))

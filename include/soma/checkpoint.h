@@ -32,7 +32,19 @@ typedef struct soma_checkpoint_info {
     soma_train_config train;     /**< batch, epochs, seed, no_shuffle, patience (callbacks NULL) */
     int has_val_split;           /**< the file says which fraction was held out for validation */
     double val_split;            /**< that fraction, in [0, 1) (the CLI's --val-split) */
+    int64_t n_class_names;       /**< 0, or the names of classes 0..n-1 (see soma_dataset_class_name());
+                                      at most the model's outputs, or 2 for one bce output */
+    const char *const *class_names; /**< class k's name (metadata `class_names`, a JSON array);
+                                         allocated by soma_checkpoint_load(): free it with
+                                         soma_checkpoint_info_free() */
 } soma_checkpoint_info;
+
+/** The most class names a checkpoint holds. */
+#define SOMA_MAX_CLASS_NAMES 4096
+
+/** Frees what soma_checkpoint_load() allocated in info (the normalizer's
+ *  arrays and the class names) and zeroes those fields. NULL is allowed. */
+SOMA_API void soma_checkpoint_info_free(soma_checkpoint_info *info);
 
 /** Saves model (and optimizer state when optimizer is not NULL) with info,
  *  crash-safely: path holds the old file or the complete new one (a symbolic
@@ -43,7 +55,8 @@ SOMA_API soma_status soma_checkpoint_save(const char *path, soma_mlp *model, som
                                  const soma_checkpoint_info *info);
 
 /** Loads a model onto device and fills info (its normalizer arrays are
- *  allocated: free them with soma_normalizer_free()). An unreadable file is
+ *  allocated, and its class names when the file has them: free them with
+ *  soma_checkpoint_info_free()). An unreadable file is
  *  SOMA_ERR_IO; one that is not a well-formed soma checkpoint is an error
  *  saying what is wrong with it. The file is hostile input: its checksum
  *  must hold (v2: metadata and tensors; v1 files, written before the

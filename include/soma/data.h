@@ -85,8 +85,25 @@ typedef struct soma_csv_options {
 
 /** Reads a CSV file of numeric cells, one target column and every other
  *  column a feature. Empty lines are skipped; a non-numeric cell, a ragged
- *  row, NaN or Inf is an error naming the file, line and column. */
+ *  row, NaN or Inf is an error naming the file, line and column. A target
+ *  column holding text in any row is a column of class names ("setosa"):
+ *  every distinct cell (number-like ones too) is a class, numbered in byte
+ *  order of the names, which soma_dataset_class_name() returns; more than
+ *  4096 distinct names is an error. The header guess then looks at the
+ *  feature cells only. */
 SOMA_API soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *options, soma_dataset **out);
+
+/** How many class names ds has: the number of classes when its labels were
+ *  names (a CSV label column of text), 0 when they were numbers. */
+SOMA_API int64_t soma_dataset_class_name_count(const soma_dataset *ds);
+/** The name of class k (owned by ds), or NULL when there is no such name. */
+SOMA_API const char *soma_dataset_class_name(const soma_dataset *ds, int64_t k);
+/** All of ds's class names (soma_dataset_class_name_count() of them, owned
+ *  by ds), or NULL when it has none. */
+SOMA_API const char *const *soma_dataset_class_names(const soma_dataset *ds);
+/** Copies count names (0 to 4096, none NULL) into ds as its class names,
+ *  class k being names[k]; count 0 removes them. Splits of ds copy them. */
+SOMA_API soma_status soma_dataset_set_class_names(soma_dataset *ds, const char *const *names, int64_t count);
 
 /** Splits ds into a shuffled (by seed) training part and a validation part
  *  of round(fraction * rows) rows (at least 1 each). ds is left as it is.

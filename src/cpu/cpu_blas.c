@@ -2,6 +2,7 @@
  * (cpu_blas_absent.c stands in otherwise). */
 #include <cblas.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -78,7 +79,12 @@ int soma_cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
         return 0;
     int parallel = openblas_get_parallel(); /* 0 serial, 1 pthread, 2 OpenMP */
-    if (parallel == 1 && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    if (parallel == 1) { /* OpenBLAS's pool is not to be resized by two callers at once (soma_mlp_run) */
+        static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&pool_lock);
+        if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+        pthread_mutex_unlock(&pool_lock);
+    }
     int team = 1;
 #ifdef _OPENMP
     double macs = (double)m * (double)n * (double)k;

@@ -43,6 +43,7 @@
 #include "cpu_parallel.h" /* soma_cpu_isa_level, soma_cpu_fp_enter, soma_cpu_fp_leave */
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -388,14 +389,23 @@ static gemm_arch select_arch(void)
     return (gemm_arch){6, 8, 256, 96, generic_thread};
 }
 
-/* Grow-only packing memory of the calling thread, shared out to its team. */
+/* Grow-only packing memory of the calling thread, shared out to its team.
+ * A thread that ends frees it (the key's destructor): a program whose
+ * threads come and go, calling soma_mlp_run, must not leak one buffer each. */
 static _Thread_local struct { float *buf; size_t cap; /* floats */ } tl_ws;
+static pthread_key_t ws_key;
+static pthread_once_t ws_key_once = PTHREAD_ONCE_INIT;
+static int ws_key_ok;
+
+static void ws_key_create(void) { ws_key_ok = pthread_key_create(&ws_key, free) == 0; }
 
 void soma_cpu_gemm_release(void)
 {
     free(tl_ws.buf);
     tl_ws.buf = NULL;
     tl_ws.cap = 0;
+    pthread_once(&ws_key_once, ws_key_create);
+    if (ws_key_ok) pthread_setspecific(ws_key, NULL);
 }
 
 static soma_status ws_reserve(size_t floats)
@@ -409,6 +419,8 @@ static soma_status ws_reserve(size_t floats)
     free(tl_ws.buf);
     tl_ws.buf = p;
     tl_ws.cap = bytes / sizeof(float);
+    pthread_once(&ws_key_once, ws_key_create);
+    if (ws_key_ok) pthread_setspecific(ws_key, p);
     return SOMA_OK;
 }
 

@@ -29,6 +29,8 @@
 #define QUOTE_CHARS 40
 #define COLUMN_LIST_CHARS 600
 
+#define MAX_NAMES 4096 /* as many classes as soma_dataset_classes allows */
+
 typedef struct csv_state {
     const char *path;
     char delim;
@@ -42,7 +44,18 @@ typedef struct csv_state {
     char **names;      /* the header's fields */
     float *values;     /* rows x cols, row-major */
     int64_t n_values, values_cap;
+    /* the label cells as text, while they may be class names: each distinct
+     * cell once (names), and per row its index there (ids) */
+    char **names_seen;
+    int64_t n_seen, seen_cap;
+    int32_t *ids;
+    int64_t n_ids, ids_cap;
+    int32_t slots[2 * MAX_NAMES]; /* a hash table of names_seen: index + 1, 0 empty */
+    int interning;               /* still collecting (at most MAX_NAMES distinct cells so far) */
+    long long first_text_line;   /* the first line whose label is not a number; 0: none */
 } csv_state;
+
+
 
 static void state_free(csv_state *s) {
     if (s->f) fclose(s->f);
@@ -51,6 +64,9 @@ static void state_free(csv_state *s) {
     free(s->header_line);
     free(s->names);
     free(s->values);
+    for (int64_t k = 0; k < s->n_seen; k++) free(s->names_seen[k]);
+    free(s->names_seen);
+    free(s->ids);
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -184,10 +200,73 @@ static soma_status push_value(csv_state *s, float v) {
     return SOMA_OK;
 }
 
-static soma_status parse_row(csv_state *s) {
+/* grows *array of *cap elements of `size` bytes to hold one more */
+static int grow(void **array, int64_t *cap, int64_t used, size_t size) {
+    if (used < *cap) return 1;
+    int64_t n = *cap ? 2 * *cap : 64;
+    void *p = realloc(*array, (size_t)n * size);
+    if (!p) return 0;
+    *array = p;
+    *cap = n;
+    return 1;
+}
+
+/* Records a label cell's text (the index of its distinct value). After
+ * MAX_NAMES distinct cells the column is no class column: collecting stops,
+ * and a text label there is an error. */
+static soma_status intern_label(csv_state *s, const char *cell, int is_number, int64_t col) {
+    if (!is_number && !s->first_text_line) s->first_text_line = s->lineno;
+    if (!s->interning) {
+        if (is_number) return SOMA_OK;
+        return soma_fail(SOMA_ERR_FORMAT, API ": %s:%lld:%lld: the label column holds text, so it would be class "
+                         "names, but it has more than %d distinct values", s->path, s->lineno, (long long)col + 1,
+                         MAX_NAMES);
+    }
+    /* FNV-1a into a table twice the most names, probed linearly: a row costs
+     * one lookup however many distinct labels came before */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)cell; *c; c++) h = (h ^ *c) * 16777619u;
+    uint32_t slot = h % (2 * MAX_NAMES);
+    while (s->slots[slot] && strcmp(s->names_seen[s->slots[slot] - 1], cell) != 0) slot = (slot + 1) % (2 * MAX_NAMES);
+    int64_t k = s->slots[slot] ? s->slots[slot] - 1 : s->n_seen;
+    if (k == s->n_seen) {
+        if (s->n_seen == MAX_NAMES) {
+            if (s->first_text_line)
+                return soma_fail(SOMA_ERR_FORMAT, API ": %s:%lld:%lld: the label column holds text (line %lld), so it "
+                                 "would be class names, but it has more than %d distinct values", s->path, s->lineno,
+                                 (long long)col + 1, s->first_text_line, MAX_NAMES);
+            s->interning = 0; /* numbers of a regression target: no names */
+            return SOMA_OK;
+        }
+        char *copy = strdup(cell);
+        if (!copy || !grow((void **)&s->names_seen, &s->seen_cap, s->n_seen, sizeof *s->names_seen)) {
+            free(copy);
+            return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s:%lld: out of host memory", s->path, s->lineno);
+        }
+        s->names_seen[s->n_seen++] = copy;
+        s->slots[slot] = (int32_t)s->n_seen;
+    }
+    if (!grow((void **)&s->ids, &s->ids_cap, s->n_ids, sizeof *s->ids))
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s:%lld: out of host memory", s->path, s->lineno);
+    s->ids[s->n_ids++] = (int32_t)k;
+    return SOMA_OK;
+}
+
+static soma_status parse_row(csv_state *s, int64_t label) {
     for (int64_t c = 0; c < s->n_fields; c++) {
         const char *cell = s->fields[c];
         double v;
+        if (c == label) {
+            int number = parse_number(cell, &v); /* NaN and Inf are numbers, refused below */
+            SOMA_TRY(intern_label(s, cell, number, c));
+            if (!number) {
+                if (*cell == '\0')
+                    return soma_fail(SOMA_ERR_FORMAT, API ": %s:%lld:%lld: the label is empty", s->path, s->lineno,
+                                     (long long)c + 1);
+                SOMA_TRY(push_value(s, 0.0f)); /* replaced by the name's class below */
+                continue;
+            }
+        }
         if (!parse_number(cell, &v)) {
             char shown[QUOTE_CHARS + 4];
             quote_cell(cell, shown, sizeof shown);
@@ -254,6 +333,31 @@ static soma_status find_label(const csv_state *s, const soma_csv_options *o, int
     return SOMA_OK;
 }
 
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The label column held text: class k is the k-th distinct cell in byte
+ * order; every row's target becomes its class. */
+static soma_status name_classes(csv_state *s, int64_t rows, soma_dataset *ds) {
+    int64_t n = s->n_seen;
+    char **sorted = malloc((size_t)n * sizeof *sorted);
+    int32_t *rank = malloc((size_t)n * sizeof *rank);
+    if (!sorted || !rank) {
+        free(sorted), free(rank);
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, API ": %s: out of host memory", s->path);
+    }
+    memcpy(sorted, s->names_seen, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+    for (int64_t k = 0; k < n; k++) {
+        char **at = bsearch(&s->names_seen[k], sorted, (size_t)n, sizeof *sorted, by_name);
+        rank[k] = (int32_t)(at - sorted);
+    }
+    float *y = soma_dataset_target_data(ds);
+    for (int64_t r = 0; r < rows; r++) y[r] = (float)rank[s->ids[r]];
+    soma_status st = soma_dataset_set_class_names(ds, (const char *const *)sorted, n);
+    free(sorted), free(rank);
+    return st;
+}
+
 static soma_status read_csv(csv_state *s, const soma_csv_options *o, soma_dataset **out) {
     int64_t cols = 0, label = -1;
     long long first_line = 0;
@@ -278,9 +382,11 @@ static soma_status read_csv(csv_state *s, const soma_csv_options *o, soma_datase
                                  s->path, s->lineno, shown);
             }
             has_header = o->header == 1;
+            /* a label column of names says nothing: its first cell may be a name */
+            int64_t skip = o->label_name ? -1 : o->label_column == -1 ? cols - 1 : o->label_column;
             for (int64_t c = 0; o->header == -1 && c < cols && !has_header; c++) {
                 double v;
-                has_header = !parse_number(s->fields[c], &v);
+                has_header = c != skip && !parse_number(s->fields[c], &v);
             }
             if (has_header) {
                 /* keep the line: the names point into it */
@@ -297,7 +403,7 @@ static soma_status read_csv(csv_state *s, const soma_csv_options *o, soma_datase
             return soma_fail(SOMA_ERR_FORMAT, API ": %s:%lld: %lld columns, expected %lld as in line %lld",
                              s->path, s->lineno, (long long)s->n_fields, (long long)cols, first_line);
         }
-        SOMA_TRY(parse_row(s));
+        SOMA_TRY(parse_row(s, label));
     }
     if (cols == 0) return soma_fail(SOMA_ERR_FORMAT, API ": %s has no data rows (it is empty)", s->path);
     int64_t rows = s->n_values / cols;
@@ -315,6 +421,13 @@ static soma_status read_csv(csv_state *s, const soma_csv_options *o, soma_datase
                 y[r] = row[c];
             else
                 *x++ = row[c];
+        }
+    }
+    if (s->first_text_line) {
+        soma_status st = name_classes(s, rows, ds);
+        if (st != SOMA_OK) {
+            soma_dataset_free(ds);
+            return st;
         }
     }
     *out = ds;
@@ -342,6 +455,7 @@ soma_status soma_dataset_load_csv(const char *path, const soma_csv_options *opti
     memset(&s, 0, sizeof s);
     s.path = path;
     s.delim = o.delimiter;
+    s.interning = 1;
     SOMA_TRY(soma_file_fopen_input(API, "", path, &s.f));
     soma_status status = read_csv(&s, &o, out);
     state_free(&s);

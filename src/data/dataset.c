@@ -16,6 +16,8 @@ struct soma_dataset {
     float *x; /* rows x features, row-major */
     float *y; /* rows x targets, row-major */
     int64_t *source; /* a split part's rows in the dataset it came from; NULL: itself */
+    char **names;    /* class k's name when the labels were names; one block (pointers, then the text) */
+    int64_t n_names;
 };
 
 /* Largest element count whose byte size fits in size_t and int64 indexing
@@ -68,7 +70,50 @@ void soma_dataset_free(soma_dataset *ds) {
     free(ds->x);
     free(ds->y);
     free(ds->source);
+    free(ds->names);
     free(ds);
+}
+
+/* ---- class names ------------------------------------------------------------------ */
+
+int64_t soma_dataset_class_name_count(const soma_dataset *ds) { return ds ? ds->n_names : 0; }
+
+const char *soma_dataset_class_name(const soma_dataset *ds, int64_t k) {
+    return ds && k >= 0 && k < ds->n_names ? ds->names[k] : NULL;
+}
+
+const char *const *soma_dataset_class_names(const soma_dataset *ds) {
+    return ds && ds->n_names ? (const char *const *)ds->names : NULL;
+}
+
+soma_status soma_dataset_set_class_names(soma_dataset *ds, const char *const *names, int64_t count) {
+    const char *api = "soma_dataset_set_class_names";
+    if (!ds) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'ds' is NULL", api);
+    if (count < 0 || count > (int64_t)MAX_CLASS_INDEX + 1)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: count = %lld is not in [0, %d]", api, (long long)count,
+                         (int)MAX_CLASS_INDEX + 1);
+    if (count > 0 && !names) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'names' is NULL", api);
+    size_t text = 0;
+    for (int64_t k = 0; k < count; k++) {
+        if (!names[k]) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: names[%lld] is NULL", api, (long long)k);
+        text += strlen(names[k]) + 1;
+    }
+    char **block = NULL;
+    if (count > 0) {
+        block = malloc((size_t)count * sizeof *block + text);
+        if (!block) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", api);
+        char *w = (char *)(block + count);
+        for (int64_t k = 0; k < count; k++) {
+            size_t n = strlen(names[k]) + 1;
+            memcpy(w, names[k], n);
+            block[k] = w;
+            w += n;
+        }
+    }
+    free(ds->names);
+    ds->names = block;
+    ds->n_names = count;
+    return SOMA_OK;
 }
 
 int64_t soma_dataset_rows(const soma_dataset *ds) { return ds ? ds->rows : 0; }
@@ -183,6 +228,8 @@ soma_status soma_dataset_split(const soma_dataset *ds, double fraction, uint64_t
     soma_status status = soma_dataset_create(n_train, ds->features, ds->targets, &tr);
     if (status == SOMA_OK) status = soma_dataset_create(n_val, ds->features, ds->targets, &va);
     if (status == SOMA_OK) status = attach_sources(ds, order, tr, va);
+    if (status == SOMA_OK) status = soma_dataset_set_class_names(tr, (const char *const *)ds->names, ds->n_names);
+    if (status == SOMA_OK) status = soma_dataset_set_class_names(va, (const char *const *)ds->names, ds->n_names);
     if (status != SOMA_OK) {
         char why[512]; /* soma_fail must not format from its own buffer */
         snprintf(why, sizeof why, "%s", soma_last_error());
@@ -256,6 +303,7 @@ soma_status soma_dataset_split_in_place(soma_dataset *ds, double fraction, uint6
     soma_status status = order && done && spare ? SOMA_OK : soma_fail(SOMA_ERR_OUT_OF_MEMORY, "out of host memory");
     if (status == SOMA_OK) status = soma_dataset_create(n_val, ds->features, ds->targets, &va);
     if (status == SOMA_OK) status = attach_sources(ds, order, &train_view, va);
+    if (status == SOMA_OK) status = soma_dataset_set_class_names(va, (const char *const *)ds->names, ds->n_names);
     if (status != SOMA_OK) {
         char why[512]; /* soma_fail must not format from its own buffer */
         snprintf(why, sizeof why, "%s", soma_last_error());

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/host_memory.h"
 #include "io/crc32.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "soma/checkpoint.h"
 
@@ -97,6 +98,7 @@ typedef struct writer {
     soma_st_meta meta[MAX_META];
     char values[MAX_META][VALUE_SIZE];
     char *layers_value;
+    char *names_value; /* "class_names": a JSON array of strings */
     int n_meta;
 } writer;
 
@@ -137,6 +139,38 @@ static soma_status add_host_vector(writer *w, const char *name, const float *v, 
 static const char *const slot_names[2][2] = {{"velocity", ""}, {"m", "v"}};
 static const char *const norm_names[] = {"none", "scale01", "standardize"};
 
+/* "class_names": ["setosa", "versicolor", ...]: the names of the first
+ * classes (at most one a model output, or two for a single-output bce
+ * model), valid UTF-8. */
+static soma_status describe_class_names(writer *w, soma_mlp *m, const soma_checkpoint_info *info) {
+    const char *api = "soma_checkpoint_save";
+    int64_t n = info->n_class_names, outputs = soma_mlp_outputs(m);
+    if (!info->class_names) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: info->class_names is NULL", api);
+    if (n > SOMA_MAX_CLASS_NAMES || (n > outputs && !(outputs == 1 && n == 2)))
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: info has %lld class names for a model of %lld outputs", api,
+                         (long long)n, (long long)outputs);
+    soma_json_buf b = {0};
+    soma_json_buf_append(&b, "[", 1);
+    for (int64_t k = 0; k < n; k++) {
+        const char *name = info->class_names[k];
+        if (!name || soma_utf8_check(name, strlen(name)) != strlen(name)) {
+            soma_json_buf_free(&b);
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: class name %lld is %s", api, (long long)k,
+                             name ? "not valid UTF-8" : "NULL");
+        }
+        if (k) soma_json_buf_append(&b, ", ", 2);
+        soma_json_buf_append_string(&b, name);
+    }
+    soma_json_buf_append(&b, "]", 1);
+    if (b.failed) {
+        soma_json_buf_free(&b);
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", api);
+    }
+    w->names_value = b.data;
+    w->meta[w->n_meta++] = (soma_st_meta){"class_names", w->names_value};
+    return SOMA_OK;
+}
+
 static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const soma_checkpoint_info *info) {
     add_meta(w, "format", FORMAT);
     add_meta(w, "inputs", "%lld", (long long)soma_mlp_inputs(m));
@@ -153,6 +187,7 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     w->meta[w->n_meta++] = (soma_st_meta){"layers", w->layers_value};
     add_meta(w, "loss", "%s", soma_loss_name(info->loss));
     add_meta(w, "normalizer", "%s", norm_names[info->normalizer.kind]);
+    if (info->n_class_names > 0) SOMA_TRY(describe_class_names(w, m, info));
     const soma_train_config *t = &info->train;
     add_meta(w, "train.batch", "%lld", (long long)t->batch);
     add_meta(w, "train.epochs", "%d", t->epochs);
@@ -244,6 +279,7 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
     if (st == SOMA_OK) st = soma_safetensors_write(path, w->tensors, w->n_tensors, w->meta, w->n_meta);
     for (int i = 0; i < w->n_tensors; i++) free(w->tensors[i].data);
     free(w->layers_value);
+    free(w->names_value);
     free(w);
     return st;
 }
@@ -594,6 +630,52 @@ static soma_status open_checkpoint(const char *path, soma_st_file **f) {
     return st;
 }
 
+/* "class_names" (optional) into one block: the pointers, then the text. */
+static soma_status read_class_names(const soma_st_file *f, const char *path, int64_t outputs,
+                                    soma_checkpoint_info *info) {
+    const char *text = soma_st_file_meta(f, "class_names");
+    if (!text) return SOMA_OK;
+    char what[600];
+    snprintf(what, sizeof what, "%s: metadata 'class_names'", path);
+    soma_json *root = NULL;
+    SOMA_TRY(soma_json_parse(text, strlen(text), what, 0, &root));
+    soma_status st = SOMA_OK;
+    size_t n = root->type == SOMA_JSON_ARRAY ? root->as.array.count : 0, bytes = 0;
+    if (root->type != SOMA_JSON_ARRAY || n > SOMA_MAX_CLASS_NAMES ||
+        ((int64_t)n > outputs && !(outputs == 1 && n == 2)))
+        st = soma_fail(SOMA_ERR_FORMAT, "%s is not an array of at most %lld names (the model's outputs)", what,
+                       (long long)(outputs == 1 ? 2 : outputs));
+    for (size_t k = 0; k < n && st == SOMA_OK; k++) {
+        const soma_json *v = &root->as.array.items[k];
+        if (v->type != SOMA_JSON_STRING || strlen(v->as.string.chars) != v->as.string.len)
+            st = soma_fail(SOMA_ERR_FORMAT, "%s: item %zu is not a string without NUL characters", what, k);
+        else
+            bytes += v->as.string.len + 1;
+    }
+    char **block = st == SOMA_OK ? malloc(n * sizeof *block + bytes) : NULL;
+    if (st == SOMA_OK && !block) st = soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_load: out of host memory");
+    if (st == SOMA_OK) {
+        char *w = (char *)(block + n);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(w, root->as.array.items[k].as.string.chars, root->as.array.items[k].as.string.len + 1);
+            block[k] = w;
+            w += root->as.array.items[k].as.string.len + 1;
+        }
+        info->class_names = (const char *const *)block;
+        info->n_class_names = (int64_t)n;
+    }
+    soma_json_free(root);
+    return st;
+}
+
+void soma_checkpoint_info_free(soma_checkpoint_info *info) {
+    if (!info) return;
+    soma_normalizer_free(&info->normalizer);
+    free((void *)info->class_names);
+    info->class_names = NULL;
+    info->n_class_names = 0;
+}
+
 soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **model,
                                  soma_checkpoint_info *info) {
     if (!model || !info || !dev)
@@ -613,9 +695,11 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
     if (st == SOMA_OK) st = soma_mlp_create(dev, inputs, specs, n_layers, model);
     if (st == SOMA_OK) st = load_weights_from(f, path, *model);
     if (st == SOMA_OK) st = read_normalizer(f, path, inputs, &info->normalizer);
+    if (st == SOMA_OK) st = read_class_names(f, path, specs[n_layers - 1].units, info);
     if (st != SOMA_OK) {
         soma_mlp_free(*model);
         *model = NULL;
+        soma_checkpoint_info_free(info);
     }
     soma_st_file_free(f);
     return st;

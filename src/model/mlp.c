@@ -22,6 +22,7 @@
 #include "core/step_ops.h"
 #include "model/model_internal.h"
 #include "soma/model.h"
+#include "model/mlp_internal.h"
 
 #define MAX_WORKSPACES 4 /* batch, last partial batch, evaluation batch and its remainder */
 
@@ -351,6 +352,52 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
     }
     m->current = ws;
     m->current_training = training;
+    *output = input;
+    return SOMA_OK;
+}
+
+/* ---- evaluation forwards on caller-owned work tensors (mlp_internal.h) ---- */
+
+void soma_mlp_eval_ws_free(soma_mlp_eval_ws *ws) {
+    if (!ws) return;
+    for (int l = 0; l < SOMA_MAX_LAYERS; l++) {
+        if (ws->h[l] != ws->z[l]) soma_tensor_free(ws->h[l]);
+        soma_tensor_free(ws->z[l]);
+    }
+    memset(ws, 0, sizeof *ws);
+}
+
+soma_status soma_mlp_eval_ws_create(const soma_mlp *m, int64_t rows, soma_mlp_eval_ws *ws) {
+    memset(ws, 0, sizeof *ws);
+    ws->rows = rows;
+    ws->n_layers = m->n_layers;
+    for (int l = 0; l < m->n_layers; l++) {
+        const layer *L = &m->layers[l];
+        soma_status st = soma_tensor_create(m->device, rows, L->out, &ws->z[l]);
+        ws->h[l] = ws->z[l];
+        if (st == SOMA_OK && (is_hidden(m, l) || L->spec.act != SOMA_ACT_IDENTITY))
+            st = soma_tensor_create(m->device, rows, L->out, &ws->h[l]);
+        if (st != SOMA_OK) {
+            soma_mlp_eval_ws_free(ws);
+            return st;
+        }
+    }
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_eval_forward(const soma_mlp *m, const soma_tensor *x, soma_mlp_eval_ws *ws,
+                                  const soma_tensor **output) {
+    if (ws->n_layers != m->n_layers || soma_tensor_rows(x) != ws->rows || soma_tensor_cols(x) != m->inputs)
+        return soma_fail(SOMA_ERR_SHAPE, "soma_mlp_eval_forward: 'x' is %lldx%lld, the work tensors are for %lld rows "
+                         "and the model takes %lld inputs", (long long)soma_tensor_rows(x),
+                         (long long)soma_tensor_cols(x), (long long)ws->rows, (long long)m->inputs);
+    const soma_tensor *input = x;
+    for (int l = 0; l < m->n_layers; l++) {
+        const layer *L = &m->layers[l];
+        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, ws->z[l]));
+        SOMA_TRY(bias_and_activation(L, ws->z[l], ws->h[l]));
+        input = ws->h[l];
+    }
     *output = input;
     return SOMA_OK;
 }

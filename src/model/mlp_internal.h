@@ -1,0 +1,24 @@
+/* mlp_internal.h: evaluation forwards that leave the model untouched
+ * (src/model/infer.c runs them from several threads on one model). */
+#ifndef SOMA_MLP_INTERNAL_H
+#define SOMA_MLP_INTERNAL_H
+
+#include "soma/model.h"
+
+/* The work tensors of one evaluation forward on `rows` rows, owned by the
+ * caller: z[l] and h[l] per layer (h[l] is z[l] where the output layer is
+ * identity). */
+typedef struct soma_mlp_eval_ws {
+    int64_t rows;
+    int n_layers;
+    soma_tensor *z[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
+} soma_mlp_eval_ws;
+
+soma_status soma_mlp_eval_ws_create(const soma_mlp *m, int64_t rows, soma_mlp_eval_ws *ws);
+void soma_mlp_eval_ws_free(soma_mlp_eval_ws *ws);
+/* The evaluation forward of soma_mlp_forward (no dropout, no statistics)
+ * into ws; reads the model only. *output points into ws. */
+soma_status soma_mlp_eval_forward(const soma_mlp *m, const soma_tensor *x, soma_mlp_eval_ws *ws,
+                                  const soma_tensor **output);
+
+#endif
