@@ -111,7 +111,7 @@ PHILOX_INLINE void bias_act_dropout_cols(const void *v, int64_t wbegin, int64_t 
                 const float kept = soma_act_f(ACT, zs[k], slope) * scale;
                 h[k] = w[k] >= t ? kept : 0.0f;
             }
-            for (int64_t k = 0; k < count; k++) alive[k] = (alive[k] != 0.0f) | (zs[k] > 0.0f) ? 1.0f : 0.0f;
+            for (int64_t k = 0; k < count; k++) alive[k] = ((alive[k] != 0.0f) | (zs[k] > 0.0f)) ? 1.0f : 0.0f;
             uint32_t *mask = a->mask + i * a->words + j0 / 32;
             for (int64_t q = 0; 32 * q < count; q++) {
                 const int64_t left = count - 32 * q; /* columns past n get 0 bits */

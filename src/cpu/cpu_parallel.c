@@ -114,19 +114,21 @@ void soma_cpu_team_end(soma_cpu_team *t) {
 
 /* ---- ranges over threads ------------------------------------------------------ */
 
+#ifdef _OPENMP
 /* Start of piece i of `parts` over [0, items), rounded down to `align`. */
 static int64_t piece_start(int64_t items, int parts, int i, int64_t align) {
     if (i >= parts) return items;
     int64_t start = items * i / parts;
     return start / align * align;
 }
+#endif
 
 void soma_cpu_parallel_for(int64_t items, int64_t work_per_item, int64_t align, soma_cpu_range_fn fn,
                            const void *args) {
     if (items <= 0) return;
     if (align < 1) align = 1;
-    int team = 1;
 #ifdef _OPENMP
+    int team = 1;
     double work = (double)items * (double)(work_per_item > 0 ? work_per_item : 1);
     int most = omp_get_max_threads();
     if (work >= 2.0 * SOMA_PARALLEL_MIN && most > 1 && !omp_in_parallel()) {
@@ -153,7 +155,7 @@ void soma_cpu_parallel_for(int64_t items, int64_t work_per_item, int64_t align, 
         return;
     }
 #else
-    (void)work_per_item;
+    (void)work_per_item, (void)align;
 #endif
     unsigned saved = soma_cpu_fp_enter();
     fn(args, 0, items);
