@@ -236,6 +236,21 @@ static bool gemm_shape_ok(const char *caller, cublasOperation_t transa, cublasOp
     return false;
 }
 
+/* Stops the program when an operand of a GEMM (A and B of `elem` bytes per
+ * element, C float) reaches outside the device memory it starts in. */
+static void operands_in_device_memory(const char *caller, bool ta, bool tb, int m, int n, int k, const void *A,
+                                      int lda, const void *B, int ldb, const void *C, int ldc, size_t elem) {
+    int a_rows = ta ? k : m, b_rows = tb ? n : k;
+    size_t a_extent = operand_extent(a_rows, ta ? m : k, lda, elem);
+    size_t b_extent = operand_extent(b_rows, tb ? k : n, ldb, elem);
+    size_t c_extent = operand_extent(m, n, ldc, 4);
+    if ((a_extent && !device_span_ok(A, a_extent, caller, "A")) ||
+        (b_extent && !device_span_ok(B, b_extent, caller, "B")) || !device_span_ok(C, c_extent, caller, "C"))
+        fatal("%s(m %d, n %d, k %d, lda %d, ldb %d, ldc %d): an operand reaches outside its device memory "
+              "(on a GPU: wrong results or a fault)",
+              caller, m, n, k, lda, ldb, ldc);
+}
+
 cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
                               cublasOperation_t transb, int m, int n, int k, const float *alpha,
                               const float *A, int lda, const float *B, int ldb, const float *beta,
@@ -246,19 +261,10 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
     if (!gemm_shape_ok("cublasSgemm", transa, transb, m, n, k, lda, ldb, ldc))
         return CUBLAS_STATUS_INVALID_VALUE;
     bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
-    int a_rows = ta ? k : m, b_rows = tb ? n : k;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!scalar_ok(handle, alpha, "alpha") || !scalar_ok(handle, beta, "beta"))
         return CUBLAS_STATUS_INVALID_VALUE;
-    size_t a_extent = operand_extent(a_rows, ta ? m : k, lda, 4);
-    size_t b_extent = operand_extent(b_rows, tb ? k : n, ldb, 4);
-    size_t c_extent = operand_extent(m, n, ldc, 4);
-    if ((a_extent && !device_span_ok(A, a_extent, "cublasSgemm", "A")) ||
-        (b_extent && !device_span_ok(B, b_extent, "cublasSgemm", "B")) ||
-        !device_span_ok(C, c_extent, "cublasSgemm", "C"))
-        fatal("cublasSgemm(m %d, n %d, k %d, lda %d, ldb %d, ldc %d): an operand reaches outside "
-              "its device memory (on a GPU: wrong results or a fault)",
-              m, n, k, lda, ldb, ldc);
+    operands_in_device_memory("cublasSgemm", ta, tb, m, n, k, A, lda, B, ldb, C, ldc, 4);
     if (stream_device(handle->stream, "cublasSgemm") < 0) return CUBLAS_STATUS_EXECUTION_FAILED;
     bool device_scalars = handle->pointer_mode == CUBLAS_POINTER_MODE_DEVICE;
     float alpha_now = device_scalars ? 0.0f : *alpha, beta_now = device_scalars ? 0.0f : *beta;
@@ -337,21 +343,12 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
     if (!gemm_shape_ok("cublasGemmEx", transa, transb, m, n, k, lda, ldb, ldc))
         return CUBLAS_STATUS_INVALID_VALUE;
     bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
-    int a_rows = ta ? k : m, b_rows = tb ? n : k;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!scalar_ok(handle, (const float *)alpha, "alpha") ||
         !scalar_ok(handle, (const float *)beta, "beta"))
         return CUBLAS_STATUS_INVALID_VALUE;
-    size_t elem = Atype == CUDA_R_16BF ? 2 : 4;
-    size_t a_extent = operand_extent(a_rows, ta ? m : k, lda, elem);
-    size_t b_extent = operand_extent(b_rows, tb ? k : n, ldb, elem);
-    size_t c_extent = operand_extent(m, n, ldc, 4);
-    if ((a_extent && !device_span_ok(A, a_extent, "cublasGemmEx", "A")) ||
-        (b_extent && !device_span_ok(B, b_extent, "cublasGemmEx", "B")) ||
-        !device_span_ok(C, c_extent, "cublasGemmEx", "C"))
-        fatal("cublasGemmEx(m %d, n %d, k %d, lda %d, ldb %d, ldc %d): an operand reaches outside "
-              "its device memory (on a GPU: wrong results or a fault)",
-              m, n, k, lda, ldb, ldc);
+    operands_in_device_memory("cublasGemmEx", ta, tb, m, n, k, A, lda, B, ldb, C, ldc,
+                              Atype == CUDA_R_16BF ? 2 : 4);
     if (stream_device(handle->stream, "cublasGemmEx") < 0) return CUBLAS_STATUS_EXECUTION_FAILED;
     bool device_scalars = handle->pointer_mode == CUBLAS_POINTER_MODE_DEVICE;
     const float *alpha_p = (const float *)alpha, *beta_p = (const float *)beta;
