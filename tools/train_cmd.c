@@ -334,6 +334,7 @@ static int prepare(train_args *a, session *s) {
         return code;
     }
     if (soma_device_open(a->device, &s->dev) != SOMA_OK) return error(soma_last_error());
+    cli_note_auto_device("train", a->device, s->dev);
     if (a->resume) {
         if (soma_checkpoint_load(a->resume, s->dev, &s->model, &s->resumed) != SOMA_OK) return error(soma_last_error());
         if ((code = resume_check_options(a->resume, a, &s->resumed, s->model))) return code;
