@@ -47,9 +47,9 @@ static void own_directory(char *dir, size_t size) {
     struct link_map *map = NULL;
     dir[0] = '\0';
     if (!dladdr1(&load_once, &info, (void **)&map, RTLD_DL_LINKMAP) || !map) return;
-    if (map->l_name && map->l_name[0] == '/') {
+    if (map->l_name && map->l_name[0]) {
         snprintf(dir, size, "%s", map->l_name);
-    } else { /* the main program: its link map has no name, dli_fname is argv[0] */
+    } else { /* the main program: its link map has no name (dli_fname is argv[0]) */
         ssize_t n = readlink("/proc/self/exe", dir, size - 1);
         dir[n > 0 ? n : 0] = '\0';
     }
