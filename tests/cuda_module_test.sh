@@ -4,7 +4,8 @@
 #   a. libsoma.so and the soma CLI need no CUDA library (readelf -d NEEDED),
 #      the module does;
 #   b. with the module found, `soma train --device auto` trains on the CPU and
-#      says why (no driver here), or takes the GPU where one is usable;
+#      says why in a line after "device:" (no driver here), or takes the GPU
+#      where one is usable;
 #   c. with the module missing (SOMA_CUDA_MODULE naming no file; a soma copied
 #      away from it), it trains on the CPU and names the module and where it
 #      was looked for; --device cuda fails with the same reason, exit 1;
@@ -50,10 +51,10 @@ expect_cpu() {
     fail "$name: soma train exited $rc: $(cat "$work/$name.err")"
   elif ! grep -q "^device: cpu" "$work/$name.out"; then
     fail "$name: not on the CPU: $(grep '^device' "$work/$name.out")"
-  elif ! grep -q "^soma train: --device auto: using the CPU: .*$reason" "$work/$name.err"; then
-    fail "$name: stderr does not say '$reason': $(cat "$work/$name.err")"
+  elif ! grep -q "^--device auto: using the CPU: .*$reason" "$work/$name.out"; then
+    fail "$name: the output does not say '$reason': $(cat "$work/$name.out")"
   else
-    ok "$name: $(cat "$work/$name.err")"
+    ok "$name: $(grep -- '^--device auto' "$work/$name.out")"
   fi
 }
 # expect_cuda_error NAME REASON [ENV=VALUE...]: --device cuda fails, exit 1, giving REASON

@@ -1,7 +1,6 @@
 /* cli_common.c: see cli_common.h. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -9,8 +8,6 @@
 
 #include "cli_common.h"
 #include "io/json.h"
-#include "core/device_internal.h" /* soma_device_auto_fallback */
-#include "soma/device.h"
 
 void cli_json_string(FILE *to, const char *s) {
     soma_json_buf b = {0};
@@ -55,11 +52,4 @@ int cli_set_threads(const char *command, int64_t threads) {
     }
 #endif
     return 0;
-}
-
-void cli_note_auto_device(const char *command, const char *spec, const struct soma_device *dev) {
-    const char *why = strcmp(spec, "auto") == 0 && soma_device_kind_of(dev) == SOMA_DEVICE_CPU
-                          ? soma_device_auto_fallback()
-                          : NULL;
-    if (why) fprintf(stderr, "soma %s: --device auto: using the CPU: %s\n", command, why);
 }

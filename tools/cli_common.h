@@ -21,10 +21,4 @@ void cli_json_float(FILE *to, float v);
  * build without OpenMP asked for more than one). */
 int cli_set_threads(const char *command, int64_t threads);
 
-/* After soma_device_open(spec): when spec is "auto" and it opened the CPU in
- * a soma that has a CUDA backend, one line on stderr saying why (the module
- * libsoma-cuda.so is missing or does not load, or no GPU is usable). */
-struct soma_device;
-void cli_note_auto_device(const char *command, const char *spec, const struct soma_device *dev);
-
 #endif

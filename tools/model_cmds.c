@@ -71,7 +71,6 @@ static int load(const char *command, const char *model_path, const char *device,
         fprintf(stderr, "soma %s: %s\n", command, soma_last_error());
         return 1;
     }
-    cli_note_auto_device(command, device, l->dev);
     if (!data) return 0;
     if (data_spec_load(command, &l->spec, DATA_TEST, &l->src)) return 1;
     /* predict on rows without a label: a CSV with as many columns as the

@@ -46,10 +46,10 @@ if [ -e "$build/libsoma-cuda.so" ]; then
     printf 'a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$work/xor.csv"
     if SOMA_CUDA_MODULE= "$prefix/bin/soma" train --data "csv:$work/xor.csv" --epochs 1 --layers 2,4,2 \
          --device auto >"$work/auto.out" 2>"$work/auto.err"; then
-      if grep -Eq "module .*(was not found|does not load|another soma)" "$work/auto.err"; then
-        fail "the installed soma does not use the installed CUDA module: $(cat "$work/auto.err")"
+      if grep -Eq "module .*(was not found|does not load|another soma)" "$work/auto.out"; then
+        fail "the installed soma does not use the installed CUDA module: $(grep -- '^--device' "$work/auto.out")"
       else
-        echo "ok: the installed soma loads lib/libsoma-cuda.so: $(grep '^device' "$work/auto.out") $(cat "$work/auto.err")"
+        echo "ok: the installed soma loads lib/libsoma-cuda.so: $(grep -- '^device' "$work/auto.out") $(grep -- '^--device' "$work/auto.out")"
       fi
     else
       fail "the installed soma train --device auto failed: $(cat "$work/auto.err")"
