@@ -134,7 +134,7 @@ void soma_device_trim(soma_device *dev) {
 }
 
 void soma_shutdown(void) {
-    const soma_backend *backends[] = {&soma_cpu_backend, soma_cuda_backend_get(0)}; /* not loaded for this */
+    const soma_backend *backends[] = {&soma_cpu_backend, soma_cuda_backend_get(0)}; /* NULL unless loaded: no loading to shut down */
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (backends[i] && backends[i]->release_caches) backends[i]->release_caches();
 }
