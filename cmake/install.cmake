@@ -1,6 +1,7 @@
 # install.cmake: `cmake --install` puts soma in place for other projects:
 #   include/soma.h, include/soma/*.h         the public headers
 #   lib/libsoma.a, lib/libsoma.so.X.Y.Z       static and shared libraries (SONAME libsoma.so.<SOVERSION>)
+#   lib/libsoma-cuda.so                       the CUDA backend, loaded at run time (SOMA_CUDA_MODULE=ON)
 #   bin/soma                                  the command-line tool
 #   share/man/man1/soma*.1                    its man pages (generated from soma --help)
 #   share/bash-completion/completions/soma    its bash completion
@@ -25,6 +26,17 @@ install(TARGETS soma soma_shared EXPORT somaTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS soma_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# The CUDA module goes beside libsoma.so, where libsoma looks first; an
+# installed CLI (the core linked in statically) finds it through the relative
+# path from bin/ to lib/, and a static consumer elsewhere through the
+# configured lib directory or SOMA_CUDA_MODULE (src/core/cuda_module.c).
+if(SOMA_CUDA_AS_MODULE)
+  install(TARGETS soma_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  file(RELATIVE_PATH _module_relative ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+  set_property(SOURCE src/core/cuda_module.c APPEND PROPERTY COMPILE_DEFINITIONS
+    SOMA_CUDA_MODULE_RELATIVE="${_module_relative}" SOMA_CUDA_MODULE_LIBDIR="${CMAKE_INSTALL_FULL_LIBDIR}")
+endif()
+
 # The CLI's companions: `soma fetch`'s script (found from bin/soma through
 # this relative path, so a prefix can move), the man pages, generated from
 # soma's own --help by tools/gen-man.sh at build time, and the bash completion.
@@ -47,8 +59,12 @@ install(EXPORT somaTargets NAMESPACE soma:: DESTINATION ${SOMA_CMAKE_DIR})
 # The CUDA kernels' host code is C++ (static guards, exception personality):
 # a program linking the static library of a CUDA build needs libstdc++ even
 # when it is written in C and its project enables C alone.
-if(SOMA_HAVE_CUDA)
+if(SOMA_HAVE_CUDA AND NOT SOMA_CUDA_AS_MODULE)
   target_link_libraries(soma INTERFACE $<INSTALL_INTERFACE:stdc++>)
+endif()
+set(SOMA_CUDA_LINKED OFF) # somaConfig.cmake: the static library needs the CUDA libraries
+if(SOMA_HAVE_CUDA AND NOT SOMA_CUDA_AS_MODULE)
+  set(SOMA_CUDA_LINKED ON)
 endif()
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/somaConfig.cmake.in
@@ -85,7 +101,10 @@ if(SOMA_HAVE_MPI)
     string(APPEND _pc_private " ${_lib}")
   endforeach()
 endif()
-if(SOMA_HAVE_CUDA)
+if(SOMA_CUDA_AS_MODULE AND CMAKE_DL_LIBS)
+  string(APPEND _pc_private " -l${CMAKE_DL_LIBS}") # the module loader
+endif()
+if(SOMA_CUDA_LINKED)
   string(APPEND _pc_private " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lcublasLt")
   if(SOMA_HAVE_CUDNN)
     string(APPEND _pc_private " ${CUDNN_LIBRARY}")

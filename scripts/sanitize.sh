@@ -11,8 +11,9 @@
 #     so reports have lines), and a small training session under valgrind:
 #     train, resume, eval, predict, summary, and two runs that fail on bad
 #     input (their error paths must not leak either). No suppressions.
-#  3. When build/soma exists and links the CUDA runtime (scripts/test.sh
-#     built it on a machine with nvcc), the same session on it, with
+#  3. When build/soma exists with the CUDA backend (its module
+#     build/libsoma-cuda.so, or linked in; scripts/test.sh built it on a
+#     machine with nvcc), the same session on it, with
 #     tests/valgrind.supp: suppressions for the CUDA libraries' own reports,
 #     each explained there.
 # Updates the sanitizer rows of TESTING.md; exits 1 if anything failed.
@@ -171,8 +172,9 @@ else
   update_row auto:valgrind "| CLI session under valgrind memcheck (CPU build) | \`scripts/sanitize.sh\` | $today: **FAILED**: the build failed <!-- auto:valgrind --> |"
 fi
 
-if [ -x build/soma ] && ldd build/soma 2>/dev/null | grep -q libcudart; then
-  echo "sanitize: valgrind session on build/soma (linked to the CUDA runtime), with tests/valgrind.supp"
+# a CUDA build: its module beside it (SOMA_CUDA_MODULE=ON), or linked in
+if [ -x build/soma ] && { [ -e build/libsoma-cuda.so ] || ldd build/soma 2>/dev/null | grep -q libcudart; }; then
+  echo "sanitize: valgrind session on build/soma (with the CUDA backend), with tests/valgrind.supp"
   start=$(date +%s)
   # two runs (about 20 s each: valgrind reads the CUDA libraries' symbols),
   # both through --device auto, the CUDA-only path (probe, fall back to the CPU)

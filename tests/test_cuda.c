@@ -21,7 +21,7 @@ static soma_device *cpu, *gpu;
 START_TEST(op_matches_cpu) {
     const soma_op_desc *d = &soma_op_table[_i];
     const char *variants[8];
-    int n_variants = test_variants(&soma_cuda_backend, (soma_op_id)_i, variants);
+    int n_variants = test_variants(soma_cuda_backend_get(1), (soma_op_id)_i, variants);
     int n_params = d->n_test_params ? d->n_test_params : 1;
     /* variants innermost: they share one expected result (op_check.c) */
     for (int p = 0; p < n_params; p++)

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "core/device_internal.h" /* soma_device_auto_fallback */
 #include "data_spec.h"
 #include "file_guard.h"
 #include "interrupt.h"
@@ -434,6 +435,11 @@ static void print_header(const train_args *a, const session *s) {
            (long long)soma_dataset_rows(s->train),
            s->val ? (long long)soma_dataset_rows(s->val) : 0LL, (long long)soma_dataset_features(s->train));
     printf("device: %s\n", soma_device_description(s->dev));
+    /* a CUDA build on the CPU: why (no module, it does not load, no GPU) */
+    const char *why = strcmp(a->device, "auto") == 0 && soma_device_kind_of(s->dev) == SOMA_DEVICE_CPU
+                          ? soma_device_auto_fallback()
+                          : NULL;
+    if (why) printf("--device auto: using the CPU: %s\n", why);
     ranks_describe(ranks, (long long)s->tc.batch);
     soma_mlp_print_summary(s->model, stdout);
     if (a->resume) resume_describe(a->resume, a, &s->resumed, soma_dataset_rows(s->train));

@@ -74,6 +74,10 @@ typedef struct soma_backend {
     /* Free and total bytes of the device's own memory; NULL where its memory
      * is the host's (the CPU: data there is resident already). */
     soma_status (*memory_info)(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+    /* Makes the context's device current for the calling thread and gives the
+     * stream its work is queued on (a cudaStream_t), for a library that queues
+     * work beside it (NCCL, src/dist/comm_nccl.c). NULL: neither exists. */
+    soma_status (*make_current)(void *ctx, void **stream);
 
     /* Recording queued work into a graph that replays it with one launch
      * (CUDA graphs); all NULL where the backend has none. Between begin and
@@ -110,10 +114,17 @@ typedef struct soma_backend {
     const soma_op_variant *variants;      /* ends with a {.name = NULL} entry; may be NULL */
 } soma_backend;
 
-/* The backends linked into this build. cuda is always a valid table: when
- * soma is built without CUDA its device_count says so. */
+/* The CPU backend, in every build. */
 extern const soma_backend soma_cpu_backend;
-extern const soma_backend soma_cuda_backend;
+/* The CUDA backend: linked in (cuda/cuda_entry.c), loaded from the module
+ * libsoma-cuda.so (core/cuda_module.c), or an absent one (cuda/cuda_absent.c)
+ * whose device_count says why there is no device. Always a valid table when
+ * `load` is 1; with load 0, NULL while the module has not been loaded (so
+ * that asking does not load it). */
+const soma_backend *soma_cuda_backend_get(int load);
+/* 1 when this soma has a CUDA backend (linked in or as a module), 0 when it
+ * was built without CUDA. */
+extern const int soma_cuda_built;
 
 struct soma_device {
     const soma_backend *backend;

@@ -23,9 +23,14 @@ static soma_device cuda_devices[MAX_CUDA_DEVICES];
 
 int soma_cuda_device_count(const char **reason) {
     const char *why = NULL;
-    int n = soma_cuda_backend.device_count(&why);
+    int n = soma_cuda_backend_get(1)->device_count(&why);
     if (reason) *reason = n > 0 ? "" : why;
     return n;
+}
+
+const char *soma_device_auto_fallback(void) {
+    const char *reason = NULL;
+    return soma_cuda_built && soma_cuda_device_count(&reason) == 0 ? reason : NULL;
 }
 
 /* Parses "cpu", "cuda", "cuda:N" and "auto" into a registry slot. */
@@ -56,7 +61,7 @@ static soma_status lookup(const char *spec, soma_device **out) {
         return soma_fail(SOMA_ERR_DEVICE, "soma_device_open: cannot open '%s': %d CUDA device%s",
                          spec, count, count == 1 ? "" : "s");
     soma_device *dev = &cuda_devices[ordinal];
-    dev->backend = &soma_cuda_backend;
+    dev->backend = soma_cuda_backend_get(1);
     dev->ordinal = (int)ordinal;
     snprintf(dev->name, sizeof dev->name, "cuda:%ld", ordinal);
     *out = dev;
@@ -129,9 +134,9 @@ void soma_device_trim(soma_device *dev) {
 }
 
 void soma_shutdown(void) {
-    const soma_backend *backends[] = {&soma_cpu_backend, &soma_cuda_backend};
+    const soma_backend *backends[] = {&soma_cpu_backend, soma_cuda_backend_get(0)}; /* NULL unless loaded: no loading to shut down */
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (backends[i]->release_caches) backends[i]->release_caches();
+        if (backends[i] && backends[i]->release_caches) backends[i]->release_caches();
 }
 
 soma_status soma_device_memory_info(soma_device *dev, uint64_t *free_bytes, uint64_t *total_bytes) {

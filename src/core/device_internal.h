@@ -7,6 +7,11 @@
 #include "soma/device.h"
 #include "soma/tensor.h"
 
+/* Why "auto" opens the CPU in a soma that has a CUDA backend: its module is
+ * missing or does not load (core/cuda_module.c), or no device is usable.
+ * NULL when "auto" opens a GPU, or when soma was built without CUDA. */
+const char *soma_device_auto_fallback(void);
+
 /* +1 reference; the first one creates the backend context. */
 soma_status soma_device_retain(soma_device *dev);
 /* -1 reference; the last one destroys the backend context. */

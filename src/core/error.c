@@ -28,10 +28,15 @@ const char *soma_last_error(void) { return last_error; }
 
 void soma_clear_error(void) { last_error[0] = '\0'; }
 
+soma_status soma_vfail(soma_status status, const char *fmt, va_list args) {
+    vsnprintf(last_error, sizeof last_error, fmt, args);
+    return status;
+}
+
 soma_status soma_fail(soma_status status, const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, args);
+    soma_vfail(status, fmt, args);
     va_end(args);
     return status;
 }

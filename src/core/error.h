@@ -7,6 +7,8 @@
 #ifndef SOMA_CORE_ERROR_H
 #define SOMA_CORE_ERROR_H
 
+#include <stdarg.h>
+
 #include "soma/status.h"
 
 #if defined(__GNUC__)
@@ -16,6 +18,8 @@
 #endif
 
 soma_status soma_fail(soma_status status, const char *fmt, ...) SOMA_PRINTF(2, 3);
+/* The same with a va_list (what the CUDA module calls, core/cuda_module.h). */
+soma_status soma_vfail(soma_status status, const char *fmt, va_list args) SOMA_PRINTF(2, 0);
 
 /* Evaluates a soma_status expression and returns it from the caller if it is
  * not SOMA_OK. */

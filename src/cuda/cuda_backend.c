@@ -298,6 +298,13 @@ CUDA_KERNEL(k_clip_scale, soma_cuda_clip_scale(IN(0), NUMEL, call->p.alpha, OUT,
 
 static unsigned long long soma_cuda_generation(void *vctx) { return ((soma_cuda_ctx *)vctx)->generation; }
 
+/* For NCCL (src/dist/comm_nccl.c), which queues its reductions on our stream. */
+static soma_status cuda_make_current(void *vctx, void **stream) {
+    soma_cuda_ctx *ctx = vctx;
+    *stream = ctx->stream;
+    return soma_cuda_enter(ctx, "make_current");
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 const soma_backend soma_cuda_backend = {
@@ -315,6 +322,7 @@ const soma_backend soma_cuda_backend = {
     .release_caches = NULL, /* every CUDA resource belongs to a context */
     .trim = soma_cuda_memory_trim,
     .memory_info = soma_cuda_memory_info,
+    .make_current = cuda_make_current,
     .staging_create = soma_cuda_staging_create,
     .staging_free = soma_cuda_staging_free,
     .staging_acquire = soma_cuda_staging_acquire,

@@ -86,10 +86,12 @@ static inline soma_status soma_cuda_enter(const soma_cuda_ctx *ctx, const char *
     return soma_cuda_check(ctx->ordinal, cudaSetDevice(ctx->ordinal), where, "cudaSetDevice");
 }
 
-/* The op's name ("relu_backward") for messages from kernels. */
-static inline const char *soma_cuda_op_name(const soma_op_call *call) {
-    return soma_op_table[call->op].name;
-}
+/* The op's name ("relu_backward") for messages from kernels (cuda_entry.c:
+ * the module reads the core's op table through its host services). */
+const char *soma_cuda_op_name(const soma_op_call *call);
+
+/* cuda_backend.c: the table; the core reaches it through cuda_entry.c. */
+extern const soma_backend soma_cuda_backend;
 
 /* cuda_memory.c: device memory through a cache of freed blocks, so that a
  * warmed-up run allocates nothing; the device must be current. Destroy

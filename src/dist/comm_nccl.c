@@ -20,7 +20,8 @@
 
 #include <nccl.h>
 
-#include "cuda/cuda_internal.h" /* soma_cuda_ctx: the device's stream and ordinal */
+#include "core/backend.h" /* make_current: the device's stream (no CUDA call here: the core links no CUDA) */
+#include "core/error.h"
 #include "dist/dist_internal.h"
 #include "soma/tensor.h"
 
@@ -81,7 +82,14 @@ static soma_status nccl_failed(const char *what, ncclResult_t r) {
     return soma_fail(SOMA_ERR_BACKEND, "soma_train: %s failed: %s (%d)", what, api.GetErrorString(r), (int)r);
 }
 
-static soma_cuda_ctx *ctx_of(soma_device *dev) { return dev->ctx; }
+/* Makes dev's GPU current for this thread (NCCL works on the current device)
+ * and gives the stream the backend queues its work on. */
+static soma_status enter(soma_device *dev, cudaStream_t *stream) {
+    void *s = NULL;
+    SOMA_TRY(dev->backend->make_current(dev->ctx, &s));
+    *stream = (cudaStream_t)s;
+    return SOMA_OK;
+}
 
 soma_status soma_nccl_open(soma_dist *d, soma_device *dev, soma_nccl **out) {
     *out = NULL;
@@ -103,8 +111,8 @@ soma_status soma_nccl_open(soma_dist *d, soma_device *dev, soma_nccl **out) {
     if (r != ncclSuccess) return nccl_failed("ncclGetUniqueId", r);
     soma_nccl *n = calloc(1, sizeof *n);
     if (!n) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
-    soma_cuda_ctx *ctx = ctx_of(dev);
-    soma_status st = soma_cuda_check(ctx->ordinal, cudaSetDevice(ctx->ordinal), "nccl", "cudaSetDevice");
+    cudaStream_t stream;
+    soma_status st = enter(dev, &stream);
     if (st == SOMA_OK && (r = api.CommInitRank(&n->comm, d->size, id, d->rank)) != ncclSuccess)
         st = nccl_failed("ncclCommInitRank", r);
     if (st == SOMA_OK) st = soma_tensor_create(dev, 1, 1, &n->flag);
@@ -139,7 +147,8 @@ const int soma_nccl_built = 1;
 
 soma_status soma_nccl_average(soma_nccl *n, soma_device *dev, soma_tensor *const *grads, int count, float share,
                               float *flag) {
-    soma_cuda_ctx *ctx = ctx_of(dev);
+    cudaStream_t stream;
+    SOMA_TRY(enter(dev, &stream));
     SOMA_TRY(soma_tensor_upload(n->flag, flag, 1));
     ncclRedOp_t op;
     ncclResult_t r = api.RedOpCreatePreMulSum(&op, &share, ncclFloat32, ncclScalarHostImmediate, n->comm);
@@ -147,10 +156,10 @@ soma_status soma_nccl_average(soma_nccl *n, soma_device *dev, soma_tensor *const
     ncclResult_t group = api.GroupStart();
     for (int i = 0; i < count && r == ncclSuccess && group == ncclSuccess; i++) {
         float *g = grads[i]->data;
-        r = api.AllReduce(g, g, (size_t)soma_tensor_numel(grads[i]), ncclFloat32, op, n->comm, ctx->stream);
+        r = api.AllReduce(g, g, (size_t)soma_tensor_numel(grads[i]), ncclFloat32, op, n->comm, stream);
     }
     if (r == ncclSuccess && group == ncclSuccess)
-        r = api.AllReduce(n->flag->data, n->flag->data, 1, ncclFloat32, ncclSum, n->comm, ctx->stream);
+        r = api.AllReduce(n->flag->data, n->flag->data, 1, ncclFloat32, ncclSum, n->comm, stream);
     if (group == ncclSuccess) group = api.GroupEnd();
     api.RedOpDestroy(op, n->comm); /* allowed once the last call given it has returned */
     if (r != ncclSuccess) return nccl_failed("ncclAllReduce", r);

@@ -38,6 +38,27 @@ esac
 version=$("$prefix/bin/soma" --version) || fail "the installed soma --version failed"
 echo "ok: installed CLI says '$version'"
 
+# the CUDA module (a CUDA build with SOMA_CUDA_MODULE=ON): installed beside
+# libsoma.so, and the installed soma finds it (bin/../lib): --device auto
+# then trains on a GPU, or on the CPU for want of a device, not of the module
+if [ -e "$build/libsoma-cuda.so" ]; then
+  if [ -e "$libdir/libsoma-cuda.so" ]; then
+    printf 'a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$work/xor.csv"
+    if SOMA_CUDA_MODULE= "$prefix/bin/soma" train --data "csv:$work/xor.csv" --epochs 1 --layers 2,4,2 \
+         --device auto >"$work/auto.out" 2>"$work/auto.err"; then
+      if grep -Eq "module .*(was not found|does not load|another soma)" "$work/auto.out"; then
+        fail "the installed soma does not use the installed CUDA module: $(grep -- '^--device' "$work/auto.out")"
+      else
+        echo "ok: the installed soma loads lib/libsoma-cuda.so: $(grep -- '^device' "$work/auto.out") $(grep -- '^--device' "$work/auto.out")"
+      fi
+    else
+      fail "the installed soma train --device auto failed: $(cat "$work/auto.err")"
+    fi
+  else
+    fail "lib/libsoma-cuda.so (the CUDA module) was not installed"
+  fi
+fi
+
 # the CLI's companions: man pages, bash completion, and the script `soma fetch`
 # finds from bin/soma (replaced here by one that names itself: no download)
 for f in share/man/man1/soma.1 share/man/man1/soma-train.1 share/man/man1/soma-fetch.1 \
