@@ -472,6 +472,83 @@ const soma_op_desc soma_op_table[SOMA_OP_COUNT] = {
                                   .kind = {SOMA_IN_SMALL_INT, SOMA_IN_SMALL_INT, SOMA_IN_NORMAL},
                                   .nmse_limit = LIMIT_REDUCTION, .part = SOMA_PROFILE_GEMM,
                                   .reference = soma_ref_gemm_act_backward, .grad_of = -1},
+
+    /* Normalizations (soma/ops.h gives the maths). Batchnorm reduces over the
+     * m rows of each column, layernorm over the n columns of each row; both
+     * keep the mean and 1/sqrt(var + eps) for the backward ("saved"). Their
+     * outputs are reductions' results scaled per element: LIMIT_REDUCTION.
+     * Parameters: PyTorch's defaults (momentum 0.1, eps 1e-5), and a larger
+     * eps and momentum. */
+    [SOMA_OP_BATCHNORM_FORWARD_TRAIN] = {.name = "batchnorm_forward_train",
+                                         .api = "soma_batchnorm_forward_train",
+                                         .n_in = 3, .n_out = 4,
+                                         .arg = {"x", "gamma", "beta", "y", "saved",
+                                                 "running_mean", "running_var"},
+                                         .shape = {"mn", "1n", "1n", "mn", "2n", "1n", "1n"},
+                                         .out_kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL,
+                                                      SOMA_IN_NORMAL, SOMA_IN_POSITIVE},
+                                         .reads_output = 1, .min_rows = 2,
+                                         .nmse_limit = LIMIT_REDUCTION,
+                                         .reference = soma_ref_batchnorm_forward_train,
+                                         .grad_of = -1, .n_test_params = 2,
+                                         .test_params = {{.momentum = 0.1f, .eps = 1e-5f},
+                                                         {.momentum = 0.5f, .eps = 1e-2f}}},
+    [SOMA_OP_BATCHNORM_FORWARD_EVAL] = {.name = "batchnorm_forward_eval",
+                                        .api = "soma_batchnorm_forward_eval",
+                                        .n_in = 5, .n_out = 1,
+                                        .arg = {"x", "gamma", "beta", "running_mean",
+                                                "running_var", "y"},
+                                        .shape = {"mn", "1n", "1n", "1n", "1n", "mn"},
+                                        .kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_NORMAL,
+                                                 SOMA_IN_NORMAL, SOMA_IN_POSITIVE},
+                                        .alias_mask = 1u, .nmse_limit = LIMIT_ELEMENTWISE,
+                                        .reference = soma_ref_batchnorm_forward_eval,
+                                        .grad_of = -1, .n_test_params = 2,
+                                        .test_params = {{.eps = 1e-5f}, {.eps = 1e-2f}}},
+    /* (x, gamma, saved, dy) -> (dx, dgamma, dbeta). The saved statistics
+     * are free inputs here (mean and 1/std in [0.5, 1.5)): the formula does
+     * not need them to be x's. The parameters only serve test_grad's forward:
+     * eps 1e-2, because at m = 2 (the 1x1 case) a column normalizes to +-1
+     * whatever x is, and x's gradient, of order eps, would drown in float
+     * noise at eps 1e-5. */
+    [SOMA_OP_BATCHNORM_BACKWARD] = {.name = "batchnorm_backward", .api = "soma_batchnorm_backward",
+                                    .n_in = 4, .n_out = 3,
+                                    .arg = {"x", "gamma", "saved", "dy", "dx", "dgamma", "dbeta"},
+                                    .shape = {"mn", "1n", "2n", "mn", "mn", "1n", "1n"},
+                                    .kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_POSITIVE,
+                                             SOMA_IN_NORMAL},
+                                    .nmse_limit = LIMIT_REDUCTION,
+                                    .reference = soma_ref_batchnorm_backward,
+                                    .grad_of = SOMA_OP_BATCHNORM_FORWARD_TRAIN, .grad_wrt = 0,
+                                    .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1,
+                                                 SOMA_FROM_FWD_OUT1, SOMA_FROM_DOUT},
+                                    .n_test_params = 1,
+                                    .test_params = {{.momentum = 0.1f, .eps = 1e-2f}}},
+    [SOMA_OP_LAYERNORM_FORWARD] = {.name = "layernorm_forward", .api = "soma_layernorm_forward",
+                                   .n_in = 3, .n_out = 2,
+                                   .arg = {"x", "gamma", "beta", "y", "saved"},
+                                   .shape = {"mn", "1n", "1n", "mn", "m2"},
+                                   .nmse_limit = LIMIT_REDUCTION,
+                                   .reference = soma_ref_layernorm_forward, .grad_of = -1,
+                                   .n_test_params = 2,
+                                   .test_params = {{.eps = 1e-5f}, {.eps = 1e-2f}}},
+    /* (x, gamma, saved, dy) -> (dx, dgamma, dbeta); saved free as above */
+    [SOMA_OP_LAYERNORM_BACKWARD] = {.name = "layernorm_backward", .api = "soma_layernorm_backward",
+                                    .n_in = 4, .n_out = 3,
+                                    .arg = {"x", "gamma", "saved", "dy", "dx", "dgamma", "dbeta"},
+                                    .shape = {"mn", "1n", "m2", "mn", "mn", "1n", "1n"},
+                                    .kind = {SOMA_IN_NORMAL, SOMA_IN_NORMAL, SOMA_IN_POSITIVE,
+                                             SOMA_IN_NORMAL},
+                                    .nmse_limit = LIMIT_REDUCTION,
+                                    .reference = soma_ref_layernorm_backward,
+                                    .grad_of = SOMA_OP_LAYERNORM_FORWARD, .grad_wrt = 0,
+                                    .grad_src = {SOMA_FROM_FWD_IN0, SOMA_FROM_FWD_IN1,
+                                                 SOMA_FROM_FWD_OUT1, SOMA_FROM_DOUT},
+                                    .n_test_params = 1, .test_params = {{.eps = 1e-5f}}},
+    /* (a, b) -> y = a + b; y may be a or b */
+    [SOMA_OP_ADD] = {.name = "add", .api = "soma_add", .n_in = 2, .n_out = 1,
+                     .arg = {"a", "b", "y"}, .shape = {"mn", "mn", "mn"}, .alias_mask = 3u,
+                     .nmse_limit = LIMIT_ELEMENTWISE, .reference = soma_ref_add, .grad_of = -1},
 };
 
 soma_op_id soma_op_find(const char *name) {
@@ -481,7 +558,8 @@ soma_op_id soma_op_find(const char *name) {
 }
 
 int64_t soma_shape_letter_fixed(char letter) {
-    return letter == '1' ? 1 : letter == 'c' ? SOMA_CTL_SIZE : letter == 's' ? SOMA_SCHED_COLS : 0;
+    return letter == '1' ? 1 : letter == '2' ? 2 : letter == 'c' ? SOMA_CTL_SIZE
+           : letter == 's' ? SOMA_SCHED_COLS : 0;
 }
 
 static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
@@ -493,6 +571,7 @@ static int64_t dim_of(char letter, int64_t m, int64_t n, int64_t k) {
 void soma_op_test_shapes(soma_op_id op, const soma_op_params *p, int64_t m, int64_t n, int64_t k,
                          soma_shape in[SOMA_MAX_IN], soma_shape out[SOMA_MAX_OUT]) {
     const soma_op_desc *d = &soma_op_table[op];
+    if (m < d->min_rows) m = d->min_rows;
     if (d->test_shapes) {
         d->test_shapes(p, m, n, k, in, out);
         return;

@@ -13,7 +13,7 @@
 #include "soma/ops.h"
 #include "soma/profile.h"
 
-#define SOMA_MAX_IN 3
+#define SOMA_MAX_IN 5 /* batchnorm_forward_eval: x, gamma, beta, running mean and var */
 #define SOMA_MAX_OUT 4
 #define SOMA_MAX_TEST_PARAMS 12
 
@@ -72,6 +72,13 @@ typedef enum soma_op_id {
     SOMA_OP_GEMM_DRELU_BGRAD,
     SOMA_OP_GEMM_BIAS_GELU,
     SOMA_OP_GEMM_DGELU_BGRAD,
+    /* normalizations and the residual sum (layers beyond dense) */
+    SOMA_OP_BATCHNORM_FORWARD_TRAIN,
+    SOMA_OP_BATCHNORM_FORWARD_EVAL,
+    SOMA_OP_BATCHNORM_BACKWARD,
+    SOMA_OP_LAYERNORM_FORWARD,
+    SOMA_OP_LAYERNORM_BACKWARD,
+    SOMA_OP_ADD,
     SOMA_OP_COUNT
 } soma_op_id;
 
@@ -94,9 +101,9 @@ typedef struct soma_op_params {
     uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout, bias_act_dropout: Philox
                                   key and stream */
     float drop;                /* dropout, bias_act_dropout(_backward): the drop probability p */
-    float lr, momentum, weight_decay; /* sgd_update, adam_update */
+    float lr, momentum, weight_decay; /* sgd_update, adam_update; batchnorm_forward_train: momentum */
     int nesterov;                     /* sgd_update */
-    float beta1, beta2, eps;          /* adam_update */
+    float beta1, beta2, eps;          /* adam_update; batchnorm, layernorm: eps */
     float bias_correction1;           /* adam_update: 1 / (1 - beta1^t) */
     float bias_correction2;           /* adam_update: 1 / (1 - beta2^t) */
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
@@ -148,11 +155,12 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, w, r, g, 1, c, s}: "mn", "1n", "m1", "11";
+    /* Argument shapes as two letters from {m, n, k, w, r, g, 1, 2, c, s}: "mn", "1n", "m1", "11";
      * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw");
      * r and g are cuBLASLt's epilogue aux rows: 4 ceil(n / 128) words of
      * ReLU mask bits, 8 ceil(n / 8) floats of GELU inputs;
-     * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS.
+     * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS;
+     * 2 is two (a normalization's saved mean and 1/std: "2n", "m2").
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
      * NULL for gemm, whose shapes depend on the transpositions. */
@@ -166,6 +174,9 @@ typedef struct soma_op_desc {
     void (*test_shapes)(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
                         soma_shape in[], soma_shape out[]);
     int reads_output;      /* the output's old value is an input (gemm beta, axpy) */
+    int64_t min_rows;      /* the fewest rows input 0 may have (0: any); the tests use
+                              max(m, min_rows) rows. batchnorm_forward_train: 2, since
+                              the unbiased variance of one row is undefined */
     unsigned alias_mask;   /* bit i: the output may be the same tensor as input i */
     int bit_exact;         /* backends must agree bit for bit (fills, argmax, counts) */
     unsigned bits_out;     /* bit o: output o holds 32-bit words of mask bits in float storage,
@@ -175,7 +186,10 @@ typedef struct soma_op_desc {
     soma_profile_part part; /* where a profiled run counts its time (0: elementwise) */
     soma_ref_fn reference;
     /* backward ops: the forward op, which of its inputs this is the gradient
-     * for, and where each input comes from */
+     * for, and where each input comes from. A backward op with several
+     * outputs (batchnorm's dx, dgamma, dbeta) gives output o the gradient
+     * with respect to the forward's input grad_wrt + o; test_grad checks
+     * each against finite differences. */
     int grad_of;           /* -1 for forward ops (GEMM's gradients are GEMMs) */
     int grad_wrt;
     soma_grad_source grad_src[SOMA_MAX_IN];

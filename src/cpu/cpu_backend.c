@@ -141,6 +141,12 @@ const soma_backend soma_cpu_backend = {
         [SOMA_OP_SGD_STEP] = soma_cpu_sgd_step,
         [SOMA_OP_ADAM_STEP] = soma_cpu_adam_step,
         [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = soma_cpu_bias_act_dropout_step,
+        [SOMA_OP_BATCHNORM_FORWARD_TRAIN] = soma_cpu_batchnorm_forward_train,
+        [SOMA_OP_BATCHNORM_FORWARD_EVAL] = soma_cpu_batchnorm_forward_eval,
+        [SOMA_OP_BATCHNORM_BACKWARD] = soma_cpu_batchnorm_backward,
+        [SOMA_OP_LAYERNORM_FORWARD] = soma_cpu_layernorm_forward,
+        [SOMA_OP_LAYERNORM_BACKWARD] = soma_cpu_layernorm_backward,
+        [SOMA_OP_ADD] = soma_cpu_add,
     },
     .variants = soma_cpu_variants,
 };

@@ -9,6 +9,7 @@
  *   cpu_loss.c         MSE, BCE on logits, softmax cross-entropy
  *   cpu_reduce.c       sum, mean, sum of squares, bias gradient, row argmax,
  *                      correct count, active columns
+ *   cpu_norm.c         batchnorm, layernorm (forward, backward), the residual add
  *   cpu_gemm_op.c      GEMM: OpenBLAS or the blocked kernel of cpu_gemm.c
  *   cpu_parallel.c     threads and the denormal mode of the loops above
  * Each has the signature of soma_op_kernel; the op layer has checked shapes. */
@@ -81,6 +82,12 @@ CPU_KERNEL(soma_cpu_gather_rows);
 CPU_KERNEL(soma_cpu_step_begin);
 CPU_KERNEL(soma_cpu_watch_loss);
 CPU_KERNEL(soma_cpu_clip_scale);
+CPU_KERNEL(soma_cpu_batchnorm_forward_train);
+CPU_KERNEL(soma_cpu_batchnorm_forward_eval);
+CPU_KERNEL(soma_cpu_batchnorm_backward);
+CPU_KERNEL(soma_cpu_layernorm_forward);
+CPU_KERNEL(soma_cpu_layernorm_backward);
+CPU_KERNEL(soma_cpu_add);
 CPU_KERNEL(soma_cpu_gemm);         /* OpenBLAS when present, else blocked */
 CPU_KERNEL(soma_cpu_gemm_bias_act);     /* cpu_gemm_epilogue.c: gemm_bias_relu, gemm_bias_gelu */
 CPU_KERNEL(soma_cpu_gemm_act_backward); /* gemm_drelu_bgrad, gemm_dgelu_bgrad */

@@ -296,6 +296,25 @@ CUDA_KERNEL(k_watch_loss, soma_cuda_watch_loss(IN(0), call->p.alpha, OUT_AT(0), 
 /* parts -> ctl */
 CUDA_KERNEL(k_clip_scale, soma_cuda_clip_scale(IN(0), NUMEL, call->p.alpha, OUT, STREAM))
 
+/* normalizations (x is m x n) and the residual sum */
+CUDA_KERNEL(k_batchnorm_forward_train,
+            soma_cuda_batchnorm_forward_train(call->p.momentum, call->p.eps, IN(0), IN(1), IN(2),
+                                              OUT_AT(0), OUT_AT(1), OUT_AT(2), OUT_AT(3), ROWS,
+                                              COLS, STREAM))
+CUDA_KERNEL(k_batchnorm_forward_eval,
+            soma_cuda_batchnorm_forward_eval(call->p.eps, IN(0), IN(1), IN(2), IN(3), IN(4), OUT,
+                                             ROWS, COLS, STREAM))
+CUDA_KERNEL(k_batchnorm_backward,
+            soma_cuda_batchnorm_backward(IN(0), IN(1), IN(2), IN(3), OUT_AT(0), OUT_AT(1),
+                                         OUT_AT(2), ROWS, COLS, STREAM))
+CUDA_KERNEL(k_layernorm_forward, soma_cuda_layernorm_forward(call->p.eps, IN(0), IN(1), IN(2),
+                                                             OUT_AT(0), OUT_AT(1), ROWS, COLS,
+                                                             STREAM))
+CUDA_KERNEL(k_layernorm_backward,
+            soma_cuda_layernorm_backward(IN(0), IN(1), IN(2), IN(3), OUT_AT(0), OUT_AT(1),
+                                         OUT_AT(2), ROWS, COLS, STREAM))
+CUDA_KERNEL(k_add, soma_cuda_add(IN(0), IN(1), OUT, NUMEL, STREAM))
+
 static unsigned long long soma_cuda_generation(void *vctx) { return ((soma_cuda_ctx *)vctx)->generation; }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -384,6 +403,12 @@ const soma_backend soma_cuda_backend = {
         [SOMA_OP_SGD_STEP] = k_sgd_update,
         [SOMA_OP_ADAM_STEP] = k_adam_update,
         [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = k_bias_act_dropout,
+        [SOMA_OP_BATCHNORM_FORWARD_TRAIN] = k_batchnorm_forward_train,
+        [SOMA_OP_BATCHNORM_FORWARD_EVAL] = k_batchnorm_forward_eval,
+        [SOMA_OP_BATCHNORM_BACKWARD] = k_batchnorm_backward,
+        [SOMA_OP_LAYERNORM_FORWARD] = k_layernorm_forward,
+        [SOMA_OP_LAYERNORM_BACKWARD] = k_layernorm_backward,
+        [SOMA_OP_ADD] = k_add,
     },
     .variants = soma_cuda_variants, /* cuda_cudnn.c or cudnn_absent.c */
 };

@@ -40,6 +40,13 @@ void soma_ref_sum_squares(const soma_ref_call *c);
 void soma_ref_active_columns(const soma_ref_call *c);
 void soma_ref_sgd_update(const soma_ref_call *c);
 void soma_ref_adam_update(const soma_ref_call *c);
+/* reference_norm.c: batchnorm, layernorm, add */
+void soma_ref_batchnorm_forward_train(const soma_ref_call *c);
+void soma_ref_batchnorm_forward_eval(const soma_ref_call *c);
+void soma_ref_batchnorm_backward(const soma_ref_call *c);
+void soma_ref_layernorm_forward(const soma_ref_call *c);
+void soma_ref_layernorm_backward(const soma_ref_call *c);
+void soma_ref_add(const soma_ref_call *c);
 /* reference_step.c: the training step's control ops */
 #define NUMEL_OF(shape) ((shape).rows * (shape).cols)
 void soma_ref_gather_rows(const soma_ref_call *c);
