@@ -189,12 +189,12 @@ static void rewrite(const char *key, const char *value, const char *format, cons
     soma_st_file *f = NULL;
     ck_soma(soma_safetensors_read(path, &f));
     soma_st_meta meta[64];
-    int n = 0;
+    int n = 0, arch_case = key && strcmp(key, "arch") == 0;
     for (int i = 0; i < soma_st_file_meta_count(f); i++) {
         soma_st_meta e = *soma_st_file_meta_entry(f, i);
         if (strcmp(e.key, "format") == 0 && format) e.value = format;
         if (strcmp(e.key, "checksum") == 0 && format && strcmp(format, "soma.mlp.v1") == 0) continue;
-        if (key && strcmp(key, "arch") == 0 && strcmp(e.key, "layers") == 0) continue; /* else it would count */
+        if (arch_case && strcmp(e.key, "layers") == 0) continue; /* else it would count, not 'arch' */
         if (key && strcmp(e.key, key) == 0) {
             if (!value) continue;
             e.value = value;

@@ -11,9 +11,9 @@
 
 static const soma_layer_kind *const kinds[SOMA_LAYER_KIND_COUNT] = {
     [SOMA_LAYER_DENSE] = &soma_layer_dense,
-    /*TMP[SOMA_LAYER_BATCHNORM] = &soma_layer_batchnorm,
+    [SOMA_LAYER_BATCHNORM] = &soma_layer_batchnorm,
     [SOMA_LAYER_LAYERNORM] = &soma_layer_layernorm,
-    [SOMA_LAYER_RESIDUAL] = &soma_layer_residual,*/
+    [SOMA_LAYER_RESIDUAL] = &soma_layer_residual,
 };
 
 const soma_layer_kind *soma_layer_kind_of(soma_layer_kind_id id) {
