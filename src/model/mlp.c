@@ -450,7 +450,11 @@ soma_status soma_mlp_dead_fraction(soma_mlp *m, int l, double *fraction) {
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_dead_fraction: no layer %d, or NULL argument", l);
     const soma_layer *L = &m->layers[l];
     *fraction = 0.0;
-    if (L->desc.act != SOMA_ACT_RELU || !L->alive) return SOMA_OK;
+    if (L->desc.act != SOMA_ACT_RELU) return SOMA_OK;
+    if (!L->alive) { /* a residual block: its inner units are not tracked */
+        *fraction = NAN;
+        return SOMA_OK;
+    }
     float *flags = malloc((size_t)L->out * sizeof *flags);
     if (!flags) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_dead_fraction: out of host memory");
     soma_status st = soma_tensor_download(L->alive, flags, (size_t)L->out);
