@@ -162,32 +162,6 @@ cudaError_t soma_cuda_bias_act_aux(int relu, float *h, const float *bias, float 
 cudaError_t soma_cuda_act_aux_backward(int relu, float *dz, const float *aux, int64_t m, int64_t n,
                                        int64_t aux_cols, cudaStream_t stream);
 
-/* ---- norm.cu (soma/ops.h gives the maths; x is m x n) ------------------- */
-
-/* batchnorm, training: y, saved [2,n] (mean, 1/std), running stats updated */
-cudaError_t soma_cuda_batchnorm_forward_train(float momentum, float eps, const float *x,
-                                              const float *gamma, const float *beta, float *y,
-                                              float *saved, float *rmean, float *rvar, int64_t m,
-                                              int64_t n, cudaStream_t stream);
-/* batchnorm, evaluation: y from the running statistics (y may be x) */
-cudaError_t soma_cuda_batchnorm_forward_eval(float eps, const float *x, const float *gamma,
-                                             const float *beta, const float *rmean,
-                                             const float *rvar, float *y, int64_t m, int64_t n,
-                                             cudaStream_t stream);
-cudaError_t soma_cuda_batchnorm_backward(const float *x, const float *gamma, const float *saved,
-                                         const float *dy, float *dx, float *dgamma, float *dbeta,
-                                         int64_t m, int64_t n, cudaStream_t stream);
-/* layernorm: y, saved [m,2] (mean, 1/std of each row) */
-cudaError_t soma_cuda_layernorm_forward(float eps, const float *x, const float *gamma,
-                                        const float *beta, float *y, float *saved, int64_t m,
-                                        int64_t n, cudaStream_t stream);
-cudaError_t soma_cuda_layernorm_backward(const float *x, const float *gamma, const float *saved,
-                                         const float *dy, float *dx, float *dgamma, float *dbeta,
-                                         int64_t m, int64_t n, cudaStream_t stream);
-/* y = a + b (y may be a or b) */
-cudaError_t soma_cuda_add(const float *a, const float *b, float *y, int64_t count,
-                          cudaStream_t stream);
-
 /* ---- round.cu (core/precision.h: to nearest, ties to even) ------------ */
 
 /* y = x rounded to TF32 (float32 with the 13 low mantissa bits zero) */

@@ -11,6 +11,7 @@
  * sums; its dgamma and dbeta are column sums again (the column tile).
  * Statistics take two passes (mean, then the squares of x - mean), as the
  * CPU and the reference do, so no catastrophic cancellation. */
+#include "core/backend.h" // soma_op_call: the launchers below take the call
 #include "kernels.h"
 #include "launch_util.cuh" // SOMA_LAUNCH, SOMA_GRID_STRIDE, SOMA_ROW_STRIDE, soma_row_threads
 #include "reduce_util.cuh" // soma_block_sum
@@ -185,60 +186,61 @@ static __global__ void add_kernel(const float *a, const float *b, float *y, int6
 static unsigned column_tiles(int64_t n) { return soma_blocks_for(n, COL_TILE_COLS, INT32_MAX); }
 static unsigned row_blocks(int64_t m) { return soma_blocks_for(m, 1, SOMA_MAX_ROW_BLOCKS); }
 
-extern "C" cudaError_t soma_cuda_batchnorm_forward_train(float momentum, float eps, const float *x,
-                                                         const float *gamma, const float *beta,
-                                                         float *y, float *saved, float *rmean,
-                                                         float *rvar, int64_t m, int64_t n,
-                                                         cudaStream_t stream) {
+/* ---- launchers: op_list.h's SOMA_CUDA_LAUNCH entries --------------------
+ * Each takes the call as the op layer checked it (shapes as op_list.h
+ * declares them; x is m x n) and queues its kernels on `stream`. */
+
+#define IN(i) (call->in[i]->data)
+#define OUT(o) (call->out[o]->data)
+#define M (call->in[0]->rows)
+#define N (call->in[0]->cols)
+
+/* (x, gamma, beta) -> (y, saved, running_mean, running_var) */
+extern "C" cudaError_t soma_cuda_batchnorm_forward_train(const soma_op_call *call, cudaStream_t stream) {
     dim3 threads(COL_TILE_COLS, COL_TILE_ROWS);
-    SOMA_LAUNCH(batchnorm_forward_train_kernel, column_tiles(n), threads, 0, stream, momentum, eps,
-                x, gamma, beta, y, saved, rmean, rvar, m, n);
+    SOMA_LAUNCH(batchnorm_forward_train_kernel, column_tiles(N), threads, 0, stream,
+                call->p.momentum, call->p.eps, IN(0), IN(1), IN(2), OUT(0), OUT(1), OUT(2), OUT(3),
+                M, N);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t soma_cuda_batchnorm_forward_eval(float eps, const float *x, const float *gamma,
-                                                        const float *beta, const float *rmean,
-                                                        const float *rvar, float *y, int64_t m,
-                                                        int64_t n, cudaStream_t stream) {
-    SOMA_LAUNCH(batchnorm_forward_eval_kernel, soma_flat_blocks(m * n), SOMA_BLOCK, 0, stream, eps,
-                x, gamma, beta, rmean, rvar, y, m * n, n);
+/* (x, gamma, beta, running_mean, running_var) -> y */
+extern "C" cudaError_t soma_cuda_batchnorm_forward_eval(const soma_op_call *call, cudaStream_t stream) {
+    SOMA_LAUNCH(batchnorm_forward_eval_kernel, soma_flat_blocks(M * N), SOMA_BLOCK, 0, stream,
+                call->p.eps, IN(0), IN(1), IN(2), IN(3), IN(4), OUT(0), M * N, N);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t soma_cuda_batchnorm_backward(const float *x, const float *gamma,
-                                                    const float *saved, const float *dy, float *dx,
-                                                    float *dgamma, float *dbeta, int64_t m,
-                                                    int64_t n, cudaStream_t stream) {
+/* (x, gamma, saved, dy) -> (dx, dgamma, dbeta) */
+extern "C" cudaError_t soma_cuda_batchnorm_backward(const soma_op_call *call, cudaStream_t stream) {
     dim3 threads(COL_TILE_COLS, COL_TILE_ROWS);
-    SOMA_LAUNCH(batchnorm_backward_kernel, column_tiles(n), threads, 0, stream, x, gamma, saved, dy,
-                dx, dgamma, dbeta, m, n);
+    SOMA_LAUNCH(batchnorm_backward_kernel, column_tiles(N), threads, 0, stream, IN(0), IN(1), IN(2),
+                IN(3), OUT(0), OUT(1), OUT(2), M, N);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t soma_cuda_layernorm_forward(float eps, const float *x, const float *gamma,
-                                                   const float *beta, float *y, float *saved,
-                                                   int64_t m, int64_t n, cudaStream_t stream) {
-    SOMA_LAUNCH(layernorm_forward_kernel, row_blocks(m), soma_row_threads(n), 0, stream, eps, x,
-                gamma, beta, y, saved, m, n);
+/* (x, gamma, beta) -> (y, saved) */
+extern "C" cudaError_t soma_cuda_layernorm_forward(const soma_op_call *call, cudaStream_t stream) {
+    SOMA_LAUNCH(layernorm_forward_kernel, row_blocks(M), soma_row_threads(N), 0, stream, call->p.eps,
+                IN(0), IN(1), IN(2), OUT(0), OUT(1), M, N);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t soma_cuda_layernorm_backward(const float *x, const float *gamma,
-                                                    const float *saved, const float *dy, float *dx,
-                                                    float *dgamma, float *dbeta, int64_t m,
-                                                    int64_t n, cudaStream_t stream) {
-    SOMA_LAUNCH(layernorm_dx_kernel, row_blocks(m), soma_row_threads(n), 0, stream, x, gamma, saved,
-                dy, dx, m, n);
+/* (x, gamma, saved, dy) -> (dx, dgamma, dbeta): dx by rows, then the column sums */
+extern "C" cudaError_t soma_cuda_layernorm_backward(const soma_op_call *call, cudaStream_t stream) {
+    SOMA_LAUNCH(layernorm_dx_kernel, row_blocks(M), soma_row_threads(N), 0, stream, IN(0), IN(1),
+                IN(2), IN(3), OUT(0), M, N);
     cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
     dim3 threads(COL_TILE_COLS, COL_TILE_ROWS);
-    SOMA_LAUNCH(layernorm_params_kernel, column_tiles(n), threads, 0, stream, x, saved, dy, dgamma,
-                dbeta, m, n);
+    SOMA_LAUNCH(layernorm_params_kernel, column_tiles(N), threads, 0, stream, IN(0), IN(2), IN(3),
+                OUT(1), OUT(2), M, N);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t soma_cuda_add(const float *a, const float *b, float *y, int64_t count,
-                                     cudaStream_t stream) {
-    SOMA_LAUNCH(add_kernel, soma_flat_blocks(count), SOMA_BLOCK, 0, stream, a, b, y, count);
+/* (a, b) -> y */
+extern "C" cudaError_t soma_cuda_add(const soma_op_call *call, cudaStream_t stream) {
+    SOMA_LAUNCH(add_kernel, soma_flat_blocks(M * N), SOMA_BLOCK, 0, stream, IN(0), IN(1), OUT(0),
+                M * N);
     return cudaGetLastError();
 }

@@ -150,6 +150,7 @@ soma_status soma_op_run(const soma_op_call *call, const char *variant) {
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_op_run: op id %d out of range", (int)call->op);
     const soma_op_desc *d = &soma_op_table[call->op];
     SOMA_TRY(check_present_and_same_device(d, call));
+    if (d->check_params) SOMA_TRY(d->check_params(d, &call->p));
     if (d->check) {
         soma_shape in[SOMA_MAX_IN], out[SOMA_MAX_OUT];
         for (int i = 0; i < d->n_in; i++) in[i] = (soma_shape){call->in[i]->rows, call->in[i]->cols};
@@ -401,61 +402,14 @@ soma_status soma_adam_update(const soma_adam_params *p, const soma_tensor *grad,
 
 soma_rng soma_rng_make(uint64_t seed) { return (soma_rng){.seed = seed, .offset = 0}; }
 
-/* ---- normalizations and the residual sum ---------------------------------- */
+/* ---- the public ops that op_list.h declares with SOMA_OP_PUBLIC ------------ */
 
-/* eps >= 0 (NaN refused: it would spread silently), momentum in [0, 1] */
-static soma_status check_norm_scalars(const char *api, float eps, float momentum) {
-    if (!(eps >= 0.0f)) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: eps = %g is not >= 0", api, eps);
-    if (!(momentum >= 0.0f && momentum <= 1.0f))
-        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: momentum = %g is not in [0, 1]", api, momentum);
-    return SOMA_OK;
-}
-
-soma_status soma_batchnorm_forward_train(float momentum, float eps, const soma_tensor *x,
-                                         const soma_tensor *gamma, const soma_tensor *beta,
-                                         soma_tensor *y, soma_tensor *saved,
-                                         soma_tensor *running_mean, soma_tensor *running_var) {
-    SOMA_TRY(check_norm_scalars("soma_batchnorm_forward_train", eps, momentum));
-    soma_op_call call = {.op = SOMA_OP_BATCHNORM_FORWARD_TRAIN, .in = {x, gamma, beta},
-                         .out = {y, saved, running_mean, running_var},
-                         .p = {.momentum = momentum, .eps = eps}};
-    return soma_op_run(&call, NULL);
-}
-
-soma_status soma_batchnorm_forward_eval(float eps, const soma_tensor *x, const soma_tensor *gamma,
-                                        const soma_tensor *beta, const soma_tensor *running_mean,
-                                        const soma_tensor *running_var, soma_tensor *y) {
-    SOMA_TRY(check_norm_scalars("soma_batchnorm_forward_eval", eps, 0.0f));
-    soma_op_call call = {.op = SOMA_OP_BATCHNORM_FORWARD_EVAL,
-                         .in = {x, gamma, beta, running_mean, running_var}, .out = {y},
-                         .p = {.eps = eps}};
-    return soma_op_run(&call, NULL);
-}
-
-soma_status soma_batchnorm_backward(const soma_tensor *x, const soma_tensor *gamma,
-                                    const soma_tensor *saved, const soma_tensor *dy, soma_tensor *dx,
-                                    soma_tensor *dgamma, soma_tensor *dbeta) {
-    soma_op_call call = {.op = SOMA_OP_BATCHNORM_BACKWARD, .in = {x, gamma, saved, dy},
-                         .out = {dx, dgamma, dbeta}};
-    return soma_op_run(&call, NULL);
-}
-
-soma_status soma_layernorm_forward(float eps, const soma_tensor *x, const soma_tensor *gamma,
-                                   const soma_tensor *beta, soma_tensor *y, soma_tensor *saved) {
-    SOMA_TRY(check_norm_scalars("soma_layernorm_forward", eps, 0.0f));
-    soma_op_call call = {.op = SOMA_OP_LAYERNORM_FORWARD, .in = {x, gamma, beta},
-                         .out = {y, saved}, .p = {.eps = eps}};
-    return soma_op_run(&call, NULL);
-}
-
-soma_status soma_layernorm_backward(const soma_tensor *x, const soma_tensor *gamma,
-                                    const soma_tensor *saved, const soma_tensor *dy, soma_tensor *dx,
-                                    soma_tensor *dgamma, soma_tensor *dbeta) {
-    soma_op_call call = {.op = SOMA_OP_LAYERNORM_BACKWARD, .in = {x, gamma, saved, dy},
-                         .out = {dx, dgamma, dbeta}};
-    return soma_op_run(&call, NULL);
-}
-
-soma_status soma_add(const soma_tensor *a, const soma_tensor *b, soma_tensor *y) {
-    return run(SOMA_OP_ADD, a, b, NULL, y, no_params);
-}
+#define SOMA_OP(...)
+#define SOMA_OP_PUBLIC(NAME, PARAMS, ...)                                                   \
+    soma_status NAME PARAMS {                                                               \
+        soma_op_call call = {__VA_ARGS__};                                                  \
+        return soma_op_run(&call, NULL);                                                    \
+    }
+#include "core/op_list.h"
+#undef SOMA_OP
+#undef SOMA_OP_PUBLIC

@@ -12,7 +12,9 @@
  *   cpu_norm.c         batchnorm, layernorm (forward, backward), the residual add
  *   cpu_gemm_op.c      GEMM: OpenBLAS or the blocked kernel of cpu_gemm.c
  *   cpu_parallel.c     threads and the denormal mode of the loops above
- * Each has the signature of soma_op_kernel; the op layer has checked shapes. */
+ * Each has the signature of soma_op_kernel; the op layer has checked shapes.
+ * cpu_backend.c declares every op's kernel from core/op_list.h; the ones
+ * below are those other files call (or older ops, declared before the list). */
 #ifndef SOMA_CPU_INTERNAL_H
 #define SOMA_CPU_INTERNAL_H
 
@@ -82,12 +84,6 @@ CPU_KERNEL(soma_cpu_gather_rows);
 CPU_KERNEL(soma_cpu_step_begin);
 CPU_KERNEL(soma_cpu_watch_loss);
 CPU_KERNEL(soma_cpu_clip_scale);
-CPU_KERNEL(soma_cpu_batchnorm_forward_train);
-CPU_KERNEL(soma_cpu_batchnorm_forward_eval);
-CPU_KERNEL(soma_cpu_batchnorm_backward);
-CPU_KERNEL(soma_cpu_layernorm_forward);
-CPU_KERNEL(soma_cpu_layernorm_backward);
-CPU_KERNEL(soma_cpu_add);
 CPU_KERNEL(soma_cpu_gemm);         /* OpenBLAS when present, else blocked */
 CPU_KERNEL(soma_cpu_gemm_bias_act);     /* cpu_gemm_epilogue.c: gemm_bias_relu, gemm_bias_gelu */
 CPU_KERNEL(soma_cpu_gemm_act_backward); /* gemm_drelu_bgrad, gemm_dgelu_bgrad */
