@@ -1,4 +1,6 @@
-/* op_table.c: the declaration of every op (see op_table.h).
+/* op_table.c: soma_op_table, the declarations of op_list.h, with what they
+ * use: the NMSE limits, test parameters shared by several ops, custom shape
+ * and scalar checks (see op_table.h).
  *
  * NMSE limits, sum((a-b)^2)/sum(b^2), hold between any backend and the
  * float64 reference and between two backends. Float rounding alone gives

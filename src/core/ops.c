@@ -1,5 +1,5 @@
 /* ops.c: the op layer. Every public op builds a soma_op_call and passes it to
- * soma_op_run, which checks it against the op's declaration in op_table.c
+ * soma_op_run, which checks it against the op's declaration in op_list.h
  * (NULLs, devices, shapes, aliasing) and hands it to the device's backend.
  * Kernels below this point may assume a well-formed call. */
 #include <math.h>
