@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(opt == NULL && soma_last_error()[0] != '\0');
         }
     }
-    soma_normalizer_free(&info.normalizer);
+    soma_checkpoint_info_free(&info); /* the normalizer and the class names */
     soma_mlp_free(model);
     return 0;
 }

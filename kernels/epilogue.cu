@@ -2,7 +2,7 @@
  * epilogues are not used (src/cuda/cuda_lt.c: the default kernels of
  * gemm_bias_relu, gemm_bias_gelu and their backward ops, and the fallback of
  * the "cublaslt" variant), writing the aux rows in cuBLASLt's layout
- * (op_table.c): ReLU mask words (bit j % 32 of word j / 32), GELU's z; the
+ * (op_list.h): ReLU mask words (bit j % 32 of word j / 32), GELU's z; the
  * padding is written 0. */
 #include "kernels.h"
 #include "launch_util.cuh" // SOMA_BLOCK, SOMA_GRID_STRIDE, soma_flat_blocks

@@ -152,7 +152,7 @@ cudaError_t soma_cuda_watch_loss(const float *loss, float rows, float *sum, floa
 cudaError_t soma_cuda_clip_scale(const float *parts, int64_t k, float clip, float *ctl,
                                  cudaStream_t stream);
 
-/* ---- epilogue.cu (aux rows in cuBLASLt's layout: see op_table.c) ------ */
+/* ---- epilogue.cu (aux rows in cuBLASLt's layout: see op_list.h)  ------ */
 
 /* h holds x w^T (m x n); adds bias, applies ReLU (relu) or gelu_tanh, and
  * writes the aux rows (aux_cols 32-bit mask words or floats per row). */

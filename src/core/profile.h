@@ -2,7 +2,7 @@
  * `soma train --profile`).
  *
  * While a soma_profile is attached to a device, every op run on that device
- * adds its time to the part its declaration names (op_table.c: GEMM,
+ * adds its time to the part its declaration names (op_list.h: GEMM,
  * elementwise, dropout, ...), and code that opens a phase (data gathering, the
  * loss, the optimizer, validation) has everything until it closes the phase
  * counted to that phase instead, ops included. The device is synchronized

@@ -1,4 +1,4 @@
-/* cpu_gemm_epilogue.c: the GEMMs with cuBLASLt's epilogues (op_table.c:
+/* cpu_gemm_epilogue.c: the GEMMs with cuBLASLt's epilogues (op_list.h:
  * gemm_bias_relu, gemm_bias_gelu and their backward ops) as the CPU's GEMM
  * followed by one pass: the reference the "cublaslt" variant of the CUDA
  * backend is held to.

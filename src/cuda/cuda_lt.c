@@ -1,4 +1,4 @@
-/* cuda_lt.c: the GEMMs with cuBLASLt's epilogues (op_table.c:
+/* cuda_lt.c: the GEMMs with cuBLASLt's epilogues (op_list.h:
  * gemm_bias_relu, gemm_bias_gelu, gemm_drelu_bgrad, gemm_dgelu_bgrad).
  *
  * Default kernels: cublasSgemm (soma_cuda_gemm) and one pass

@@ -401,7 +401,7 @@ void soma_ref_adam_update(const soma_ref_call *c) {
     }
 }
 
-/* ---- GEMMs with cuBLASLt's epilogues (op_table.c) ------------------------ */
+/* ---- GEMMs with cuBLASLt's epilogues (op_list.h) ------------------------ */
 
 static int is_relu_epilogue(int op) { return op == SOMA_OP_GEMM_BIAS_RELU || op == SOMA_OP_GEMM_DRELU_BGRAD; }
 

@@ -139,7 +139,10 @@ if len(sys.argv) == 3 and sys.argv[1] == "--soma":
         runs = {"adam-standardized": ["--layers", "2,3,2"],
                 "sgd-momentum-dropout": ["--layers", "2,4,3,2", "--optim", "sgd", "--dropout", "0.2",
                                          "--normalize", "scale01"],
-                "mse-no-norm": ["--layers", "2,2,1", "--loss", "mse", "--normalize", "none", "--act", "tanh"]}
+                "mse-no-norm": ["--layers", "2,2,1", "--loss", "mse", "--normalize", "none", "--act", "tanh"],
+                # every layer kind: batchnorm's I64 counter, residual blocks with and without proj
+                "every-kind": ["--arch", "2,dense:4:relu:drop=0.1,bn:tanh,res:3:gelu,ln,res:2:relu:3,dense:2",
+                               "--batch", "8"]}
         for name, extra in runs.items():
             subprocess.run([sys.argv[2], "train", "--data", "csv:" + data, "--epochs", "1", "--device", "cpu",
                             "--save", model] + extra, check=True, stdout=subprocess.DEVNULL)
@@ -154,6 +157,7 @@ def args(*argv):
 
 
 put("train_args", "mnist", args("--data", "mnist"))
+put("train_args", "arch", args("--data", "mnist", "--arch", "784,dense:256,batchnorm:relu,res:256:relu,ln:gelu:drop=0.1,dense:10"))
 put("train_args", "csv-regression", args("--data", "csv:houses.csv,label=price", "--loss", "mse", "--layers",
                                          "4,32,32,1", "--save", "houses.safetensors"))
 put("train_args", "idx-sgd", args("--data", "idx:images,labels", "--optim", "sgd", "--lr", "0.05", "--momentum",
