@@ -25,9 +25,9 @@ error relative to the tensor's scale; an element-wise ratio is meaningless
 for entries near 0) and must be below 1e-4 everywhere. Exit 0 when it is,
 1 otherwise; the largest figure is printed.
 """
+import copy
 import csv
 import importlib.util
-import os
 import subprocess
 import sys
 
@@ -112,8 +112,12 @@ def main():
     example.save_safetensors(f"{work}/init.safetensors", net.state_dict())
     print(f"PyTorch {torch.__version__}: {ARCH}, {ROWS} rows, seed {SEED}; wrote init.safetensors (plain)")
 
-    worst = {}
+    # a float64 twin measures PyTorch's own float32 rounding, the scale the
+    # differences from soma should have
+    twin = copy.deepcopy(net).double()
+    worst, own = {}, {}
     net.train()
+    twin.train()
     for phase, make_opt, args in (
             ("sgd", lambda p: torch.optim.SGD(p, **SGD),
              ["--optim", "sgd", "--lr", str(SGD["lr"]), "--momentum", str(SGD["momentum"])]),
@@ -121,14 +125,17 @@ def main():
              ["--optim", "adam", "--lr", str(ADAM["lr"])])):
         init = f"{work}/init.safetensors" if phase == "sgd" else f"{work}/sgd.safetensors"
         soma_train(soma, work, init, f"{work}/{phase}.safetensors", args)
-        opt = make_opt(net.parameters())
-        for step in range(STEPS):
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(x), y)
-            loss.backward()
-            opt.step()
-        print(f"  {phase}: PyTorch's loss at step {STEPS}: {loss.item():.6f}")
+        for model, inputs in ((net, x), (twin, x.double())):
+            opt = make_opt(model.parameters())
+            for step in range(STEPS):
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(inputs), y)
+                loss.backward()
+                opt.step()
+            print(f"  {phase}: PyTorch's loss at step {STEPS} ({next(model.parameters()).dtype}): {loss.item():.6f}")
         worst[phase] = compare(example, net, f"{work}/{phase}.safetensors", phase)
+        own[phase] = max(relative(t, twin.state_dict()[k]) for k, t in net.state_dict().items()
+                         if t.dtype.is_floating_point)
 
     out = f"{work}/soma_eval.txt"
     with open(out, "w") as f:
@@ -137,11 +144,13 @@ def main():
     soma_y = torch.tensor([[float(v) for v in line.split(",")] for line in open(out) if line.strip()])
     with torch.no_grad():
         torch_y = net.eval()(x)
+        own["eval"] = relative(torch_y, twin.eval()(x.double()))
     worst["eval"] = relative(soma_y, torch_y)
     print(f"  eval  outputs [{ROWS}, {CLASSES}] (running statistics)  {worst['eval']:.2e}")
 
     figure = max(worst.values())
-    print("largest relative difference: " + ", ".join(f"{k} {v:.2e}" for k, v in worst.items()))
+    print("largest relative difference, soma - PyTorch: " + ", ".join(f"{k} {v:.2e}" for k, v in worst.items()))
+    print("for scale, PyTorch float32 - float64:        " + ", ".join(f"{k} {v:.2e}" for k, v in own.items()))
     if not figure < TOLERANCE:
         print(f"FAIL: soma and PyTorch differ by {figure:.2e} > {TOLERANCE:g}")
         return 1
