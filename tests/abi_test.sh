@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# abi_test.sh LIBSOMA_SO INCLUDE_DIR ALLOW_LIST: libsoma.so exports the public
-# API and nothing else. Three lists must be equal:
+# abi_test.sh LIBSOMA_SO INCLUDE_DIR ALLOW_LIST [OP_LIST]: libsoma.so exports
+# the public API and nothing else. Three lists must be equal:
 #   - the dynamic symbols libsoma.so defines (nm -D --defined-only),
-#   - the committed allow-list (tests/abi_symbols.txt, one name a line),
+#   - the committed allow-list (tests/abi_symbols.txt, one name a line), plus
+#     the public ops that OP_LIST (src/core/op_list.h) defines with
+#     SOMA_OP_PUBLIC(name, ...): an op's one place is its entry there,
 #   - the functions declared with SOMA_API in include/soma.h and include/soma/*.h;
 # and no function declared in a public header may lack SOMA_API.
 # A new public function means a new line in the allow-list (an ABI change,
@@ -10,7 +12,7 @@
 # Exit 0 when all agree, 1 with a FAIL line for each difference.
 set -u
 export LC_ALL=C
-lib=$1 include=$2 allow=$3
+lib=$1 include=$2 allow=$3 op_list=${4:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -21,7 +23,10 @@ if ! nm -D --defined-only "$lib" >"$work/nm" 2>"$work/nm.err"; then
   exit 1
 fi
 awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' "$work/nm" | sort -u >"$work/exported"
-grep -v '^#' "$allow" | grep -v '^$' | sort -u >"$work/allowed"
+{
+  grep -v '^#' "$allow" | grep -v '^$'
+  if [ -n "$op_list" ]; then sed -n -E 's/^SOMA_OP_PUBLIC\((soma_[a-z0-9_]+),.*/\1/p' "$op_list"; fi
+} | sort -u >"$work/allowed"
 headers=("$include/soma.h" "$include"/soma/*.h)
 # a declaration: at the start of a line, a return type, then soma_NAME(
 sed -n -E 's/^SOMA_API +(const +)?([a-z_0-9]+ +)+\**(const +\**)?(soma_[a-z0-9_]+)\(.*/\4/p' "${headers[@]}" | sort -u >"$work/declared"

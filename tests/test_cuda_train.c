@@ -186,6 +186,29 @@ static soma_dataset *class_data(void) {
     return ds;
 }
 
+/* The device counters of one steady-state step (the emulation's; nothing
+ * elsewhere): between the end of step 3 and the end of step 4, both full
+ * batches of the first epoch (step 1 was eager, step 2 recorded the graph). */
+typedef struct step_count_t {
+#ifdef SOMA_CUDA_EMULATION
+    soma_emu_counters before, step;
+#else
+    int unused;
+#endif
+} step_count_t;
+
+static void step_counter(int64_t batch, step_count_t *sc) {
+#ifdef SOMA_CUDA_EMULATION
+    soma_emu_counters now;
+    soma_emu_counters_read(&now);
+    if (batch == 3) sc->before = now;
+    if (batch == 4) sc->step = soma_emu_counters_diff(&now, &sc->before);
+#else
+    (void)batch;
+    (void)sc;
+#endif
+}
+
 typedef struct train_mode {
     const char *what;
     const char *device;
@@ -312,6 +335,124 @@ START_TEST(soma_train_curves_agree_in_every_mode) {
 }
 END_TEST
 
+/* ---- every layer kind: the CPU against CUDA -------------------------------- */
+
+/* dense with dropout, batchnorm, a residual block without and one with a
+ * projection, layernorm: 2 epochs of 11 steps (the last of 10 rows) */
+#define EVERY_KIND "12,dense:32:relu:drop=0.1,batchnorm:relu,res:16:gelu,ln:tanh,res:8:relu:24,dense:4"
+
+typedef struct kind_run {
+    double epoch_loss[2];
+    int epochs;
+    int n;
+    float *values[64];
+    int64_t numel[64];
+    step_count_t step;
+} kind_run;
+
+static int record_kind_epoch(const soma_epoch_report *rep, void *user) {
+    kind_run *t = user;
+    t->epoch_loss[t->epochs++] = rep->train_loss;
+    return 0;
+}
+
+static void count_kind_step(int64_t batch, int64_t batches, void *user) {
+    (void)batches;
+    kind_run *t = user;
+    step_counter(batch, &t->step);
+}
+
+static void train_every_kind(const train_mode *mode, kind_run *out) {
+    soma_device *dev = NULL;
+    ck_soma(soma_device_open(mode->device, &dev));
+    soma_dataset *ds = class_data();
+    soma_mlp *m = NULL;
+    soma_optimizer *o = NULL;
+    ck_soma(soma_mlp_create_arch(dev, EVERY_KIND, &m));
+    ck_soma(soma_mlp_init(m, SOMA_INIT_AUTO, TEST_SEED));
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAMW);
+    oc.lr = 1e-2f;
+    oc.clip_norm = 1.0f;
+    ck_soma(soma_optimizer_create(m, &oc, &o));
+    memset(out, 0, sizeof *out);
+    soma_train_config tc = {.loss = SOMA_LOSS_XENT, .batch = TRAIN_BATCH, .epochs = 2, .seed = TEST_SEED,
+                            .on_epoch = record_kind_epoch, .on_batch = count_kind_step, .user = out,
+                            .no_graph = mode->no_graph, .data_budget = mode->data_budget};
+    soma_train_state state = {0};
+    ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
+    for (int i = 0; i < soma_mlp_param_count(m); i++) {
+        soma_param p = soma_mlp_param(m, i);
+        if (!p.value) continue;
+        out->numel[out->n] = soma_tensor_numel(p.value);
+        out->values[out->n] = malloc((size_t)out->numel[out->n] * sizeof(float));
+        ck_soma(soma_tensor_download(p.value, out->values[out->n], (size_t)out->numel[out->n]));
+        out->n++;
+    }
+    soma_optimizer_free(o);
+    soma_mlp_free(m);
+    soma_dataset_free(ds);
+    soma_device_close(dev);
+}
+
+/* The CPU run is the reference: the CUDA runs follow its epoch losses
+ * within 1e-3 relative and end within NMSE 1e-6 of every tensor (parameters
+ * and running statistics), as the dense model above; graph and no graph give
+ * the same bits. On the emulation a steady-state step allocates nothing,
+ * downloads nothing and, recorded, is one graph launch. */
+START_TEST(every_layer_kind_agrees_with_the_cpu) {
+    static const train_mode modes[] = {
+        {"cpu", "cpu", 0, 0}, {"cuda, one graph per step", "cuda:0", 0, 0}, {"cuda, no graph", "cuda:0", 1, 0}};
+    kind_run runs[3];
+    for (int i = 0; i < 3; i++) train_every_kind(&modes[i], &runs[i]);
+    double worst_rel = 0, worst_nmse = 0;
+    for (int i = 1; i < 3; i++) {
+        ck_assert_int_eq(runs[i].n, runs[0].n);
+        for (int e = 0; e < 2; e++) {
+            double rel = fabs(runs[i].epoch_loss[e] - runs[0].epoch_loss[e]) / fabs(runs[0].epoch_loss[e]);
+            ck_assert_msg(rel <= 1e-3, "%s: %s: epoch %d loss %.7f, cpu %.7f (relative %.2e, seed %llu)", EVERY_KIND,
+                          modes[i].what, e + 1, runs[i].epoch_loss[e], runs[0].epoch_loss[e], rel, TEST_SEED);
+            worst_rel = fmax(worst_rel, rel);
+        }
+        for (int t = 0; t < runs[0].n; t++) {
+            double err = 0, norm = 0;
+            for (int64_t j = 0; j < runs[0].numel[t]; j++) {
+                double d = (double)runs[i].values[t][j] - runs[0].values[t][j];
+                err += d * d;
+                norm += (double)runs[0].values[t][j] * runs[0].values[t][j];
+            }
+            ck_assert_msg(err <= 1e-6 * norm, "%s: %s: tensor %d NMSE %.3e against the cpu", EVERY_KIND, modes[i].what,
+                          t, err / norm);
+            worst_nmse = fmax(worst_nmse, err / norm);
+            if (i == 2)
+                ck_assert_msg(memcmp(runs[2].values[t], runs[1].values[t], (size_t)runs[0].numel[t] * sizeof(float)) == 0,
+                              "%s: tensor %d differs between graph and no graph", EVERY_KIND, t);
+        }
+    }
+    printf("%s, adamw, 2 epochs: loss cpu %.6f %.6f, cuda %.6f %.6f; largest relative loss difference %.2e, "
+           "largest NMSE %.2e\n", EVERY_KIND, runs[0].epoch_loss[0], runs[0].epoch_loss[1], runs[1].epoch_loss[0],
+           runs[1].epoch_loss[1], worst_rel, worst_nmse);
+    ck_assert_msg(runs[0].epoch_loss[1] < runs[0].epoch_loss[0], "the model did not learn");
+#ifdef SOMA_CUDA_EMULATION
+    for (int i = 1; i < 3; i++) {
+        const soma_emu_counters *c = &runs[i].step.step;
+        printf("steady-state step on cuda (emulated), %s, %s: %llu graph launches, %llu kernel launches, %llu library "
+               "calls, %llu host waits, %llu device allocations, %llu frees, %llu device-to-host copies\n", EVERY_KIND,
+               modes[i].what, (unsigned long long)c->graph_launches, (unsigned long long)c->kernel_launches,
+               (unsigned long long)c->library_calls, (unsigned long long)c->host_waits,
+               (unsigned long long)c->device_allocs, (unsigned long long)c->device_frees,
+               (unsigned long long)c->d2h_copies);
+        ck_assert_msg(c->device_allocs == 0 && c->device_frees == 0 && c->d2h_copies == 0 && c->host_waits == 0,
+                      "%s: a steady-state step allocates, frees or waits", modes[i].what);
+        if (i == 1)
+            ck_assert_msg(c->graph_launches == 1 && c->kernel_launches == 0 && c->library_calls == 0,
+                          "every kind, graph: a step is not one graph launch and nothing else");
+    }
+#endif
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < runs[i].n; t++) free(runs[i].values[t]);
+}
+END_TEST
+
 /* A loss that overflows on the device stops training at the next read,
  * naming its step, as on the CPU. */
 START_TEST(non_finite_loss_on_the_device_names_step) {
@@ -353,19 +494,11 @@ END_TEST
 #ifdef SOMA_CUDA_EMULATION
 /* ---- what a steady-state step asks of the device ------------------------ */
 
-typedef struct step_count {
-    soma_emu_counters before, step;
-} step_count;
+typedef step_count_t step_count;
 
-/* The counters between the end of step 3 and the end of step 4 (both full
- * batches of the first epoch; step 1 was eager, step 2 recorded the graph). */
 static void count_step(int64_t batch, int64_t batches, void *user) {
     (void)batches;
-    step_count *sc = user;
-    soma_emu_counters now;
-    soma_emu_counters_read(&now);
-    if (batch == 3) sc->before = now;
-    if (batch == 4) sc->step = soma_emu_counters_diff(&now, &sc->before);
+    step_counter(batch, user);
 }
 
 /* Per step of the 12-32-32-4 ReLU MLP with Adam on resident data, without a
@@ -489,6 +622,7 @@ int main(void) {
     tcase_add_loop_test(tc, loss_curves_agree, 0, (int)(sizeof tolerances / sizeof tolerances[0]));
     tcase_add_test(tc, soma_train_curves_agree_in_every_mode);
     tcase_add_test(tc, non_finite_loss_on_the_device_names_step);
+    tcase_add_test(tc, every_layer_kind_agrees_with_the_cpu);
 #ifdef SOMA_CUDA_EMULATION
     tcase_add_test(tc, steady_state_step_counts);
 #endif

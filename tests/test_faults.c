@@ -70,7 +70,7 @@ START_TEST(non_finite_loss_names_step_and_layer) {
                             .on_epoch = save_then_poison, .user = &s};
     soma_train_state state = {0};
     ck_assert_int_eq(soma_train(s.model, s.opt, ds, NULL, &tc, &state), SOMA_ERR_NUMERIC);
-    ck_assert_msg(strstr(soma_last_error(), "step 11 (epoch 3): the loss is nan; the weights of layer 1 are not finite"),
+    ck_assert_msg(strstr(soma_last_error(), "step 11 (epoch 3): the loss is nan; layers.1.weight is not finite"),
                   "message: %s", soma_last_error());
     /* the checkpoint of epoch 2 is intact and holds the weights before the poison */
     soma_mlp *back = NULL;
@@ -189,11 +189,12 @@ static void rewrite(const char *key, const char *value, const char *format, cons
     soma_st_file *f = NULL;
     ck_soma(soma_safetensors_read(path, &f));
     soma_st_meta meta[64];
-    int n = 0;
+    int n = 0, arch_case = key && strcmp(key, "arch") == 0;
     for (int i = 0; i < soma_st_file_meta_count(f); i++) {
         soma_st_meta e = *soma_st_file_meta_entry(f, i);
         if (strcmp(e.key, "format") == 0 && format) e.value = format;
         if (strcmp(e.key, "checksum") == 0 && format && strcmp(format, "soma.mlp.v1") == 0) continue;
+        if (arch_case && strcmp(e.key, "layers") == 0) continue; /* else it would count, not 'arch' */
         if (key && strcmp(e.key, key) == 0) {
             if (!value) continue;
             e.value = value;
@@ -306,7 +307,15 @@ START_TEST(hostile_metadata_is_refused) {
          "describes layer 0 as 4 inputs -> 2000000000 units, but tensor 'layers.0.weight' has shape [8, 4]",
          SOMA_ERR_SHAPE},
         {"inputs", "2147483647", "describes layer 0 as 2147483647 inputs -> 8 units", SOMA_ERR_SHAPE},
-        {"layers", NULL, "the metadata has no 'layers'", SOMA_ERR_FORMAT},
+        /* 'arch' (rewrite drops 'layers', which a plain MLP's file also has) */
+        {"arch", NULL, "the metadata has no 'arch'", SOMA_ERR_FORMAT},
+        {"arch", "4,dense:8:tanh,bogus:2", "token 3 'bogus:2' (character 16): unknown layer kind 'bogus'",
+         SOMA_ERR_FORMAT},
+        {"arch", "4,dense:2000000000:relu,dense:2",
+         "describes layer 0 as 4 inputs -> 2000000000 units, but tensor 'layers.0.weight' has shape [8, 4]",
+         SOMA_ERR_SHAPE},
+        {"arch", "5,dense:8:tanh,dense:2", "'arch' starts with 5 inputs but 'inputs' is 4", SOMA_ERR_FORMAT},
+        {"arch", "4,dense:8:tanh,batchnorm,dense:2", "tensor 'layers.1.weight' has shape [2, 8]", SOMA_ERR_SHAPE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rewrite(cases[i].key, cases[i].value, "soma.mlp.v1", NULL, 0);

@@ -8,6 +8,9 @@
  * Inputs that feed kinks (relu at 0) are kept 0.1 away from them. A forward
  * op with several outputs is differentiated through its first; the others
  * (bias_act_dropout's z and mask) feed its backward.
+ * A backward op with several outputs (batchnorm's and layernorm's dx, dgamma,
+ * dbeta) is checked once per output: output o against differences in the
+ * forward's input grad_wrt + o (op_table.h).
  * A dense layer y = act(x W + b), whose gradients are GEMMs, is checked too. */
 #include <math.h>
 #include <string.h>
@@ -119,16 +122,22 @@ static int forward_output(soma_grad_source src) {
     return src == SOMA_FROM_FWD_OUT ? 0 : src == SOMA_FROM_FWD_OUT1 ? 1 : src == SOMA_FROM_FWD_OUT2 ? 2 : -1;
 }
 
-/* The backward ops, found in the op table; loop tests index this list. */
-static soma_op_id backward_ops[SOMA_OP_COUNT];
-static int n_backward_ops;
+/* Each output of each backward op, found in the op table; loop tests index
+ * this list. */
+typedef struct grad_case {
+    soma_op_id op;
+    int out; /* the backward's output checked: the gradient of forward input grad_wrt + out */
+} grad_case;
+static grad_case grad_cases[SOMA_OP_COUNT * SOMA_MAX_OUT];
+static int n_grad_cases;
 
 START_TEST(reference_backward_matches_differences) {
-    soma_op_id op = backward_ops[_i];
+    soma_op_id op = grad_cases[_i].op;
+    const int which = grad_cases[_i].out;
     for (int s = 0; s < 3; s++) {
         grad_problem gp;
         problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
-        int w = gp.bwd->grad_wrt;
+        int w = gp.bwd->grad_wrt + which;
         int64_t nw = count(gp.in_shape[w]);
         ref_outputs y;
         ref_outputs_make(&gp, &y);
@@ -145,7 +154,15 @@ START_TEST(reference_backward_matches_differences) {
         ref_outputs_free(&gp, &y);
         ref_outputs_make(&gp, &y); /* statistics the forward accumulates start again at 0 */
         ref_forward(&gp, &y);
-        soma_ref_call rc = {.op = op, .p = gp.p, .out = {analytic}, .out_shape = {gp.in_shape[w]}};
+        /* every output of the backward; `which` is compared */
+        soma_ref_call rc = {.op = op, .p = gp.p};
+        double *outs[SOMA_MAX_OUT] = {NULL};
+        for (int o = 0; o < gp.bwd->n_out; o++) {
+            soma_shape sh = gp.in_shape[gp.bwd->grad_wrt + o];
+            outs[o] = o == which ? analytic : calloc((size_t)count(sh), sizeof(double));
+            rc.out[o] = outs[o];
+            rc.out_shape[o] = sh;
+        }
         for (int i = 0; i < gp.bwd->n_in; i++) {
             soma_grad_source src = gp.bwd->grad_src[i];
             int o = forward_output(src);
@@ -153,10 +170,12 @@ START_TEST(reference_backward_matches_differences) {
             rc.in_shape[i] = o >= 0 ? gp.out_shapes[o] : src == SOMA_FROM_DOUT ? gp.out_shape : gp.in_shape[src];
         }
         gp.bwd->reference(&rc);
+        for (int o = 0; o < gp.bwd->n_out; o++)
+            if (o != which) free(outs[o]);
         double e = nmse64(analytic, fd, nw);
-        ck_assert_msg(e <= LIMIT64, "%s reference at %lldx%lld, seed %llu: NMSE %.3e vs differences",
-                      gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
-                      TEST_SEED, e);
+        ck_assert_msg(e <= LIMIT64, "%s reference, output '%s', at %lldx%lld, seed %llu: NMSE %.3e vs differences",
+                      gp.bwd->name, gp.bwd->arg[gp.bwd->n_in + which], (long long)grad_shapes[s][0],
+                      (long long)grad_shapes[s][1], TEST_SEED, e);
         ref_outputs_free(&gp, &y);
         free(fd), free(analytic);
         problem_free(&gp);
@@ -190,21 +209,25 @@ static double cpu_phi(const grad_problem *gp, soma_tensor *const in[], soma_tens
 }
 
 START_TEST(cpu_backward_matches_differences) {
-    soma_op_id op = backward_ops[_i];
+    soma_op_id op = grad_cases[_i].op;
+    const int which = grad_cases[_i].out;
     soma_device *cpu = test_open("cpu");
     for (int s = 0; s < 3; s++) {
         grad_problem gp;
         problem_make(&gp, op, grad_shapes[s][0], grad_shapes[s][1]);
-        int w = gp.bwd->grad_wrt;
+        int w = gp.bwd->grad_wrt + which;
         int64_t nw = count(gp.in_shape[w]), ny = count(gp.out_shape);
         soma_tensor *in[SOMA_MAX_IN] = {NULL}, *y[SOMA_MAX_OUT] = {NULL}, *g = upload64(cpu, gp.out_shape, gp.g);
-        soma_tensor *dx = NULL;
+        soma_tensor *dx[SOMA_MAX_OUT] = {NULL};
         for (int i = 0; i < gp.fwd->n_in; i++) in[i] = upload64(cpu, gp.in_shape[i], gp.x[i]);
         for (int o = 0; o < gp.fwd->n_out; o++) {
             ck_soma(soma_tensor_create(cpu, gp.out_shapes[o].rows, gp.out_shapes[o].cols, &y[o]));
             ck_soma(soma_tensor_fill(y[o], 0.0f)); /* statistics the forward accumulates start at 0 */
         }
-        ck_soma(soma_tensor_create(cpu, gp.in_shape[w].rows, gp.in_shape[w].cols, &dx));
+        for (int o = 0; o < gp.bwd->n_out; o++) {
+            soma_shape sh = gp.in_shape[gp.bwd->grad_wrt + o];
+            ck_soma(soma_tensor_create(cpu, sh.rows, sh.cols, &dx[o]));
+        }
         float *host_y = malloc((size_t)ny * sizeof *host_y), *host_dx = malloc((size_t)nw * sizeof *host_dx);
         double *fd = malloc((size_t)nw * sizeof *fd), *analytic = malloc((size_t)nw * sizeof *analytic);
         for (int64_t j = 0; j < nw; j++) {
@@ -223,22 +246,24 @@ START_TEST(cpu_backward_matches_differences) {
             fd[j] = (up - down) / (2 * STEP32);
         }
         cpu_phi(&gp, in, y, host_y); /* y = forward(x) for backward ops that take it */
-        soma_op_call call = {.op = op, .out = {dx}, .p = gp.p};
+        soma_op_call call = {.op = op, .p = gp.p};
+        for (int o = 0; o < gp.bwd->n_out; o++) call.out[o] = dx[o];
         for (int i = 0; i < gp.bwd->n_in; i++) {
             soma_grad_source src = gp.bwd->grad_src[i];
             int o = forward_output(src);
             call.in[i] = o >= 0 ? y[o] : src == SOMA_FROM_DOUT ? g : in[src];
         }
         ck_soma(soma_op_run(&call, NULL));
-        ck_soma(soma_tensor_download(dx, host_dx, (size_t)nw));
+        ck_soma(soma_tensor_download(dx[which], host_dx, (size_t)nw));
         for (int64_t j = 0; j < nw; j++) analytic[j] = host_dx[j];
         double e = nmse64(analytic, fd, nw);
-        ck_assert_msg(e <= LIMIT32, "%s on cpu at %lldx%lld, seed %llu: NMSE %.3e vs differences",
-                      gp.bwd->name, (long long)grad_shapes[s][0], (long long)grad_shapes[s][1],
-                      TEST_SEED, e);
+        ck_assert_msg(e <= LIMIT32, "%s on cpu, output '%s', at %lldx%lld, seed %llu: NMSE %.3e vs differences",
+                      gp.bwd->name, gp.bwd->arg[gp.bwd->n_in + which], (long long)grad_shapes[s][0],
+                      (long long)grad_shapes[s][1], TEST_SEED, e);
         for (int i = 0; i < SOMA_MAX_IN; i++) soma_tensor_free(in[i]);
         for (int o = 0; o < SOMA_MAX_OUT; o++) soma_tensor_free(y[o]);
-        soma_tensor_free(g), soma_tensor_free(dx);
+        for (int o = 0; o < SOMA_MAX_OUT; o++) soma_tensor_free(dx[o]);
+        soma_tensor_free(g);
         free(host_y), free(host_dx), free(fd), free(analytic);
         problem_free(&gp);
     }
@@ -307,16 +332,21 @@ START_TEST(dense_layer_gradients_match_differences) {
 END_TEST
 
 int main(void) {
-    for (int op = 0; op < SOMA_OP_COUNT; op++)
-        if (soma_op_table[op].grad_of >= 0) backward_ops[n_backward_ops++] = (soma_op_id)op;
-    printf("test_grad: seed %llu, %d backward ops\n", TEST_SEED, n_backward_ops);
+    int n_backward_ops = 0;
+    for (int op = 0; op < SOMA_OP_COUNT; op++) {
+        if (soma_op_table[op].grad_of < 0) continue;
+        n_backward_ops++;
+        for (int o = 0; o < soma_op_table[op].n_out; o++)
+            grad_cases[n_grad_cases++] = (grad_case){(soma_op_id)op, o};
+    }
+    printf("test_grad: seed %llu, %d backward ops, %d gradients\n", TEST_SEED, n_backward_ops, n_grad_cases);
     Suite *s = suite_create("grad");
     TCase *ref = tcase_create("reference");
-    tcase_add_loop_test(ref, reference_backward_matches_differences, 0, n_backward_ops);
+    tcase_add_loop_test(ref, reference_backward_matches_differences, 0, n_grad_cases);
     suite_add_tcase(s, ref);
     TCase *cpu = tcase_create("cpu");
     tcase_set_timeout(cpu, 60);
-    tcase_add_loop_test(cpu, cpu_backward_matches_differences, 0, n_backward_ops);
+    tcase_add_loop_test(cpu, cpu_backward_matches_differences, 0, n_grad_cases);
     tcase_add_test(cpu, dense_layer_gradients_match_differences);
     suite_add_tcase(s, cpu);
     Suite *suites[] = {s};

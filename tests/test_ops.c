@@ -396,6 +396,62 @@ START_TEST(row_views_share_memory) {
 }
 END_TEST
 
+/* Batch statistics of one row are refused (PyTorch raises too: the unbiased
+ * running variance would divide by m - 1 = 0), as are a negative eps and a
+ * momentum outside [0, 1]; nothing is written. */
+START_TEST(batchnorm_refuses_one_row_and_bad_scalars) {
+    soma_device *cpu = test_open("cpu");
+    soma_tensor *x, *g, *b, *y, *saved, *rm, *rv;
+    ck_soma(soma_tensor_create(cpu, 1, 3, &x));
+    ck_soma(soma_tensor_create(cpu, 1, 3, &g));
+    ck_soma(soma_tensor_create(cpu, 1, 3, &b));
+    ck_soma(soma_tensor_create(cpu, 1, 3, &y));
+    ck_soma(soma_tensor_create(cpu, 2, 3, &saved));
+    ck_soma(soma_tensor_create(cpu, 1, 3, &rm));
+    ck_soma(soma_tensor_create(cpu, 1, 3, &rv));
+    ck_assert_int_eq(soma_batchnorm_forward_train(0.1f, 1e-5f, x, g, b, y, saved, rm, rv), SOMA_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(soma_last_error(), "'x' has 1 row but needs at least 2"));
+    ck_assert_int_eq(soma_batchnorm_forward_train(0.1f, -1.0f, x, g, b, y, saved, rm, rv), SOMA_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(soma_last_error(), "eps"));
+    ck_assert_int_eq(soma_batchnorm_forward_train(1.5f, 1e-5f, x, g, b, y, saved, rm, rv), SOMA_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(soma_last_error(), "momentum"));
+    ck_assert_int_eq(soma_layernorm_forward(NAN, x, g, b, y, rm), SOMA_ERR_INVALID_ARG);
+    ck_assert_int_eq(soma_layernorm_forward(1e-5f, x, g, b, y, rm), SOMA_ERR_SHAPE); /* saved is 1x2 */
+    ck_assert_ptr_nonnull(strstr(soma_last_error(), "'saved'"));
+    soma_tensor *all[] = {x, g, b, y, saved, rm, rv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) soma_tensor_free(all[i]);
+    soma_device_close(cpu);
+}
+END_TEST
+
+/* Batchnorm's training forward on a 4x1 column against values worked by
+ * hand: x = 1, 2, 3, 6: mean 3, biased var 3.5, unbiased 14/3. */
+START_TEST(batchnorm_forward_train_by_hand) {
+    soma_device *cpu = test_open("cpu");
+    const float xs[4] = {1, 2, 3, 6}, gamma = 2.0f, beta = 0.5f, rm0 = 1.0f, rv0 = 1.0f;
+    soma_tensor *x = tensor_from(cpu, 4, 1, xs), *g = tensor_from(cpu, 1, 1, &gamma);
+    soma_tensor *b = tensor_from(cpu, 1, 1, &beta), *rm = tensor_from(cpu, 1, 1, &rm0);
+    soma_tensor *rv = tensor_from(cpu, 1, 1, &rv0), *y, *saved;
+    ck_soma(soma_tensor_create(cpu, 4, 1, &y));
+    ck_soma(soma_tensor_create(cpu, 2, 1, &saved));
+    ck_soma(soma_batchnorm_forward_train(0.1f, 0.0f, x, g, b, y, saved, rm, rv));
+    float out[4], st[2], m, v;
+    ck_soma(soma_tensor_download(y, out, 4));
+    ck_soma(soma_tensor_download(saved, st, 2));
+    ck_soma(soma_tensor_download(rm, &m, 1));
+    ck_soma(soma_tensor_download(rv, &v, 1));
+    const double rstd = 1.0 / sqrt(3.5);
+    for (int i = 0; i < 4; i++) ck_assert_double_eq_tol(out[i], 2.0 * (xs[i] - 3.0) * rstd + 0.5, 1e-6);
+    ck_assert_double_eq_tol(st[0], 3.0, 1e-7);
+    ck_assert_double_eq_tol(st[1], rstd, 1e-7);
+    ck_assert_double_eq_tol(m, 0.9 + 0.1 * 3.0, 1e-6);
+    ck_assert_double_eq_tol(v, 0.9 + 0.1 * 14.0 / 3.0, 1e-6);
+    soma_tensor *all[] = {x, g, b, rm, rv, y, saved};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) soma_tensor_free(all[i]);
+    soma_device_close(cpu);
+}
+END_TEST
+
 static Suite *ops_suite(void) {
     Suite *s = suite_create("cpu_ops");
     TCase *table = tcase_create("op_table");
@@ -414,6 +470,8 @@ static Suite *ops_suite(void) {
     tcase_add_test(direct, gemm_precision_rounds_operands);
     tcase_add_test(direct, gemm_sliver_claims_hand_out_each_sliver_once);
     tcase_add_test(direct, denormals_are_flushed_and_the_mode_restored);
+    tcase_add_test(direct, batchnorm_refuses_one_row_and_bad_scalars);
+    tcase_add_test(direct, batchnorm_forward_train_by_hand);
     suite_add_tcase(s, direct);
     return s;
 }

@@ -54,7 +54,9 @@ static void print_row(const soma_device *dev, const char *vs, const soma_check_c
     if (c->op == SOMA_OP_GEMM)
         snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)c->m, (long long)c->n, (long long)c->k);
     else
-        snprintf(shape, sizeof shape, "%lldx%lld", (long long)c->m, (long long)c->n);
+        snprintf(shape, sizeof shape, "%lldx%lld", /* the rows the op ran with (op_table.h) */
+                 (long long)(c->m < d->min_rows ? d->min_rows : c->m),
+                 (long long)c->n);
     soma_check_describe_params(c, params, sizeof params);
     snprintf(variant, sizeof variant, "%s", c->variant ? c->variant : "default");
     if (o->json) {

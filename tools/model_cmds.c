@@ -521,6 +521,10 @@ static void print_summary_json(const char *path, const loaded *l) {
         cli_json_float(stdout, l->info.optim.lr);
         printf(", \"steps\": %lld}", (long long)l->info.steps);
     }
+    char arch[SOMA_ARCH_MAX] = "";
+    soma_mlp_arch(m, arch, sizeof arch);
+    printf(", \"arch\": ");
+    cli_json_string(stdout, arch);
     printf(", \"layers\": [");
     int64_t in = soma_mlp_inputs(m);
     for (int i = 0; i < soma_mlp_layer_count(m); i++) {
@@ -528,7 +532,15 @@ static void print_summary_json(const char *path, const loaded *l) {
         printf("%s{\"inputs\": %lld, \"units\": %lld, \"activation\": \"%s\", \"dropout\": ", i ? ", " : "",
                (long long)in, (long long)spec.units, soma_activation_name(spec.act));
         cli_json_float(stdout, spec.dropout);
-        printf(", \"parameters\": %lld}", (long long)(in * spec.units + spec.units));
+        /* the trained tensors named layers.<i>.* */
+        char prefix[32];
+        int64_t params = 0;
+        int len = snprintf(prefix, sizeof prefix, "layers.%d.", i);
+        for (int k = 0; k < soma_mlp_param_count(m); k++) {
+            soma_param p = soma_mlp_param(m, k);
+            if (p.grad && strncmp(p.name, prefix, (size_t)len) == 0) params += soma_tensor_numel(p.value);
+        }
+        printf(", \"parameters\": %lld}", (long long)params);
         in = spec.units;
     }
     printf("]}\n");
@@ -566,6 +578,8 @@ int soma_cmd_summary(int argc, char **argv) {
             printf(", optimizer %s lr %g, %lld steps", soma_optim_name(l.info.optim.kind), (double)l.info.optim.lr,
                    (long long)l.info.steps);
         printf(", %d epochs trained\n", l.info.state.epochs_done);
+        char arch[SOMA_ARCH_MAX];
+        if (soma_mlp_arch(l.model, arch, sizeof arch) == SOMA_OK) printf("arch: %s\n", arch);
         for (int64_t k = 0; k < l.info.n_class_names; k++)
             printf("%s%s%s", k ? ", " : "classes: ", l.info.class_names[k], k + 1 == l.info.n_class_names ? "\n" : "");
         soma_mlp_print_summary(l.model, stdout);

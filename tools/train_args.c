@@ -116,6 +116,23 @@ static int check_args(train_args *a) {
         fprintf(stderr, "soma train: --data is required (%s)\n", train_synopsis);
         return 2;
     }
+    if (a->arch) {
+        /* one description of the model: --layers/--act/--dropout are the
+         * shorthand for a plain MLP, and half of each would be ambiguous */
+        const char *also = train_args_given(a, "--layers") ? "--layers"
+                           : train_args_given(a, "--act")  ? "--act"
+                           : train_args_given(a, "--dropout") ? "--dropout"
+                                                              : NULL;
+        if (also) {
+            fprintf(stderr, "soma train: --arch describes the whole model (layers, activations, dropout): give it "
+                            "without %s\n", also);
+            return 2;
+        }
+        if (soma_arch_canonical(a->arch, a->arch_canonical, sizeof a->arch_canonical, &a->arch_inputs) != SOMA_OK) {
+            fprintf(stderr, "soma train: --arch: %s\n", soma_last_error());
+            return 2;
+        }
+    }
     return train_layers_parse(a->layers, a->sizes, &a->n_sizes);
 }
 
@@ -129,6 +146,8 @@ int train_args_parse(int argc, char **argv, train_args *a) {
     const option opts[] = {
         {"--data", OPT_STRING, &a->data, "mnist, csv:PATH[,label=COL], idx:IMAGES,LABELS, npy:X,Y or npz:PATH"},
         {"--layers", OPT_STRING, &a->layers, "sizes, inputs first: 784,256,128,10 (default: features,256,128,outputs)"},
+        {"--arch", OPT_STRING, &a->arch,
+         "the model in one line, inputs first: 784,dense:256,batchnorm:relu,res:256:relu,dense:10 (docs/models.md)"},
         {"--act", OPT_STRING, &a->act, "hidden activation: relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu (relu)"},
         {"--loss", OPT_STRING, &a->loss, "xent, mse or bce (xent for class targets, else mse)"},
         {"--optim", OPT_STRING, &a->optim, "sgd, adam or adamw (adam)"},

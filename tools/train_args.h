@@ -10,6 +10,9 @@
 typedef struct train_args {
     const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log, *plot;
     const char *normalize, *schedule, *weight_init, *precision;
+    const char *arch;                  /* --arch, as given */
+    char arch_canonical[SOMA_ARCH_MAX]; /* ... checked, in canonical form (soma_arch_canonical) */
+    int64_t arch_inputs;
     double lr; /* used only when given (the default depends on --optim) */
     double val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;

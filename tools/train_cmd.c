@@ -345,7 +345,7 @@ static int prepare(train_args *a, session *s) {
         return 1;
     int64_t classes;
     if (labels_examine("train", s->train_src.data, a->resume ? soma_loss_name(s->resumed.loss) : a->loss,
-                       !a->resume && a->n_sizes == 0, &classes))
+                       !a->resume && a->n_sizes == 0 && !a->arch, &classes))
         return 1;
     s->loss = a->resume ? s->resumed.loss : a->loss ? a->loss_kind : classes > 0 ? SOMA_LOSS_XENT : SOMA_LOSS_MSE;
     int64_t features = soma_dataset_features(s->train_src.data), targets = soma_dataset_targets(s->train_src.data);
@@ -357,7 +357,12 @@ static int prepare(train_args *a, session *s) {
                 (long long)features, a->resume, (long long)soma_mlp_inputs(s->model));
         return 2;
     }
-    if (!a->resume && (code = model_sizes(a, features, outputs, sizes, &n_sizes))) return code;
+    if (!a->resume && !a->arch && (code = model_sizes(a, features, outputs, sizes, &n_sizes))) return code;
+    if (!a->resume && a->arch && a->arch_inputs != features) {
+        fprintf(stderr, "soma train: --arch starts with %lld inputs but the data has %lld features\n",
+                (long long)a->arch_inputs, (long long)features);
+        return 2;
+    }
 
     /* validation split (in place: the data is not held twice), then
      * normalization fitted on the training part only */
@@ -379,7 +384,9 @@ static int prepare(train_args *a, session *s) {
         for (int l = 0; l + 1 < n_sizes; l++)
             specs[l] = (soma_layer_spec){.units = sizes[l + 1], .act = l + 2 < n_sizes ? a->act_kind : SOMA_ACT_IDENTITY,
                                          .dropout = l + 2 < n_sizes ? (float)a->dropout : 0.0f};
-        if (soma_mlp_create(s->dev, sizes[0], specs, n_sizes - 1, &s->model) != SOMA_OK ||
+        soma_status made = a->arch ? soma_mlp_create_arch(s->dev, a->arch_canonical, &s->model)
+                                   : soma_mlp_create(s->dev, sizes[0], specs, n_sizes - 1, &s->model);
+        if (made != SOMA_OK ||
             soma_mlp_init(s->model, a->init_kind, a->seed) != SOMA_OK ||
             (a->init && soma_checkpoint_load_weights(a->init, s->model) != SOMA_OK))
             return error(soma_last_error());

@@ -30,6 +30,11 @@ static int64_t steps_per_epoch(const soma_checkpoint_info *info, int64_t rows) {
 }
 
 static int check_model(const char *path, const train_args *a, const soma_mlp *model) {
+    if (a->arch) {
+        char arch[SOMA_ARCH_MAX];
+        if (soma_mlp_arch(model, arch, sizeof arch) != SOMA_OK) return 1;
+        return differs(path, a, "--arch", strcmp(arch, a->arch_canonical) == 0, "%.120s", arch);
+    }
     int n = soma_mlp_layer_count(model), same = a->n_sizes == n + 1 && a->sizes[0] == soma_mlp_inputs(model);
     for (int l = 0; same && l < n; l++) same = a->sizes[l + 1] == soma_mlp_layer(model, l).units;
     char layers[64 * 12] = "";

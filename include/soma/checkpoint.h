@@ -2,13 +2,17 @@
  * @file soma/checkpoint.h
  * @brief Models and training state in safetensors files.
  *
- * Tensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (i counts
- * dense layers from 0), so PyTorch reads them with
- * safetensors.torch.load_file and they fit nn.Linear as they are. Optional:
- * `normalizer.offset` / `normalizer.scale` [features] and
- * `optimizer.layers.{i}.{weight,bias}.{slot}` (the optimizer state; filter
- * keys on the "layers." prefix for a plain state dict). The architecture and
- * the training settings go in `__metadata__`.
+ * Tensors: every named tensor of the model (soma_mlp_param()), e.g.
+ * `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] of a dense layer,
+ * `layers.{i}.running_mean` or `layers.{i}.fc1.weight` of other kinds (i
+ * counts layers from 0; docs/models.md lists them), so PyTorch reads them
+ * with safetensors.torch.load_file and a module of the same architecture
+ * loads them as they are (batchnorm's `num_batches_tracked` is an I64
+ * scalar). Optional: `normalizer.offset` / `normalizer.scale` [features]
+ * and `optimizer.{parameter name}.{slot}` (the optimizer state; filter keys
+ * on the "layers." prefix for a plain state dict). The architecture
+ * (`arch`, canonical form, and for a plain MLP also `layers` as older
+ * versions wrote it) and the training settings go in `__metadata__`.
  */
 #ifndef SOMA_CHECKPOINT_H
 #define SOMA_CHECKPOINT_H
@@ -72,7 +76,11 @@ SOMA_API soma_status soma_checkpoint_load(const char *path, soma_device *device,
 SOMA_API soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *optimizer);
 
 /** Copies only the weights of the checkpoint into model (same architecture),
- *  as `soma train --init FILE` does. */
+ *  as `soma train --init FILE` does. path may also be a plain safetensors
+ *  state dict without soma's metadata (as PyTorch's
+ *  safetensors.torch.save_file writes one): then it must hold exactly the
+ *  model's tensors (soma_mlp_param() names and shapes), and the first
+ *  missing, mis-shaped or extra key is the error. */
 SOMA_API soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model);
 
 #ifdef __cplusplus

@@ -202,6 +202,53 @@ SOMA_API soma_status soma_sum_squares(const soma_tensor *x, soma_tensor *out);
  *  epoch's pre-activations, a column still 0 is a dead ReLU unit. */
 SOMA_API soma_status soma_active_columns(const soma_tensor *x, soma_tensor *flags);
 
+/* ---- normalization and residual sums -------------------------------------- */
+
+/** Batch normalization over the batch (per column j), training mode, as
+ *  PyTorch's BatchNorm1d (x is m x n, m >= 2; gamma, beta, running_mean,
+ *  running_var are 1 x n; saved is 2 x n):
+ *  `mean_j = 1/m sum_i x[i,j]`, `var_j = 1/m sum_i (x[i,j] - mean_j)^2` (biased, used to normalize),
+ *  `y[i,j] = gamma_j (x[i,j] - mean_j) / sqrt(var_j + eps) + beta_j`,
+ *  `running_mean = (1 - momentum) running_mean + momentum mean`,
+ *  `running_var = (1 - momentum) running_var + momentum var m / (m - 1)` (unbiased).
+ *  saved row 0 holds mean_j, row 1 `1 / sqrt(var_j + eps)`, for
+ *  soma_batchnorm_backward(). running_mean and running_var are read and
+ *  written; y must not alias x. m = 1 is SOMA_ERR_SHAPE (the unbiased
+ *  variance of one row is undefined). */
+SOMA_API soma_status soma_batchnorm_forward_train(float momentum, float eps, const soma_tensor *x,
+                                                  const soma_tensor *gamma, const soma_tensor *beta,
+                                                  soma_tensor *y, soma_tensor *saved,
+                                                  soma_tensor *running_mean, soma_tensor *running_var);
+/** Batch normalization in evaluation mode, from the running statistics:
+ *  `y[i,j] = gamma_j (x[i,j] - running_mean_j) / sqrt(running_var_j + eps) + beta_j`.
+ *  y may be x. */
+SOMA_API soma_status soma_batchnorm_forward_eval(float eps, const soma_tensor *x, const soma_tensor *gamma,
+                                                 const soma_tensor *beta, const soma_tensor *running_mean,
+                                                 const soma_tensor *running_var, soma_tensor *y);
+/** The gradient of soma_batchnorm_forward_train() (dgamma, dbeta 1 x n,
+ *  overwritten, not accumulated), with `xhat = (x - mean_j) rstd_j` from saved:
+ *  `dbeta_j = sum_i dy[i,j]`,  `dgamma_j = sum_i dy[i,j] xhat[i,j]`,
+ *  `dx[i,j] = gamma_j rstd_j / m (m dy[i,j] - dbeta_j - xhat[i,j] dgamma_j)`. */
+SOMA_API soma_status soma_batchnorm_backward(const soma_tensor *x, const soma_tensor *gamma,
+                                             const soma_tensor *saved, const soma_tensor *dy, soma_tensor *dx,
+                                             soma_tensor *dgamma, soma_tensor *dbeta);
+/** Layer normalization over each row's n columns, as PyTorch's LayerNorm(n)
+ *  (biased variance; gamma, beta 1 x n; saved m x 2):
+ *  `y[i,j] = gamma_j (x[i,j] - mean_i) rstd_i + beta_j`,  `rstd_i = 1 / sqrt(var_i + eps)`;
+ *  saved column 0 holds mean_i, column 1 rstd_i. y must not alias x. */
+SOMA_API soma_status soma_layernorm_forward(float eps, const soma_tensor *x, const soma_tensor *gamma,
+                                            const soma_tensor *beta, soma_tensor *y, soma_tensor *saved);
+/** The gradient of soma_layernorm_forward() (dgamma, dbeta 1 x n, overwritten),
+ *  with `xhat = (x - mean_i) rstd_i` and `g = dy gamma_j`:
+ *  `dx[i,j] = rstd_i / n (n g[i,j] - sum_k g[i,k] - xhat[i,j] sum_k g[i,k] xhat[i,k])`,
+ *  `dgamma_j = sum_i dy[i,j] xhat[i,j]`,  `dbeta_j = sum_i dy[i,j]`. */
+SOMA_API soma_status soma_layernorm_backward(const soma_tensor *x, const soma_tensor *gamma,
+                                             const soma_tensor *saved, const soma_tensor *dy, soma_tensor *dx,
+                                             soma_tensor *dgamma, soma_tensor *dbeta);
+/** `y = a + b` (same shapes; y may be a or b): a residual block's sum, and
+ *  the sum of its two input gradients. */
+SOMA_API soma_status soma_add(const soma_tensor *a, const soma_tensor *b, soma_tensor *y);
+
 /* ---- optimizer updates, one pass over memory per parameter tensor -------- */
 
 /** Settings of one soma_sgd_update(). */

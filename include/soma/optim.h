@@ -96,9 +96,16 @@ SOMA_API const soma_optim_config *soma_optimizer_config(const soma_optimizer *o)
 /** The number of state tensors per parameter: 1 for SGD (velocity), 2 for
  *  Adam and AdamW (m, v). */
 SOMA_API int soma_optimizer_slots(const soma_optimizer *o);
-/** A state tensor, for checkpoints: parameter p = 2 * layer (weight) or
- *  2 * layer + 1 (bias); slot 0 is SGD's velocity or Adam's m, slot 1 Adam's
- *  v. */
+/** The number of parameters the optimizer updates: the model's trained
+ *  tensors (soma_mlp_param() entries with a gradient), in the model's order. */
+SOMA_API int soma_optimizer_param_count(const soma_optimizer *o);
+/** Parameter `param` of those (all NULL when out of range): its name keys
+ *  the state in checkpoints (`optimizer.<name>.<slot>`). */
+SOMA_API soma_param soma_optimizer_param(const soma_optimizer *o, int param);
+/** A state tensor, for checkpoints: of parameter `param` (as
+ *  soma_optimizer_param() numbers them; for a plain MLP of dense layers
+ *  2 * layer is the weight and 2 * layer + 1 the bias); slot 0 is SGD's
+ *  velocity or Adam's m, slot 1 Adam's v. */
 SOMA_API soma_tensor *soma_optimizer_state(soma_optimizer *o, int param, int slot);
 
 #ifdef __cplusplus

@@ -461,6 +461,8 @@ void soma_check_describe_params(const soma_check_case *c, char *buf, size_t size
     else if (c->op == SOMA_OP_BIAS_ACT_DROPOUT || c->op == SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD)
         snprintf(buf, size, "%s p=%g seed=%llu", soma_activation_name((soma_activation)p->act),
                  p->drop, (unsigned long long)p->seed);
+    else if (d->check_params) /* the normalizations */
+        snprintf(buf, size, p->momentum != 0.0f ? "eps=%g momentum=%g" : "eps=%g", p->eps, p->momentum);
     else if (d->n_test_params && (p->alpha != 0.0f || p->drop != 0.0f))
         snprintf(buf, size, p->drop != 0.0f ? "p=%g" : "alpha=%g", p->drop != 0.0f ? p->drop : p->alpha);
 }

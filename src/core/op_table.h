@@ -1,11 +1,11 @@
 /* op_table.h: the one declaration of every op.
  *
- * Each op is declared once in op_table.c: its name, arity, the shapes of its
- * arguments, its float64 reference, the NMSE limit between backends, the
- * forward op it is the gradient of, and the parameters it is tested with.
- * Dispatch (ops.c), every backend's table, the tests and `soma check` all
- * iterate this table, so adding an op is one line here, one entry there, and
- * one kernel per backend. */
+ * Each op is declared once, in op_list.h: its id, its kernel on each
+ * backend, its float64 reference, and its soma_op_desc: name, arity, the
+ * shapes of its arguments, the NMSE limit between backends, the forward op it
+ * is the gradient of, and the parameters it is tested with. The enum below,
+ * soma_op_table (op_table.c), every backend's kernel table, dispatch
+ * (ops.c), the tests and `soma check` all come from or iterate that list. */
 #ifndef SOMA_CORE_OP_TABLE_H
 #define SOMA_CORE_OP_TABLE_H
 
@@ -13,65 +13,15 @@
 #include "soma/ops.h"
 #include "soma/profile.h"
 
-#define SOMA_MAX_IN 3
+#define SOMA_MAX_IN 5 /* batchnorm_forward_eval: x, gamma, beta, running mean and var */
 #define SOMA_MAX_OUT 4
 #define SOMA_MAX_TEST_PARAMS 12
 
+/* One id per op of op_list.h, in its order. */
 typedef enum soma_op_id {
-    SOMA_OP_GEMM,
-    SOMA_OP_BIAS_ADD,
-    SOMA_OP_BIAS_GRAD,
-    SOMA_OP_BIAS_ACT, /* fused: bias add and activation in one pass */
-    /* one forward and one backward op per activation, in soma_activation order */
-    SOMA_OP_IDENTITY, SOMA_OP_IDENTITY_BACKWARD,
-    SOMA_OP_RELU, SOMA_OP_RELU_BACKWARD,
-    SOMA_OP_LEAKY_RELU, SOMA_OP_LEAKY_RELU_BACKWARD,
-    SOMA_OP_SIGMOID, SOMA_OP_SIGMOID_BACKWARD,
-    SOMA_OP_TANH, SOMA_OP_TANH_BACKWARD,
-    SOMA_OP_GELU_ERF, SOMA_OP_GELU_ERF_BACKWARD,
-    SOMA_OP_GELU_TANH, SOMA_OP_GELU_TANH_BACKWARD,
-    SOMA_OP_SILU, SOMA_OP_SILU_BACKWARD,
-    SOMA_OP_SOFTMAX,
-    SOMA_OP_SOFTMAX_BACKWARD,
-    SOMA_OP_LOG_SOFTMAX,
-    SOMA_OP_LOG_SOFTMAX_BACKWARD,
-    SOMA_OP_MSE_LOSS,
-    SOMA_OP_MSE_BACKWARD,
-    SOMA_OP_BCE_LOGITS_LOSS,
-    SOMA_OP_BCE_LOGITS_BACKWARD,
-    SOMA_OP_SOFTMAX_XENT_LOSS,
-    SOMA_OP_SOFTMAX_XENT_BACKWARD,
-    SOMA_OP_SCALE,
-    SOMA_OP_AXPY,
-    SOMA_OP_SUM,
-    SOMA_OP_MEAN,
-    SOMA_OP_ROW_ARGMAX,
-    SOMA_OP_CORRECT_COUNT,
-    SOMA_OP_FILL,
-    SOMA_OP_FILL_UNIFORM,
-    SOMA_OP_FILL_NORMAL,
-    SOMA_OP_DROPOUT,
-    SOMA_OP_DROPOUT_BACKWARD,
-    SOMA_OP_BIAS_ACT_DROPOUT, /* fused: bias, activation and dropout in one pass, keeping the mask */
-    SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD,
-    SOMA_OP_SUM_SQUARES,
-    SOMA_OP_ACTIVE_COLUMNS,
-    SOMA_OP_SGD_UPDATE,
-    SOMA_OP_ADAM_UPDATE,
-    /* the training step's device-side control (core/step_ctl.h, core/step_ops.h):
-     * nothing of a step comes from the host, so a CUDA graph of it stays valid */
-    SOMA_OP_GATHER_ROWS,      /* a batch of resident rows, in the epoch's order */
-    SOMA_OP_STEP_BEGIN,       /* this step's schedule row into the control block */
-    SOMA_OP_WATCH_LOSS,       /* loss sum, and the first step whose loss is not finite */
-    SOMA_OP_CLIP_SCALE,       /* the global gradient norm's clipping factor */
-    SOMA_OP_SGD_STEP,         /* sgd_update with lr and gradient scale from the block */
-    SOMA_OP_ADAM_STEP,        /* adam_update with lr, corrections and scale from the block */
-    SOMA_OP_BIAS_ACT_DROPOUT_STEP, /* bias_act_dropout with its Philox stream at the block's step */
-    /* GEMMs with cuBLASLt's epilogues (op_table.c says what each computes) */
-    SOMA_OP_GEMM_BIAS_RELU,
-    SOMA_OP_GEMM_DRELU_BGRAD,
-    SOMA_OP_GEMM_BIAS_GELU,
-    SOMA_OP_GEMM_DGELU_BGRAD,
+#define SOMA_OP(ID, ...) SOMA_OP_##ID,
+#include "core/op_list.h"
+#undef SOMA_OP
     SOMA_OP_COUNT
 } soma_op_id;
 
@@ -94,9 +44,9 @@ typedef struct soma_op_params {
     uint64_t seed, offset;     /* fill_uniform, fill_normal, dropout, bias_act_dropout: Philox
                                   key and stream */
     float drop;                /* dropout, bias_act_dropout(_backward): the drop probability p */
-    float lr, momentum, weight_decay; /* sgd_update, adam_update */
+    float lr, momentum, weight_decay; /* sgd_update, adam_update; batchnorm_forward_train: momentum */
     int nesterov;                     /* sgd_update */
-    float beta1, beta2, eps;          /* adam_update */
+    float beta1, beta2, eps;          /* adam_update; batchnorm, layernorm: eps */
     float bias_correction1;           /* adam_update: 1 / (1 - beta1^t) */
     float bias_correction2;           /* adam_update: 1 / (1 - beta2^t) */
     int decoupled;                    /* adam_update: AdamW's weight decay instead of L2 */
@@ -148,11 +98,12 @@ typedef struct soma_op_desc {
     const char *api;       /* the public function, for error messages */
     int n_in, n_out;
     const char *arg[SOMA_MAX_IN + SOMA_MAX_OUT]; /* argument names: inputs then outputs */
-    /* Argument shapes as two letters from {m, n, k, w, r, g, 1, c, s}: "mn", "1n", "m1", "11";
+    /* Argument shapes as two letters from {m, n, k, w, r, g, 1, 2, c, s}: "mn", "1n", "m1", "11";
      * w is ceil(n / 32), the 32-bit words of an m x n bit mask row ("mw");
      * r and g are cuBLASLt's epilogue aux rows: 4 ceil(n / 128) words of
      * ReLU mask bits, 8 ceil(n / 8) floats of GELU inputs;
-     * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS.
+     * c is SOMA_CTL_SIZE (a step control block, "1c"), s SOMA_SCHED_COLS;
+     * 2 is two (a normalization's saved mean and 1/std: "2n", "m2").
      * The op layer checks every call against them (the letters are bound by
      * the first argument that uses them); the tests build arguments from them.
      * NULL for gemm, whose shapes depend on the transpositions. */
@@ -165,7 +116,13 @@ typedef struct soma_op_desc {
                          const soma_op_params *p);
     void (*test_shapes)(const soma_op_params *p, int64_t m, int64_t n, int64_t k,
                         soma_shape in[], soma_shape out[]);
+    /* Checks of the scalars in soma_op_params, run on every call before the
+     * kernel (normalizations: eps >= 0, momentum in [0, 1]); NULL: none. */
+    soma_status (*check_params)(const struct soma_op_desc *d, const soma_op_params *p);
     int reads_output;      /* the output's old value is an input (gemm beta, axpy) */
+    int64_t min_rows;      /* the fewest rows input 0 may have (0: any); the tests use
+                              max(m, min_rows) rows. batchnorm_forward_train: 2, since
+                              the unbiased variance of one row is undefined */
     unsigned alias_mask;   /* bit i: the output may be the same tensor as input i */
     int bit_exact;         /* backends must agree bit for bit (fills, argmax, counts) */
     unsigned bits_out;     /* bit o: output o holds 32-bit words of mask bits in float storage,
@@ -175,7 +132,10 @@ typedef struct soma_op_desc {
     soma_profile_part part; /* where a profiled run counts its time (0: elementwise) */
     soma_ref_fn reference;
     /* backward ops: the forward op, which of its inputs this is the gradient
-     * for, and where each input comes from */
+     * for, and where each input comes from. A backward op with several
+     * outputs (batchnorm's dx, dgamma, dbeta) gives output o the gradient
+     * with respect to the forward's input grad_wrt + o; test_grad checks
+     * each against finite differences. */
     int grad_of;           /* -1 for forward ops (GEMM's gradients are GEMMs) */
     int grad_wrt;
     soma_grad_source grad_src[SOMA_MAX_IN];

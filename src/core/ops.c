@@ -150,6 +150,7 @@ soma_status soma_op_run(const soma_op_call *call, const char *variant) {
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_op_run: op id %d out of range", (int)call->op);
     const soma_op_desc *d = &soma_op_table[call->op];
     SOMA_TRY(check_present_and_same_device(d, call));
+    if (d->check_params) SOMA_TRY(d->check_params(d, &call->p));
     if (d->check) {
         soma_shape in[SOMA_MAX_IN], out[SOMA_MAX_OUT];
         for (int i = 0; i < d->n_in; i++) in[i] = (soma_shape){call->in[i]->rows, call->in[i]->cols};
@@ -160,6 +161,10 @@ soma_status soma_op_run(const soma_op_call *call, const char *variant) {
         SOMA_TRY(check_shape_codes(d, call));
     }
     SOMA_TRY(check_aliasing(d, call));
+    if (d->min_rows && call->in[0]->rows < d->min_rows)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: '%s' has %lld row%s but needs at least %lld", d->api,
+                         arg_name(d, 0), (long long)call->in[0]->rows,
+                         call->in[0]->rows == 1 ? "" : "s", (long long)d->min_rows);
     soma_device *dev = call->out[0]->device;
     soma_op_kernel kernel = find_kernel(call->op, dev, variant);
     if (!kernel) return SOMA_ERR_UNSUPPORTED;
@@ -396,3 +401,15 @@ soma_status soma_adam_update(const soma_adam_params *p, const soma_tensor *grad,
 }
 
 soma_rng soma_rng_make(uint64_t seed) { return (soma_rng){.seed = seed, .offset = 0}; }
+
+/* ---- the public ops that op_list.h declares with SOMA_OP_PUBLIC ------------ */
+
+#define SOMA_OP(...)
+#define SOMA_OP_PUBLIC(NAME, PARAMS, ...)                                                   \
+    soma_status NAME PARAMS {                                                               \
+        soma_op_call call = {__VA_ARGS__};                                                  \
+        return soma_op_run(&call, NULL);                                                    \
+    }
+#include "core/op_list.h"
+#undef SOMA_OP
+#undef SOMA_OP_PUBLIC

@@ -72,9 +72,10 @@ static soma_status cpu_synchronize(void *ctx) {
     return SOMA_OK;
 }
 
-#define ACTIVATION(ID)                                                                         \
-    [SOMA_OP_##ID] = soma_cpu_activation_forward,                                              \
-    [SOMA_OP_##ID##_BACKWARD] = soma_cpu_activation_backward
+/* Every op's CPU kernel, as op_list.h names it (declared once per op). */
+#define SOMA_OP(ID, CPU, ...) CPU_KERNEL(CPU);
+#include "core/op_list.h"
+#undef SOMA_OP
 
 /* The GEMM's packing buffers and rounded operands of the calling thread. */
 static void cpu_release_caches(void) {
@@ -97,50 +98,9 @@ const soma_backend soma_cpu_backend = {
     .release_caches = cpu_release_caches,
     .check_memory = cpu_check_memory,
     .kernel = {
-        [SOMA_OP_GEMM_BIAS_RELU] = soma_cpu_gemm_bias_act,
-        [SOMA_OP_GEMM_BIAS_GELU] = soma_cpu_gemm_bias_act,
-        [SOMA_OP_GEMM_DRELU_BGRAD] = soma_cpu_gemm_act_backward,
-        [SOMA_OP_GEMM_DGELU_BGRAD] = soma_cpu_gemm_act_backward,
-        [SOMA_OP_GEMM] = soma_cpu_gemm,
-        [SOMA_OP_BIAS_ADD] = soma_cpu_bias_add,
-        [SOMA_OP_BIAS_GRAD] = soma_cpu_bias_grad,
-        [SOMA_OP_BIAS_ACT] = soma_cpu_bias_act,
-        ACTIVATION(IDENTITY), ACTIVATION(RELU), ACTIVATION(LEAKY_RELU), ACTIVATION(SIGMOID),
-        ACTIVATION(TANH), ACTIVATION(GELU_ERF), ACTIVATION(GELU_TANH), ACTIVATION(SILU),
-        [SOMA_OP_SOFTMAX] = soma_cpu_softmax,
-        [SOMA_OP_SOFTMAX_BACKWARD] = soma_cpu_softmax_backward,
-        [SOMA_OP_LOG_SOFTMAX] = soma_cpu_log_softmax,
-        [SOMA_OP_LOG_SOFTMAX_BACKWARD] = soma_cpu_log_softmax_backward,
-        [SOMA_OP_MSE_LOSS] = soma_cpu_mse_loss,
-        [SOMA_OP_MSE_BACKWARD] = soma_cpu_mse_backward,
-        [SOMA_OP_BCE_LOGITS_LOSS] = soma_cpu_bce_logits_loss,
-        [SOMA_OP_BCE_LOGITS_BACKWARD] = soma_cpu_bce_logits_backward,
-        [SOMA_OP_SOFTMAX_XENT_LOSS] = soma_cpu_softmax_xent_loss,
-        [SOMA_OP_SOFTMAX_XENT_BACKWARD] = soma_cpu_softmax_xent_backward,
-        [SOMA_OP_SCALE] = soma_cpu_scale,
-        [SOMA_OP_AXPY] = soma_cpu_axpy,
-        [SOMA_OP_SUM] = soma_cpu_sum,
-        [SOMA_OP_MEAN] = soma_cpu_mean,
-        [SOMA_OP_ROW_ARGMAX] = soma_cpu_row_argmax,
-        [SOMA_OP_CORRECT_COUNT] = soma_cpu_correct_count,
-        [SOMA_OP_FILL] = soma_cpu_fill,
-        [SOMA_OP_FILL_UNIFORM] = soma_cpu_fill_uniform,
-        [SOMA_OP_FILL_NORMAL] = soma_cpu_fill_normal,
-        [SOMA_OP_DROPOUT] = soma_cpu_dropout,
-        [SOMA_OP_DROPOUT_BACKWARD] = soma_cpu_dropout,
-        [SOMA_OP_BIAS_ACT_DROPOUT] = soma_cpu_bias_act_dropout,
-        [SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD] = soma_cpu_bias_act_dropout_backward,
-        [SOMA_OP_SUM_SQUARES] = soma_cpu_sum_squares,
-        [SOMA_OP_ACTIVE_COLUMNS] = soma_cpu_active_columns,
-        [SOMA_OP_SGD_UPDATE] = soma_cpu_sgd_update,
-        [SOMA_OP_ADAM_UPDATE] = soma_cpu_adam_update,
-        [SOMA_OP_GATHER_ROWS] = soma_cpu_gather_rows,
-        [SOMA_OP_STEP_BEGIN] = soma_cpu_step_begin,
-        [SOMA_OP_WATCH_LOSS] = soma_cpu_watch_loss,
-        [SOMA_OP_CLIP_SCALE] = soma_cpu_clip_scale,
-        [SOMA_OP_SGD_STEP] = soma_cpu_sgd_step,
-        [SOMA_OP_ADAM_STEP] = soma_cpu_adam_step,
-        [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = soma_cpu_bias_act_dropout_step,
+#define SOMA_OP(ID, CPU, ...) [SOMA_OP_##ID] = CPU,
+#include "core/op_list.h"
+#undef SOMA_OP
     },
     .variants = soma_cpu_variants,
 };

@@ -9,9 +9,12 @@
  *   cpu_loss.c         MSE, BCE on logits, softmax cross-entropy
  *   cpu_reduce.c       sum, mean, sum of squares, bias gradient, row argmax,
  *                      correct count, active columns
+ *   cpu_norm.c         batchnorm, layernorm (forward, backward), the residual add
  *   cpu_gemm_op.c      GEMM: OpenBLAS or the blocked kernel of cpu_gemm.c
  *   cpu_parallel.c     threads and the denormal mode of the loops above
- * Each has the signature of soma_op_kernel; the op layer has checked shapes. */
+ * Each has the signature of soma_op_kernel; the op layer has checked shapes.
+ * cpu_backend.c declares every op's kernel from core/op_list.h; the ones
+ * below are those other files call (or older ops, declared before the list). */
 #ifndef SOMA_CPU_INTERNAL_H
 #define SOMA_CPU_INTERNAL_H
 

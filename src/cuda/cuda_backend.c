@@ -296,6 +296,19 @@ CUDA_KERNEL(k_watch_loss, soma_cuda_watch_loss(IN(0), call->p.alpha, OUT_AT(0), 
 /* parts -> ctl */
 CUDA_KERNEL(k_clip_scale, soma_cuda_clip_scale(IN(0), NUMEL, call->p.alpha, OUT, STREAM))
 
+/* The ops whose CUDA column in op_list.h is SOMA_CUDA_LAUNCH(f): f, in
+ * kernels/, launches on the call's tensors; here each gets its
+ * soma_op_kernel, as CUDA_KERNEL makes them. */
+#define SOMA_CUDA_KERNEL(f)
+#define SOMA_CUDA_LAUNCH(f)                                                                \
+    cudaError_t f(const soma_op_call *call, cudaStream_t stream);                          \
+    CUDA_KERNEL(launch_##f, f(call, STREAM))
+#define SOMA_OP(ID, CPU, CUDA, ...) CUDA
+#include "core/op_list.h"
+#undef SOMA_OP
+#undef SOMA_CUDA_KERNEL
+#undef SOMA_CUDA_LAUNCH
+
 static unsigned long long soma_cuda_generation(void *vctx) { return ((soma_cuda_ctx *)vctx)->generation; }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -326,64 +339,13 @@ const soma_backend soma_cuda_backend = {
     .graph_launch = soma_cuda_graph_launch,
     .graph_free = soma_cuda_graph_free,
     .kernel = {
-        [SOMA_OP_GEMM] = soma_cuda_gemm,
-        [SOMA_OP_GEMM_BIAS_RELU] = soma_cuda_gemm_epilogue,
-        [SOMA_OP_GEMM_DRELU_BGRAD] = soma_cuda_gemm_epilogue,
-        [SOMA_OP_GEMM_BIAS_GELU] = soma_cuda_gemm_epilogue,
-        [SOMA_OP_GEMM_DGELU_BGRAD] = soma_cuda_gemm_epilogue,
-        [SOMA_OP_BIAS_ADD] = k_bias_add,
-        [SOMA_OP_BIAS_GRAD] = k_bias_grad,
-        [SOMA_OP_BIAS_ACT] = k_bias_act,
-        [SOMA_OP_IDENTITY] = k_act_forward,
-        [SOMA_OP_IDENTITY_BACKWARD] = k_act_backward,
-        [SOMA_OP_RELU] = k_act_forward,
-        [SOMA_OP_RELU_BACKWARD] = k_act_backward,
-        [SOMA_OP_LEAKY_RELU] = k_act_forward,
-        [SOMA_OP_LEAKY_RELU_BACKWARD] = k_act_backward,
-        [SOMA_OP_SIGMOID] = k_act_forward,
-        [SOMA_OP_SIGMOID_BACKWARD] = k_act_backward,
-        [SOMA_OP_TANH] = k_act_forward,
-        [SOMA_OP_TANH_BACKWARD] = k_act_backward,
-        [SOMA_OP_GELU_ERF] = k_act_forward,
-        [SOMA_OP_GELU_ERF_BACKWARD] = k_act_backward,
-        [SOMA_OP_GELU_TANH] = k_act_forward,
-        [SOMA_OP_GELU_TANH_BACKWARD] = k_act_backward,
-        [SOMA_OP_SILU] = k_act_forward,
-        [SOMA_OP_SILU_BACKWARD] = k_act_backward,
-        [SOMA_OP_SOFTMAX] = k_softmax,
-        [SOMA_OP_SOFTMAX_BACKWARD] = k_softmax_backward,
-        [SOMA_OP_LOG_SOFTMAX] = k_softmax,
-        [SOMA_OP_LOG_SOFTMAX_BACKWARD] = k_softmax_backward,
-        [SOMA_OP_MSE_LOSS] = k_mse_loss,
-        [SOMA_OP_MSE_BACKWARD] = k_mse_backward,
-        [SOMA_OP_BCE_LOGITS_LOSS] = k_bce_loss,
-        [SOMA_OP_BCE_LOGITS_BACKWARD] = k_bce_backward,
-        [SOMA_OP_SOFTMAX_XENT_LOSS] = k_xent_loss,
-        [SOMA_OP_SOFTMAX_XENT_BACKWARD] = k_xent_backward,
-        [SOMA_OP_SCALE] = k_scale,
-        [SOMA_OP_AXPY] = k_axpy,
-        [SOMA_OP_SUM] = k_sum,
-        [SOMA_OP_MEAN] = k_sum,
-        [SOMA_OP_ROW_ARGMAX] = k_row_argmax,
-        [SOMA_OP_CORRECT_COUNT] = k_correct_count,
-        [SOMA_OP_FILL] = k_fill,
-        [SOMA_OP_FILL_UNIFORM] = k_fill_uniform,
-        [SOMA_OP_FILL_NORMAL] = k_fill_normal,
-        [SOMA_OP_DROPOUT] = k_dropout,
-        [SOMA_OP_DROPOUT_BACKWARD] = k_dropout,
-        [SOMA_OP_BIAS_ACT_DROPOUT] = k_bias_act_dropout,
-        [SOMA_OP_BIAS_ACT_DROPOUT_BACKWARD] = k_bias_act_dropout_backward,
-        [SOMA_OP_SUM_SQUARES] = k_sum_squares,
-        [SOMA_OP_ACTIVE_COLUMNS] = k_active_columns,
-        [SOMA_OP_SGD_UPDATE] = k_sgd_update,
-        [SOMA_OP_ADAM_UPDATE] = k_adam_update,
-        [SOMA_OP_GATHER_ROWS] = k_gather_rows,
-        [SOMA_OP_STEP_BEGIN] = k_step_begin,
-        [SOMA_OP_WATCH_LOSS] = k_watch_loss,
-        [SOMA_OP_CLIP_SCALE] = k_clip_scale,
-        [SOMA_OP_SGD_STEP] = k_sgd_update,
-        [SOMA_OP_ADAM_STEP] = k_adam_update,
-        [SOMA_OP_BIAS_ACT_DROPOUT_STEP] = k_bias_act_dropout,
+#define SOMA_CUDA_KERNEL(f) f
+#define SOMA_CUDA_LAUNCH(f) launch_##f
+#define SOMA_OP(ID, CPU, CUDA, ...) [SOMA_OP_##ID] = CUDA,
+#include "core/op_list.h"
+#undef SOMA_OP
+#undef SOMA_CUDA_KERNEL
+#undef SOMA_CUDA_LAUNCH
     },
     .variants = soma_cuda_variants, /* cuda_cudnn.c or cudnn_absent.c */
 };

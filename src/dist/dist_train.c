@@ -53,22 +53,25 @@ static soma_status flat_reserve(soma_dist *d, size_t count) {
     return SOMA_OK;
 }
 
-/* The parameters or their gradients of layer l, in the flat order: weight, bias. */
-static soma_tensor *part_of(soma_mlp *m, int l, int k, int grads) {
-    if (grads) return k == 0 ? soma_mlp_weight_grad(m, l) : soma_mlp_bias_grad(m, l);
-    return k == 0 ? soma_mlp_weight(m, l) : soma_mlp_bias(m, l);
+/* The trained tensors (soma_mlp_param with a gradient) or their gradients,
+ * in the flat order: the model's. NULL past the last. */
+static soma_tensor *part_of(soma_mlp *m, int i, int grads) {
+    for (int k = 0; k < soma_mlp_param_count(m); k++) {
+        soma_param p = soma_mlp_param(m, k);
+        if (p.grad && i-- == 0) return grads ? p.grad : p.value;
+    }
+    return NULL;
 }
 
 /* A CRC-32 of the model's weights and biases, downloaded through the flat
  * buffer (free outside the gradient all-reduce). */
 static soma_status crc_of_weights(soma_dist *d, soma_mlp *m, uint32_t *crc) {
     size_t at = 0;
-    for (int l = 0; l < soma_mlp_layer_count(m); l++)
-        for (int k = 0; k < 2; k++) {
-            soma_tensor *t = part_of(m, l, k, 0);
-            SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
-            at += (size_t)soma_tensor_numel(t);
-        }
+    soma_tensor *t;
+    for (int i = 0; (t = part_of(m, i, 0)) != NULL; i++) {
+        SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
+        at += (size_t)soma_tensor_numel(t);
+    }
     *crc = soma_crc32_update(0, d->flat, at * sizeof(float));
     return SOMA_OK;
 }
@@ -180,10 +183,9 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
         if (!d->nccl) d->use_nccl = 0; /* no rank could use it: the host path below, on all */
     }
     if (d->use_nccl && soma_device_kind_of(dev) == SOMA_DEVICE_CUDA) {
-        soma_tensor *grads[2 * SOMA_MAX_LAYERS];
+        soma_tensor *grads[8 * SOMA_MAX_LAYERS];
         int count = 0;
-        for (int l = 0; l < soma_mlp_layer_count(m); l++)
-            for (int k = 0; k < 2; k++) grads[count++] = part_of(m, l, k, 1);
+        while (count < 8 * SOMA_MAX_LAYERS && (grads[count] = part_of(m, count, 1)) != NULL) count++;
         float flag = stop && *stop ? 1.0f : 0.0f;
         SOMA_TRY(soma_nccl_average(d->nccl, dev, grads, count, share, &flag));
         *stop_all = flag > 0.0f;
@@ -191,23 +193,20 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
         return SOMA_OK;
     }
     size_t at = 0;
-    for (int l = 0; l < soma_mlp_layer_count(m); l++)
-        for (int k = 0; k < 2; k++) {
-            soma_tensor *t = part_of(m, l, k, 1);
-            SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
-            at += (size_t)soma_tensor_numel(t);
-        }
+    soma_tensor *t;
+    for (int i = 0; (t = part_of(m, i, 1)) != NULL; i++) {
+        SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
+        at += (size_t)soma_tensor_numel(t);
+    }
     for (size_t i = 0; i < at; i++) d->flat[i] *= share;
     d->flat[at] = stop && *stop ? 1.0f : 0.0f;
     SOMA_TRY(d->comm->all_reduce_sum_f32(d->ctx, d->flat, at + 1));
     *stop_all = d->flat[at] > 0.0f;
     at = 0;
-    for (int l = 0; l < soma_mlp_layer_count(m); l++)
-        for (int k = 0; k < 2; k++) {
-            soma_tensor *t = part_of(m, l, k, 1);
-            SOMA_TRY(soma_tensor_upload(t, d->flat + at, (size_t)soma_tensor_numel(t)));
-            at += (size_t)soma_tensor_numel(t);
-        }
+    for (int i = 0; (t = part_of(m, i, 1)) != NULL; i++) {
+        SOMA_TRY(soma_tensor_upload(t, d->flat + at, (size_t)soma_tensor_numel(t)));
+        at += (size_t)soma_tensor_numel(t);
+    }
     if (d->check_steps) SOMA_TRY(check_weights(d, m, updates));
     return SOMA_OK;
 }

@@ -23,15 +23,17 @@
 #include "io/crc32.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/model_internal.h"
 #include "soma/checkpoint.h"
 
 /* v2 (written): the checksum covers the metadata and the tensors. v1 (read):
  * the checksum covers the tensors only. */
 #define FORMAT "soma.mlp.v2"
 #define FORMAT_V1 "soma.mlp.v1"
-#define MAX_TENSORS (2 * SOMA_MAX_LAYERS * 3 + 2)
+#define MAX_PARAMS (8 * SOMA_MAX_LAYERS) /* named tensors of a model (soma_mlp_param) */
+#define MAX_TENSORS (MAX_PARAMS * 3 + 2)
 #define MAX_META 40
-#define NAME_SIZE 64
+#define NAME_SIZE 80
 #define VALUE_SIZE 32
 #define MAX_SIZE INT32_MAX     /* inputs and units: as the CLI's --layers */
 #define MAX_STEPS (INT64_C(1) << 53) /* step counts: exact in the double the schedule uses */
@@ -79,10 +81,13 @@ static soma_status checksum(const soma_st_meta *const *meta, int n_meta, const s
     qsort(sorted, (size_t)n, sizeof *sorted, by_name);
     for (int i = 0; i < n; i++) {
         const soma_st_tensor *t = sorted[i];
-        int64_t shape[2] = {t->shape[0], t->rank == 2 ? t->shape[1] : 1};
+        int64_t shape[2] = {t->rank == 0 ? 1 : t->shape[0], t->rank == 2 ? t->shape[1] : 1};
         crc = soma_crc32_update(crc, t->name, strlen(t->name) + 1);
         crc = soma_crc32_update(crc, shape, sizeof shape);
-        crc = soma_crc32_update(crc, t->data, (size_t)(shape[0] * shape[1]) * sizeof(float));
+        if (t->ints) /* the counters, as stored on this (little-endian) host */
+            crc = soma_crc32_update(crc, t->ints, (size_t)(shape[0] * shape[1]) * sizeof(int64_t));
+        else
+            crc = soma_crc32_update(crc, t->data, (size_t)(shape[0] * shape[1]) * sizeof(float));
     }
     free(sorted);
     free(keys);
@@ -98,6 +103,7 @@ typedef struct writer {
     soma_st_meta meta[MAX_META];
     char values[MAX_META][VALUE_SIZE];
     char *layers_value;
+    char arch_value[SOMA_ARCH_MAX];
     char *names_value; /* "class_names": a JSON array of strings */
     int n_meta;
 } writer;
@@ -123,6 +129,17 @@ static soma_status add_tensor(writer *w, const char *name, const soma_tensor *t,
                            .shape = {rank == 1 ? n : soma_tensor_rows(t), soma_tensor_cols(t)}};
     w->n_tensors++;
     return soma_tensor_download(t, host, (size_t)n);
+}
+
+static soma_status add_counter(writer *w, const char *name, int64_t value) {
+    int64_t *host = malloc(sizeof *host);
+    if (!host) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
+    *host = value;
+    snprintf(w->names[w->n_tensors], NAME_SIZE, "%s", name);
+    w->tensors[w->n_tensors] = (soma_st_tensor){.name = w->names[w->n_tensors], .rank = 0, .shape = {1, 0},
+                                                .ints = host};
+    w->n_tensors++;
+    return SOMA_OK;
 }
 
 static soma_status add_host_vector(writer *w, const char *name, const float *v, int64_t n) {
@@ -174,17 +191,23 @@ static soma_status describe_class_names(writer *w, soma_mlp *m, const soma_check
 static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const soma_checkpoint_info *info) {
     add_meta(w, "format", FORMAT);
     add_meta(w, "inputs", "%lld", (long long)soma_mlp_inputs(m));
-    int n_layers = soma_mlp_layer_count(m);
+    /* the architecture in canonical form; and for a plain MLP of dense layers
+     * also 'layers' as before (units:act:param:dropout), for readers that
+     * know only that */
+    SOMA_TRY(soma_mlp_arch(m, w->arch_value, sizeof w->arch_value));
+    w->meta[w->n_meta++] = (soma_st_meta){"arch", w->arch_value};
+    int n_layers = soma_mlp_layer_count(m), dense = 1;
+    for (int l = 0; l < n_layers; l++) dense &= soma_mlp_weight(m, l) != NULL;
     size_t size = (size_t)n_layers * 64 + 1;
-    w->layers_value = calloc(size, 1);
-    if (!w->layers_value) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
-    for (int l = 0; l < n_layers; l++) {
+    w->layers_value = dense ? calloc(size, 1) : NULL;
+    if (dense && !w->layers_value) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
+    for (int l = 0; dense && l < n_layers; l++) {
         soma_layer_spec s = soma_mlp_layer(m, l);
         size_t used = strlen(w->layers_value);
         snprintf(w->layers_value + used, size - used, "%s%lld:%s:%.9g:%.9g", l ? "," : "",
                  (long long)s.units, soma_activation_name(s.act), (double)s.act_param, (double)s.dropout);
     }
-    w->meta[w->n_meta++] = (soma_st_meta){"layers", w->layers_value};
+    if (dense) w->meta[w->n_meta++] = (soma_st_meta){"layers", w->layers_value};
     add_meta(w, "loss", "%s", soma_loss_name(info->loss));
     add_meta(w, "normalizer", "%s", norm_names[info->normalizer.kind]);
     if (info->n_class_names > 0) SOMA_TRY(describe_class_names(w, m, info));
@@ -228,9 +251,11 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
  * optimizer state. */
 static uint64_t save_bytes(soma_mlp *m, soma_optimizer *o, const soma_normalizer *norm) {
     uint64_t floats = 0;
-    for (int l = 0; l < soma_mlp_layer_count(m); l++)
-        floats += (uint64_t)soma_tensor_numel(soma_mlp_weight(m, l)) + (uint64_t)soma_tensor_numel(soma_mlp_bias(m, l));
-    uint64_t params = floats;
+    for (int i = 0; i < soma_mlp_param_count(m); i++) {
+        soma_param p = soma_mlp_param(m, i);
+        floats += p.value ? (uint64_t)soma_tensor_numel(p.value) : 2;
+    }
+    uint64_t params = (uint64_t)soma_mlp_parameter_count(m);
     if (o) floats += params * (uint64_t)soma_optimizer_slots(o);
     if (norm->kind != SOMA_NORM_NONE) floats += 2 * (uint64_t)norm->features;
     return floats * sizeof(float);
@@ -250,22 +275,21 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
     if (!w) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
     soma_status st = describe(w, m, o, info);
     char name[NAME_SIZE];
-    for (int l = 0; l < soma_mlp_layer_count(m) && st == SOMA_OK; l++) {
-        snprintf(name, sizeof name, "layers.%d.weight", l);
-        st = add_tensor(w, name, soma_mlp_weight(m, l), 2);
-        snprintf(name, sizeof name, "layers.%d.bias", l);
-        if (st == SOMA_OK) st = add_tensor(w, name, soma_mlp_bias(m, l), 1);
+    for (int i = 0; i < soma_mlp_param_count(m) && st == SOMA_OK; i++) {
+        soma_param p = soma_mlp_param(m, i);
+        st = p.count ? add_counter(w, p.name, *p.count) : add_tensor(w, p.name, p.value, p.rank);
     }
     const soma_normalizer *norm = &info->normalizer;
     if (st == SOMA_OK && norm->kind != SOMA_NORM_NONE) {
         st = add_host_vector(w, "normalizer.offset", norm->offset, norm->features);
         if (st == SOMA_OK) st = add_host_vector(w, "normalizer.scale", norm->scale, norm->features);
     }
-    for (int p = 0; o && p < 2 * soma_mlp_layer_count(m) && st == SOMA_OK; p++)
+    /* optimizer.<parameter name>.<slot> */
+    for (int p = 0; o && p < soma_optimizer_param_count(o) && st == SOMA_OK; p++)
         for (int s = 0; s < soma_optimizer_slots(o) && st == SOMA_OK; s++) {
-            snprintf(name, sizeof name, "optimizer.layers.%d.%s.%s", p / 2, p % 2 ? "bias" : "weight",
-                     slot_names[soma_optimizer_slots(o) - 1][s]);
-            st = add_tensor(w, name, soma_optimizer_state(o, p, s), p % 2 ? 1 : 2);
+            soma_param param = soma_optimizer_param(o, p);
+            snprintf(name, sizeof name, "optimizer.%s.%s", param.name, slot_names[soma_optimizer_slots(o) - 1][s]);
+            st = add_tensor(w, name, soma_optimizer_state(o, p, s), param.rank);
         }
     if (st == SOMA_OK) {
         const soma_st_tensor *ptrs[MAX_TENSORS];
@@ -277,7 +301,10 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
         if (st == SOMA_OK) add_meta(w, "checksum", "crc32:%08x", (unsigned)crc);
     }
     if (st == SOMA_OK) st = soma_safetensors_write(path, w->tensors, w->n_tensors, w->meta, w->n_meta);
-    for (int i = 0; i < w->n_tensors; i++) free(w->tensors[i].data);
+    for (int i = 0; i < w->n_tensors; i++) {
+        free(w->tensors[i].data);
+        free(w->tensors[i].ints);
+    }
     free(w->layers_value);
     free(w->names_value);
     free(w);
@@ -411,33 +438,90 @@ static soma_status parse_layers(const soma_st_file *f, const char *path, soma_la
     return SOMA_OK;
 }
 
-/* Every tensor the architecture needs, of the shape it needs: checked before
- * anything is allocated for the model. */
-static soma_status check_architecture(const soma_st_file *f, const char *path, int64_t inputs,
-                                      const soma_layer_spec *specs, int n_layers) {
-    int64_t in = inputs;
-    for (int l = 0; l < n_layers; l++) {
-        char name[NAME_SIZE];
-        int64_t out = specs[l].units;
-        for (int bias = 0; bias < 2; bias++) {
-            snprintf(name, sizeof name, "layers.%d.%s", l, bias ? "bias" : "weight");
-            const soma_st_tensor *t = soma_st_file_find(f, name);
-            if (!t) return soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
-            int ok = bias ? t->rank == 1 && t->shape[0] == out
-                          : t->rank == 2 && t->shape[0] == out && t->shape[1] == in;
-            if (!ok) {
-                char have[64];
-                if (t->rank == 2)
-                    snprintf(have, sizeof have, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
-                else
-                    snprintf(have, sizeof have, "[%lld]", (long long)t->shape[0]);
-                return soma_fail(SOMA_ERR_SHAPE, "%s: the metadata describes layer %d as %lld inputs -> %lld units, "
-                                 "but tensor '%s' has shape %s", path, l, (long long)in, (long long)out, name, have);
-            }
+/* The architecture string of a file: metadata 'arch' (canonical form), or
+ * 'layers' (dense layers only: files from before 'arch', and plain MLPs)
+ * turned into one. */
+static soma_status read_arch(const soma_st_file *f, const char *path, int64_t inputs, char *arch, size_t size) {
+    const char *text = soma_st_file_meta(f, "arch");
+    if (!text && !soma_st_file_meta(f, "layers"))
+        return soma_fail(SOMA_ERR_FORMAT, "%s: the metadata has no 'arch' (nor 'layers', as older files) (not a "
+                         "soma checkpoint?)", path);
+    /* 'layers' first where a file has both (a plain MLP): what every soma
+     * version reads; the checksum covers both */
+    if (text && !soma_st_file_meta(f, "layers")) {
+        int64_t in = 0;
+        if (soma_arch_canonical(text, arch, size, &in) != SOMA_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", soma_last_error());
+            return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'arch': %s", path, why);
         }
-        in = out;
+        if (in != inputs)
+            return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'arch' starts with %lld inputs but 'inputs' is %lld",
+                             path, (long long)in, (long long)inputs);
+        return SOMA_OK;
     }
+    soma_layer_spec specs[SOMA_MAX_LAYERS];
+    int n = 0;
+    SOMA_TRY(parse_layers(f, path, specs, &n));
+    size_t used = (size_t)snprintf(arch, size, "%lld", (long long)inputs);
+    for (int l = 0; l < n && used < size; l++) {
+        char act[48];
+        if (specs[l].act == SOMA_ACT_LEAKY_RELU)
+            snprintf(act, sizeof act, "leaky_relu=%.9g", specs[l].act_param != 0.0f ? (double)specs[l].act_param : 0.01);
+        else
+            snprintf(act, sizeof act, "%s", soma_activation_name(specs[l].act));
+        used += (size_t)snprintf(arch + used, size - used, ",dense:%lld:%s:drop=%.9g", (long long)specs[l].units, act,
+                                 (double)specs[l].dropout);
+    }
+    if (used >= size) return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is too long", path);
     return SOMA_OK;
+}
+
+static void shape_text(const soma_st_tensor *t, char *buf, size_t size) {
+    if (t->rank == 2)
+        snprintf(buf, size, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
+    else if (t->rank == 1)
+        snprintf(buf, size, "[%lld]", (long long)t->shape[0]);
+    else
+        snprintf(buf, size, "[]");
+}
+
+/* Whether tensor t of the file is what p describes: its rank, shape and
+ * dtype (I64 for a counter). */
+static int fits(const soma_st_tensor *t, const soma_param_shape *p) {
+    if (p->rank == 0) return t->ints && t->rank == 0;
+    if (!t->data || t->rank != p->rank) return 0;
+    return p->rank == 1 ? t->shape[0] == p->cols : t->shape[0] == p->rows && t->shape[1] == p->cols;
+}
+
+/* Every tensor the architecture needs, of the shape it needs: checked before
+ * anything is allocated for the model (the shapes come from the
+ * architecture alone: soma_arch_param_shapes). */
+static soma_status check_architecture(const soma_st_file *f, const char *path, const char *arch) {
+    soma_param_shape *shapes = malloc(MAX_PARAMS * sizeof *shapes);
+    if (!shapes) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    int n = 0;
+    soma_status st = soma_arch_param_shapes(arch, shapes, MAX_PARAMS, &n);
+    if (st != SOMA_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", soma_last_error());
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: %s", path, why);
+    }
+    for (int i = 0; i < n && st == SOMA_OK; i++) {
+        const soma_param_shape *p = &shapes[i];
+        const soma_st_tensor *t = soma_st_file_find(f, p->name);
+        char have[64];
+        if (!t) {
+            st = soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' is missing", path, p->name);
+        } else if (!fits(t, p)) {
+            shape_text(t, have, sizeof have);
+            st = soma_fail(SOMA_ERR_SHAPE, "%s: the metadata describes layer %d as %lld inputs -> %lld units, but "
+                           "tensor '%s' has shape %s%s", path, p->layer, (long long)p->in, (long long)p->out,
+                           p->name, have, t->ints && p->rank ? " (I64)" : "");
+        }
+    }
+    free(shapes);
+    return st;
 }
 
 /* NaN or infinity anywhere (weights, normalizer, optimizer state) makes a
@@ -445,7 +529,7 @@ static soma_status check_architecture(const soma_st_file *f, const char *path, i
 static soma_status check_finite(const soma_st_file *f, const char *path) {
     for (int i = 0; i < soma_st_file_count(f); i++) {
         const soma_st_tensor *t = soma_st_file_tensor(f, i);
-        int64_t n = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
+        int64_t n = t->data ? t->shape[0] * (t->rank == 2 ? t->shape[1] : 1) : 0; /* counters are integers */
         for (int64_t k = 0; k < n; k++)
             if (!isfinite(t->data[k]))
                 return soma_fail(SOMA_ERR_NUMERIC, "%s: tensor '%s' holds %g at index %lld (saved from a run that "
@@ -543,15 +627,64 @@ static soma_status load_tensor(const soma_st_file *f, const char *path, const ch
     return soma_tensor_upload(t, st->data, (size_t)(rows * cols));
 }
 
+/* Parameter p of the model from the file: a counter from an I64 scalar,
+ * the others through load_tensor. */
+static soma_status load_param(const soma_st_file *f, const char *path, const soma_param *p) {
+    if (!p->count) return load_tensor(f, path, p->name, p->value, p->rank);
+    const soma_st_tensor *t = soma_st_file_find(f, p->name);
+    if (!t) return soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' is missing", path, p->name);
+    if (!t->ints || t->rank != 0 || t->ints[0] < 0)
+        return soma_fail(SOMA_ERR_SHAPE, "%s: tensor '%s' must be an I64 scalar >= 0 (a counter), as PyTorch "
+                         "saves it", path, p->name);
+    *p->count = t->ints[0];
+    return SOMA_OK;
+}
+
 static soma_status load_weights_from(const soma_st_file *f, const char *path, soma_mlp *m) {
-    char name[NAME_SIZE];
-    for (int l = 0; l < soma_mlp_layer_count(m); l++) {
-        snprintf(name, sizeof name, "layers.%d.weight", l);
-        SOMA_TRY(load_tensor(f, path, name, soma_mlp_weight(m, l), 2));
-        snprintf(name, sizeof name, "layers.%d.bias", l);
-        SOMA_TRY(load_tensor(f, path, name, soma_mlp_bias(m, l), 1));
+    for (int i = 0; i < soma_mlp_param_count(m); i++) {
+        soma_param p = soma_mlp_param(m, i);
+        SOMA_TRY(load_param(f, path, &p));
     }
     return SOMA_OK;
+}
+
+/* A plain state dict (no soma metadata: what safetensors.torch.save_file
+ * writes for a PyTorch module's state_dict()) must hold exactly the
+ * model's tensors: the first missing or mis-shaped one (in the model's
+ * order), else the first extra one (in the file's), is the error. */
+static soma_status load_state_dict(const soma_st_file *f, const char *path, soma_mlp *m) {
+    char arch[SOMA_ARCH_MAX], have[64], want[64];
+    SOMA_TRY(soma_mlp_arch(m, arch, sizeof arch));
+    for (int i = 0; i < soma_mlp_param_count(m); i++) {
+        soma_param p = soma_mlp_param(m, i);
+        const soma_st_tensor *t = soma_st_file_find(f, p.name);
+        if (p.rank == 2)
+            snprintf(want, sizeof want, "[%lld, %lld]", (long long)soma_tensor_rows(p.value),
+                     (long long)soma_tensor_cols(p.value));
+        else if (p.rank == 1)
+            snprintf(want, sizeof want, "[%lld]", (long long)soma_tensor_cols(p.value));
+        else
+            snprintf(want, sizeof want, "[] (I64)");
+        if (!t)
+            return soma_fail(SOMA_ERR_FORMAT, "%s: the state dict has no tensor '%s' %s, which the architecture "
+                             "%s needs (missing key)", path, p.name, want, arch);
+        soma_param_shape ps = {.rank = p.rank, .rows = p.value ? soma_tensor_rows(p.value) : 1,
+                               .cols = p.value ? soma_tensor_cols(p.value) : 1};
+        if (!fits(t, &ps)) {
+            shape_text(t, have, sizeof have);
+            return soma_fail(SOMA_ERR_SHAPE, "%s: tensor '%s' has shape %s%s but the architecture %s needs %s "
+                             "(mis-shaped key)", path, p.name, have, t->ints ? " (I64)" : "", arch, want);
+        }
+    }
+    for (int i = 0; i < soma_st_file_count(f); i++) {
+        const soma_st_tensor *t = soma_st_file_tensor(f, i);
+        int known = 0;
+        for (int k = 0; k < soma_mlp_param_count(m) && !known; k++) known = strcmp(soma_mlp_param(m, k).name, t->name) == 0;
+        if (!known)
+            return soma_fail(SOMA_ERR_FORMAT, "%s: tensor '%s' of the state dict is not in the architecture %s "
+                             "(extra key)", path, t->name, arch);
+    }
+    return load_weights_from(f, path, m);
 }
 
 static soma_status read_normalizer(const soma_st_file *f, const char *path, int64_t inputs,
@@ -611,17 +744,21 @@ static soma_status verify_checksum(const soma_st_file *f, const char *path, int 
 }
 
 /* Reads path and checks that it is an intact soma checkpoint: format,
- * checksum, finite values. */
-static soma_status open_checkpoint(const char *path, soma_st_file **f) {
+ * checksum, finite values. With plain not NULL a file without a 'format'
+ * (a plain state dict) is accepted too, and *plain says which it was. */
+static soma_status open_file(const char *path, soma_st_file **f, int *plain) {
     if (!path) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load: argument 'path' is NULL");
     SOMA_TRY(soma_safetensors_read(path, f));
     const char *format = soma_st_file_meta(*f, "format");
     int v1 = format && strcmp(format, FORMAT_V1) == 0;
     soma_status st = SOMA_OK;
-    if (!format || (!v1 && strcmp(format, FORMAT) != 0))
-        st = soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%.40s', expected '%s' or '%s')",
-                       path, format ? format : "(none)", FORMAT, FORMAT_V1);
-    if (st == SOMA_OK) st = verify_checksum(*f, path, v1);
+    if (plain) *plain = !format;
+    if (!(plain && !format) && (!format || (!v1 && strcmp(format, FORMAT) != 0)))
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: not a soma checkpoint (metadata format is '%.40s', expected '%s' or '%s'%s)",
+                       path, format ? format : "(none)", FORMAT, FORMAT_V1,
+                       format ? "" : "; a plain state dict loads into a model of its architecture: soma train --arch "
+                                     "... --init FILE");
+    if (st == SOMA_OK && format) st = verify_checksum(*f, path, v1);
     if (st == SOMA_OK) st = check_finite(*f, path);
     if (st != SOMA_OK) {
         soma_st_file_free(*f);
@@ -684,18 +821,17 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
     *model = NULL;
     memset(info, 0, sizeof *info);
     soma_st_file *f;
-    SOMA_TRY(open_checkpoint(path, &f));
-    soma_layer_spec specs[SOMA_MAX_LAYERS];
-    int n_layers = 0;
+    SOMA_TRY(open_file(path, &f, NULL));
+    char arch[SOMA_ARCH_MAX];
     int64_t inputs = 0;
     soma_status st = meta_int(f, path, "inputs", 1, MAX_SIZE, &inputs);
-    if (st == SOMA_OK) st = parse_layers(f, path, specs, &n_layers);
+    if (st == SOMA_OK) st = read_arch(f, path, inputs, arch, sizeof arch);
     if (st == SOMA_OK) st = read_info(f, path, info);
-    if (st == SOMA_OK) st = check_architecture(f, path, inputs, specs, n_layers);
-    if (st == SOMA_OK) st = soma_mlp_create(dev, inputs, specs, n_layers, model);
+    if (st == SOMA_OK) st = check_architecture(f, path, arch);
+    if (st == SOMA_OK) st = soma_mlp_create_arch(dev, arch, model);
     if (st == SOMA_OK) st = load_weights_from(f, path, *model);
     if (st == SOMA_OK) st = read_normalizer(f, path, inputs, &info->normalizer);
-    if (st == SOMA_OK) st = read_class_names(f, path, specs[n_layers - 1].units, info);
+    if (st == SOMA_OK) st = read_class_names(f, path, soma_mlp_outputs(*model), info);
     if (st != SOMA_OK) {
         soma_mlp_free(*model);
         *model = NULL;
@@ -708,8 +844,9 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
 soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model) {
     if (!model) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load_weights: argument 'model' is NULL");
     soma_st_file *f;
-    SOMA_TRY(open_checkpoint(path, &f));
-    soma_status st = load_weights_from(f, path, model);
+    int plain = 0;
+    SOMA_TRY(open_file(path, &f, &plain));
+    soma_status st = plain ? load_state_dict(f, path, model) : load_weights_from(f, path, model);
     soma_st_file_free(f);
     return st;
 }
@@ -717,7 +854,7 @@ soma_status soma_checkpoint_load_weights(const char *path, soma_mlp *model) {
 soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *o) {
     if (!o) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_load_optimizer: argument 'optimizer' is NULL");
     soma_st_file *f;
-    SOMA_TRY(open_checkpoint(path, &f));
+    SOMA_TRY(open_file(path, &f, NULL));
     int64_t steps = 0;
     soma_status st = meta_int(f, path, "optim.steps", 0, MAX_STEPS, &steps);
     const char *kind = soma_st_file_meta(f, "optim.kind");
@@ -728,11 +865,11 @@ soma_status soma_checkpoint_load_optimizer(const char *path, soma_optimizer *o) 
                        kind ? kind : "(none)", soma_optim_name(soma_optimizer_config(o)->kind));
     char name[NAME_SIZE];
     int slots = soma_optimizer_slots(o);
-    for (int p = 0; st == SOMA_OK && soma_optimizer_state(o, p, 0); p++)
+    for (int p = 0; st == SOMA_OK && p < soma_optimizer_param_count(o); p++)
         for (int s = 0; s < slots && st == SOMA_OK; s++) {
-            snprintf(name, sizeof name, "optimizer.layers.%d.%s.%s", p / 2, p % 2 ? "bias" : "weight",
-                     slot_names[slots - 1][s]);
-            st = load_tensor(f, path, name, soma_optimizer_state(o, p, s), p % 2 ? 1 : 2);
+            soma_param param = soma_optimizer_param(o, p);
+            snprintf(name, sizeof name, "optimizer.%s.%s", param.name, slot_names[slots - 1][s]);
+            st = load_tensor(f, path, name, soma_optimizer_state(o, p, s), param.rank);
         }
     if (st == SOMA_OK) st = soma_optimizer_set_steps(o, steps);
     soma_st_file_free(f);

@@ -35,7 +35,12 @@ struct soma_st_file {
     soma_st_meta *meta;
     int n_meta;
     float *data; /* every tensor's floats: one allocation, tensors point into it */
+    int64_t *ints; /* the I64 tensors' values, one allocation */
 };
+
+/* Bytes per element, and the elements, of a tensor as the writer gets it. */
+static int64_t elem_bytes(const soma_st_tensor *t) { return t->ints ? 8 : 4; }
+static int64_t numel_of(const soma_st_tensor *t) { return t->rank == 0 ? 1 : t->shape[0] * (t->rank == 2 ? t->shape[1] : 1); }
 
 /* ---- little-endian bytes ------------------------------------------------------------- */
 /* Written byte by byte, so the files are the same on any host. */
@@ -104,10 +109,10 @@ static soma_status check_tensors(const char *path, const soma_st_tensor *tensors
         if (bad != name_len)
             return soma_fail(SOMA_ERR_INVALID_ARG, "%s: %s: tensors[%d].name is not valid UTF-8 (byte %zu)",
                              write_api, path, i, bad);
-        if (t->rank != 1 && t->rank != 2)
-            return soma_fail(SOMA_ERR_SHAPE, "%s: %s: tensor '%s' has rank %d (soma writes rank 1 or 2)",
-                             write_api, path, t->name, t->rank);
-        int64_t rows = t->shape[0], cols = t->rank == 2 ? t->shape[1] : 1;
+        if (t->ints ? t->rank != 0 && t->rank != 1 : t->rank != 1 && t->rank != 2)
+            return soma_fail(SOMA_ERR_SHAPE, "%s: %s: tensor '%s' has rank %d (soma writes rank 1 or 2, "
+                             "or 0 or 1 for I64)", write_api, path, t->name, t->rank);
+        int64_t rows = t->rank == 0 ? 1 : t->shape[0], cols = t->rank == 2 ? t->shape[1] : 1;
         if (rows < 1 || cols < 1) {
             char shape[48];
             if (t->rank == 2) snprintf(shape, sizeof shape, "[%lld, %lld]", (long long)rows, (long long)cols);
@@ -118,10 +123,10 @@ static soma_status check_tensors(const char *path, const soma_st_tensor *tensors
         if (rows > max_floats / cols || (uint64_t)(rows * cols) * 4 > (uint64_t)max_floats * 4 - *data_bytes)
             return soma_fail(SOMA_ERR_SHAPE, "%s: %s: tensor '%s' makes the file too large", write_api,
                              path, t->name);
-        if (!t->data)
+        if (!t->data && !t->ints)
             return soma_fail(SOMA_ERR_INVALID_ARG, "%s: %s: tensor '%s' has NULL data", write_api, path,
                              t->name);
-        *data_bytes += (uint64_t)(rows * cols) * 4;
+        *data_bytes += (uint64_t)(rows * cols * elem_bytes(t));
     }
     const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
     if (!names) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", write_api, path);
@@ -181,12 +186,12 @@ static void build_header(soma_json_buf *b, const soma_st_tensor *tensors, int n_
         const soma_st_tensor *t = &tensors[i];
         if (i || n_meta > 0) soma_json_buf_append(b, ",", 1);
         soma_json_buf_append_string(b, t->name);
-        soma_json_buf_append(b, ":{\"dtype\":\"F32\",\"shape\":[", 25);
+        soma_json_buf_append(b, t->ints ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[", 25);
         for (int d = 0; d < t->rank; d++) {
             if (d) soma_json_buf_append(b, ",", 1);
             soma_json_buf_append_int(b, t->shape[d]);
         }
-        uint64_t bytes = (uint64_t)(t->shape[0] * (t->rank == 2 ? t->shape[1] : 1)) * 4;
+        uint64_t bytes = (uint64_t)(numel_of(t) * elem_bytes(t));
         soma_json_buf_append(b, "],\"data_offsets\":[", 18);
         soma_json_buf_append_int(b, (int64_t)offset);
         soma_json_buf_append(b, ",", 1);
@@ -204,7 +209,15 @@ static soma_status write_floats(soma_output *out, const soma_st_tensor *tensors,
                                 unsigned char *chunk) {
     for (int i = 0; i < n_tensors; i++) {
         const soma_st_tensor *t = &tensors[i];
-        size_t count = (size_t)(t->shape[0] * (t->rank == 2 ? t->shape[1] : 1));
+        size_t count = (size_t)numel_of(t);
+        if (t->ints) { /* a handful of counters: no staging */
+            for (size_t j = 0; j < count; j++) {
+                unsigned char le[8];
+                put_u64le(le, (uint64_t)t->ints[j]);
+                SOMA_TRY(soma_output_write(out, le, 8));
+            }
+            continue;
+        }
         for (size_t first = 0; first < count; first += CHUNK_BYTES / 4) {
             size_t k = count - first < CHUNK_BYTES / 4 ? count - first : CHUNK_BYTES / 4;
             for (size_t j = 0; j < k; j++) put_f32le(chunk + 4 * j, t->data[first + j]);
@@ -273,26 +286,27 @@ static soma_status bad(const char *path, const char *fmt, ...) {
 /* One tensor as the header describes it. */
 typedef struct entry {
     soma_json_member *member; /* name: member->key */
-    int rank;
+    int rank, i64;
     int64_t shape[2];
     uint64_t begin, end;
 } entry;
 
-/* The safetensors dtypes; soma reads only F32. */
+/* The safetensors dtypes; soma reads F32 and I64. */
 static const char *const known_dtypes[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",
                                            "F6_E2M3", "F6_E3M2", "I16", "U16", "F16", "BF16", "I32",
                                            "U32", "F32", "F64", "C64", "I64", "U64"};
 
-static soma_status check_dtype(const char *path, const char *name, const soma_json *v) {
+static soma_status check_dtype(const char *path, const char *name, const soma_json *v, entry *e) {
     if (v->type != SOMA_JSON_STRING)
         return bad(path, "tensor '%s': dtype at byte %llu is %s, not a string", name,
                    ull(v->offset), soma_json_type_name(v->type));
     const char *dtype = v->as.string.chars;
-    if (strcmp(dtype, "F32") == 0) return SOMA_OK;
+    e->i64 = strcmp(dtype, "I64") == 0;
+    if (strcmp(dtype, "F32") == 0 || e->i64) return SOMA_OK;
     for (size_t i = 0; i < sizeof known_dtypes / sizeof known_dtypes[0]; i++)
         if (strcmp(dtype, known_dtypes[i]) == 0)
             return soma_fail(SOMA_ERR_UNSUPPORTED,
-                             "%s: %s: tensor '%s': dtype %s is not supported (soma reads F32)", read_api,
+                             "%s: %s: tensor '%s': dtype %s is not supported (soma reads F32, and I64 counters)", read_api,
                              path, name, dtype);
     return bad(path, "tensor '%s': unknown dtype '%s' at byte %llu", name, dtype, ull(v->offset));
 }
@@ -319,6 +333,15 @@ static soma_status check_shape(const char *path, const char *name, const soma_js
     }
     char shape[64];
     format_shape(v, shape, sizeof shape);
+    if (e->i64 && v->as.array.count <= 1) { /* a counter, or a row of them */
+        e->rank = (int)v->as.array.count;
+        e->shape[0] = e->rank ? v->as.array.items[0].as.number.value : 1;
+        e->shape[1] = 0;
+        if (e->shape[0] == 0 || e->shape[0] > INT64_MAX / 8)
+            return soma_fail(SOMA_ERR_UNSUPPORTED, "%s: %s: tensor '%s' has shape %s: soma reads I64 tensors "
+                             "of 1 to 2^60 values", read_api, path, name, shape);
+        return SOMA_OK;
+    }
     if (v->as.array.count != 1 && v->as.array.count != 2)
         return soma_fail(SOMA_ERR_UNSUPPORTED,
                          "%s: %s: tensor '%s' has rank %zu (shape %s): soma loads rank 1 and 2 only", read_api,
@@ -353,11 +376,11 @@ static soma_status check_offsets(const char *path, const char *name, const soma_
         return bad(path, "tensor '%s': data_offsets [%llu, %llu] reach past the end of the %llu-byte data "
                    "section (file bytes %llu-%llu; is the file truncated?)", name, ull(e->begin), ull(e->end),
                    ull(data_size), ull(data_start + e->begin), ull(data_start + e->end));
-    uint64_t numel = (uint64_t)e->shape[0] * (uint64_t)(e->rank == 2 ? e->shape[1] : 1);
-    if (numel * 4 != e->end - e->begin)
-        return bad(path, "tensor '%s': its shape holds %llu F32 values (%llu bytes) but data_offsets "
-                   "[%llu, %llu] span %llu bytes", name, ull(numel), ull(numel * 4), ull(e->begin),
-                   ull(e->end), ull(e->end - e->begin));
+    uint64_t numel = (uint64_t)e->shape[0] * (uint64_t)(e->rank == 2 ? e->shape[1] : 1), size = e->i64 ? 8 : 4;
+    if (numel * size != e->end - e->begin)
+        return bad(path, "tensor '%s': its shape holds %llu %s values (%llu bytes) but data_offsets "
+                   "[%llu, %llu] span %llu bytes", name, ull(numel), e->i64 ? "I64" : "F32", ull(numel * size),
+                   ull(e->begin), ull(e->end), ull(e->end - e->begin));
     return SOMA_OK;
 }
 
@@ -388,7 +411,7 @@ static soma_status check_tensor(const char *path, soma_json_member *m, uint64_t 
     for (int k = 0; k < 3; k++)
         if (!fields[k])
             return bad(path, "tensor '%s' at byte %llu has no '%s'", name, ull(v->offset), keys[k]);
-    SOMA_TRY(check_dtype(path, name, fields[0]));
+    SOMA_TRY(check_dtype(path, name, fields[0], e));
     SOMA_TRY(check_shape(path, name, fields[1], e));
     return check_offsets(path, name, fields[2], data_size, data_start, e);
 }
@@ -540,9 +563,24 @@ static soma_status load_data(const char *path, int fd, uint64_t data_size, uint6
     unsigned char *bytes = (unsigned char *)f->data;
     SOMA_TRY(read_fully(path, fd, bytes, (size_t)data_size, data_start));
     /* In place, from little-endian bytes to host floats (each begin is a
-     * multiple of 4: the F32 ranges tile the section from 0). */
-    for (size_t i = 0; i < (size_t)data_size / 4; i++) f->data[i] = get_f32le(bytes + 4 * i);
-    for (int i = 0; i < f->n_tensors; i++) f->tensors[i].data = f->data + entries[i].begin / 4;
+     * multiple of 4: the F32 and I64 ranges tile the section from 0); the
+     * I64 values into an array of their own. */
+    size_t n_ints = 0;
+    for (int i = 0; i < f->n_tensors; i++)
+        if (entries[i].i64) n_ints += (size_t)(entries[i].end - entries[i].begin) / 8;
+    if (n_ints && !(f->ints = malloc(n_ints * sizeof *f->ints)))
+        return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory", read_api, path);
+    n_ints = 0;
+    for (int i = 0; i < f->n_tensors; i++) {
+        const entry *e = &entries[i];
+        if (e->i64) {
+            f->tensors[i].ints = f->ints + n_ints;
+            for (uint64_t at = e->begin; at < e->end; at += 8) f->ints[n_ints++] = (int64_t)get_u64le(bytes + at);
+            continue;
+        }
+        for (uint64_t at = e->begin; at < e->end; at += 4) f->data[at / 4] = get_f32le(bytes + at);
+        f->tensors[i].data = f->data + e->begin / 4;
+    }
     return SOMA_OK;
 }
 
@@ -609,6 +647,7 @@ void soma_st_file_free(soma_st_file *f) {
     free(f->tensors);
     free(f->meta);
     free(f->data);
+    free(f->ints);
     free(f);
 }
 

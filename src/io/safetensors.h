@@ -3,7 +3,9 @@
  * header length N, N bytes of JSON {"name": {"dtype": "F32", "shape": [...],
  * "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "value"}},
  * then the tensor bytes, little-endian, offsets relative to the end of the
- * header. soma writes and reads F32 tensors of rank 1 or 2. */
+ * header. soma writes and reads F32 tensors of rank 1 or 2, and I64 tensors
+ * of rank 0 or 1 (PyTorch's batchnorm counter num_batches_tracked is an I64
+ * scalar). */
 #ifndef SOMA_IO_SAFETENSORS_H
 #define SOMA_IO_SAFETENSORS_H
 
@@ -12,9 +14,10 @@
 
 typedef struct soma_st_tensor {
     const char *name;  /* e.g. "layers.0.weight" */
-    int rank;          /* 1 or 2 */
-    int64_t shape[2];  /* shape[0] only when rank is 1 */
-    float *data;       /* shape product floats */
+    int rank;          /* 1 or 2 (F32); 0 or 1 (I64) */
+    int64_t shape[2];  /* shape[0] only when rank is 1; rank 0: shape[0] = 1 */
+    float *data;       /* shape product floats (F32), or NULL */
+    int64_t *ints;     /* I64: shape product integers (data is NULL) */
 } soma_st_tensor;
 
 typedef struct soma_st_meta {
@@ -34,7 +37,7 @@ typedef struct soma_st_file soma_st_file;
 
 /* Reads and validates a whole file (a regular file: a FIFO or device is
  * refused without waiting on it): header length within the file, JSON
- * well-formed, dtype F32 (others are refused by name), shapes whose product
+ * well-formed, dtype F32 or I64 (others are refused by name), shapes whose product
  * matches the byte range, ranges inside the data section, not overlapping
  * and together covering it without gaps. Errors name the file and the byte
  * offset or tensor at fault. */

@@ -1,48 +1,28 @@
-/* mlp.c: the multilayer perceptron: layers, initialization, forward and
- * backward passes, all through the tensor API (device-blind).
- *
- * Per layer l with input x_l (rows x in), in training:
- *   z = x_l W^T + b,   h = act(z) mask / (1 - p)
- * where a hidden layer's bias, activation and dropout (p = 0: none) run in
- * one pass after the GEMM (soma_bias_act_dropout), which keeps the mask
- * (1 bit per element) for the backward and counts the units ever active
- * for the dead-ReLU statistics. The output layer has no dropout:
- * h = act(z) (soma_bias_act, or a bias add in place for identity).
- * Backward, from dh:
- *   dz = dh mask / (1 - p) act'(z)   (one pass, no random numbers drawn),
- *   dW = dz^T x_l,  db = colsum(dz),  dx_l = dz W.
- * In evaluation every layer is h = act(z) (soma_bias_act): no dropout, no
- * mask, no statistics. */
+/* mlp.c: the model: a list of layers (model/layer.h) with their work
+ * tensors per batch size, and the named parameters they register. The
+ * forward runs each layer's forward on the previous layer's output; the
+ * backward runs them in reverse, each writing the gradient of its input
+ * into the previous layer's g. Nothing here knows a layer kind. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/device_internal.h"
 #include "core/error.h"
-#include "core/step_ops.h"
+#include "model/layer.h"
+#include "model/mlp_internal.h"
 #include "model/model_internal.h"
 #include "soma/model.h"
-#include "model/mlp_internal.h"
 
 #define MAX_WORKSPACES 4 /* batch, last partial batch, evaluation batch and its remainder */
 
-typedef struct layer {
-    soma_layer_spec spec;
-    int64_t in, out;
-    soma_tensor *w, *b, *dw, *db;
-    soma_tensor *alive; /* 1 x out: ever positive pre-activation (ReLU layers) */
-} layer;
-
-/* Work tensors for one batch size: z and the layer's output h (which is z
- * itself for an identity output layer); for training also the dropout masks
- * of the hidden layers and g, the gradient flowing back through each layer's
- * outputs, made by the first training forward with these rows (evaluation
- * batches never need them). */
+/* Work tensors for one batch size, per layer; the training half (the
+ * gradients g, dropout masks, what the backward needs) is made by the
+ * first training forward with these rows (evaluation batches never need it). */
 typedef struct workspace {
     int64_t rows;
     int training;
-    soma_tensor *z[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
-    soma_tensor *mask[SOMA_MAX_LAYERS], *g[SOMA_MAX_LAYERS];
+    soma_layer_ws lws[SOMA_MAX_LAYERS];
     unsigned long long last_used;
 } workspace;
 
@@ -50,7 +30,7 @@ struct soma_mlp {
     soma_device *device;
     int64_t inputs;
     int n_layers;
-    layer layers[SOMA_MAX_LAYERS];
+    soma_layer layers[SOMA_MAX_LAYERS];
     workspace ws[MAX_WORKSPACES];
     workspace *current;  /* of the last forward */
     int current_training; /* ... and whether it was a training one */
@@ -80,61 +60,66 @@ soma_status soma_init_parse(const char *name, soma_init *out) {
 }
 
 static void workspace_free(workspace *ws) {
-    for (int l = 0; l < SOMA_MAX_LAYERS; l++) {
-        if (ws->h[l] != ws->z[l]) soma_tensor_free(ws->h[l]);
-        soma_tensor_free(ws->z[l]);
-        soma_tensor_free(ws->mask[l]);
-        soma_tensor_free(ws->g[l]);
-    }
+    for (int l = 0; l < SOMA_MAX_LAYERS; l++) soma_layer_ws_free(&ws->lws[l]);
     memset(ws, 0, sizeof *ws);
 }
 
 void soma_mlp_free(soma_mlp *m) {
     if (!m) return;
     for (int w = 0; w < MAX_WORKSPACES; w++) workspace_free(&m->ws[w]);
-    for (int l = 0; l < m->n_layers; l++) {
-        layer *L = &m->layers[l];
-        soma_tensor *ts[] = {L->w, L->b, L->dw, L->db, L->alive};
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) soma_tensor_free(ts[i]);
-    }
+    for (int l = 0; l < m->n_layers; l++) soma_layer_free(&m->layers[l]);
     soma_device_close(m->device);
     free(m);
 }
 
-static soma_status check_specs(int64_t inputs, const soma_layer_spec *layers, int n_layers) {
+/* The trained parameters of a layer of this description. */
+static double layer_params(const soma_layer_desc *d, int64_t in64, int64_t out64) {
+    double in = (double)in64, out = (double)out64, h = (double)d->units;
+    switch (d->kind) {
+    case SOMA_LAYER_DENSE: return in * out + out;
+    case SOMA_LAYER_RESIDUAL: return 2.0 * in + in * h + h + h * out + out + (in != out ? in * out : 0.0);
+    default: return 2.0 * out;
+    }
+}
+
+static soma_status check_descs(int64_t inputs, const soma_layer_desc *d, int n) {
     const char *api = "soma_mlp_create";
     if (inputs < 1) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: inputs = %lld must be >= 1", api, (long long)inputs);
-    if (n_layers < 1 || n_layers > SOMA_MAX_LAYERS)
-        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: %d layers (must be 1..%d)", api, n_layers, SOMA_MAX_LAYERS);
-    if (!layers) return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument 'layers' is NULL", api);
-    for (int l = 0; l < n_layers; l++) {
-        if (layers[l].units < 1)
-            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d has %lld units", api, l, (long long)layers[l].units);
-        if ((int)layers[l].act < 0 || layers[l].act >= SOMA_ACT_COUNT)
+    if (n < 1 || n > SOMA_MAX_LAYERS)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "%s: %d layers (must be 1..%d)", api, n, SOMA_MAX_LAYERS);
+    for (int l = 0; l < n; l++) {
+        if (!soma_layer_kind_of(d[l].kind))
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d: kind %d is not a layer kind", api, l, (int)d[l].kind);
+        if ((d[l].kind == SOMA_LAYER_DENSE || d[l].kind == SOMA_LAYER_RESIDUAL) && d[l].units < 1)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d has %lld units", api, l, (long long)d[l].units);
+        if (d[l].width < 0)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d has width %lld", api, l, (long long)d[l].width);
+        if ((int)d[l].act < 0 || d[l].act >= SOMA_ACT_COUNT)
             return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d: activation %d is not a soma_activation",
-                             api, l, (int)layers[l].act);
-        if (!(layers[l].dropout >= 0.0f && layers[l].dropout < 1.0f))
+                             api, l, (int)d[l].act);
+        if (!(d[l].dropout >= 0.0f && d[l].dropout < 1.0f))
             return soma_fail(SOMA_ERR_INVALID_ARG, "%s: layer %d: dropout %g is not in [0, 1)", api, l,
-                             layers[l].dropout);
-        if (l == n_layers - 1 && layers[l].dropout > 0.0f)
+                             d[l].dropout);
+        if (l == n - 1 && d[l].dropout > 0.0f)
             return soma_fail(SOMA_ERR_INVALID_ARG, "%s: the output layer cannot have dropout", api);
     }
     return SOMA_OK;
 }
 
-soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
-                            int n_layers, soma_mlp **out) {
-    if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'out' is NULL");
-    *out = NULL;
-    if (!device) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'device' is NULL");
-    SOMA_TRY(check_specs(inputs, layers, n_layers));
-    /* per layer: weight and its gradient (out x in), bias, its gradient and the liveness row (out) */
-    double params = 0.0, floats = 0.0, fan_in = (double)inputs;
-    for (int l = 0; l < n_layers; l++) {
-        double out = (double)layers[l].units;
-        params += out * fan_in + out;
-        floats += 2.0 * out * fan_in + 3.0 * out;
-        fan_in = out;
+/* The model of these layers, weights initialized with AUTO and seed 1. */
+static soma_status create_from(soma_device *device, int64_t inputs, const soma_layer_desc *descs, int n,
+                               soma_mlp **out) {
+    SOMA_TRY(check_descs(inputs, descs, n));
+    /* parameters and their gradients, and per layer the dead-unit flags (and
+     * a norm's running statistics) */
+    double params = 0.0, floats = 0.0;
+    int64_t in = inputs;
+    for (int l = 0; l < n; l++) {
+        int64_t o = soma_layer_kind_of(descs[l].kind)->out_width(&descs[l], in);
+        double p = layer_params(&descs[l], in, o);
+        params += p;
+        floats += 2.0 * p + (descs[l].kind == SOMA_LAYER_DENSE ? 1.0 : 4.0) * (double)o;
+        in = o;
     }
     char what[96];
     snprintf(what, sizeof what, "a model of %.0f parameters (with their gradients)", params);
@@ -148,20 +133,18 @@ soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_laye
         return st;
     }
     m->inputs = inputs;
-    m->n_layers = n_layers;
-    int64_t in = inputs;
-    for (int l = 0; l < n_layers && st == SOMA_OK; l++) {
-        layer *L = &m->layers[l];
-        L->spec = layers[l];
-        if (L->spec.act == SOMA_ACT_LEAKY_RELU && L->spec.act_param == 0.0f) L->spec.act_param = 0.01f;
+    in = inputs;
+    for (int l = 0; l < n && st == SOMA_OK; l++) {
+        soma_layer *L = &m->layers[l];
+        m->n_layers = l + 1; /* what soma_mlp_free frees */
+        L->kind = soma_layer_kind_of(descs[l].kind);
+        L->desc = descs[l];
+        if (L->desc.act == SOMA_ACT_LEAKY_RELU && L->desc.act_param == 0.0f) L->desc.act_param = 0.01f;
+        L->index = l;
+        L->is_output = l == n - 1;
         L->in = in;
-        L->out = layers[l].units;
-        if (st == SOMA_OK) st = soma_tensor_create(device, L->out, L->in, &L->w);
-        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->b);
-        if (st == SOMA_OK) st = soma_tensor_create(device, L->out, L->in, &L->dw);
-        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->db);
-        if (st == SOMA_OK) st = soma_tensor_create(device, 1, L->out, &L->alive);
-        if (st == SOMA_OK) st = soma_tensor_fill(L->alive, 0.0f);
+        L->out = L->kind->out_width(&L->desc, in);
+        st = L->kind->create(m->device, L);
         in = L->out;
     }
     if (st == SOMA_OK) st = soma_mlp_init(m, SOMA_INIT_AUTO, 1);
@@ -171,6 +154,68 @@ soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_laye
     }
     *out = m;
     return SOMA_OK;
+}
+
+soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_layer_spec *layers,
+                            int n_layers, soma_mlp **out) {
+    if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'out' is NULL");
+    *out = NULL;
+    if (!device) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'device' is NULL");
+    if (n_layers < 1 || n_layers > SOMA_MAX_LAYERS)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: %d layers (must be 1..%d)", n_layers, SOMA_MAX_LAYERS);
+    if (!layers) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'layers' is NULL");
+    soma_layer_desc descs[SOMA_MAX_LAYERS];
+    for (int l = 0; l < n_layers; l++)
+        descs[l] = (soma_layer_desc){.kind = SOMA_LAYER_DENSE, .units = layers[l].units, .act = layers[l].act,
+                                     .act_param = layers[l].act_param, .dropout = layers[l].dropout};
+    return create_from(device, inputs, descs, n_layers, out);
+}
+
+soma_status soma_mlp_create_arch(soma_device *device, const char *arch, soma_mlp **out) {
+    if (!out) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create_arch: argument 'out' is NULL");
+    *out = NULL;
+    if (!device) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create_arch: argument 'device' is NULL");
+    soma_layer_desc descs[SOMA_MAX_LAYERS];
+    int n = 0;
+    int64_t inputs = 0;
+    SOMA_TRY(soma_arch_parse(arch, &inputs, descs, &n));
+    return create_from(device, inputs, descs, n, out);
+}
+
+soma_status soma_arch_param_shapes(const char *arch, soma_param_shape *out, int max, int *n) {
+    soma_layer_desc descs[SOMA_MAX_LAYERS];
+    int layers = 0;
+    int64_t in = 0;
+    SOMA_TRY(soma_arch_parse(arch, &in, descs, &layers));
+    SOMA_TRY(check_descs(in, descs, layers));
+    *n = 0;
+    for (int l = 0; l < layers; l++) {
+        soma_layer L = {.kind = soma_layer_kind_of(descs[l].kind), .desc = descs[l], .index = l,
+                        .is_output = l == layers - 1, .in = in};
+        L.out = L.kind->out_width(&L.desc, in);
+        SOMA_TRY(L.kind->create(NULL, &L)); /* names and shapes only */
+        for (int k = 0; k < L.n_params; k++) {
+            if (*n == max) return soma_fail(SOMA_ERR_INVALID_ARG, "architecture: more than %d tensors", max);
+            soma_param_shape *p = &out[(*n)++];
+            snprintf(p->name, sizeof p->name, "%s", L.names[k]);
+            p->rows = L.shapes[k][0];
+            p->cols = L.shapes[k][1];
+            p->rank = L.params[k].rank;
+            p->trained = L.trained[k];
+            p->layer = l;
+            p->in = L.in;
+            p->out = L.out;
+        }
+        in = L.out;
+    }
+    return SOMA_OK;
+}
+
+soma_status soma_mlp_arch(const soma_mlp *m, char *buf, size_t size) {
+    if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_arch: argument 'm' is NULL");
+    soma_layer_desc descs[SOMA_MAX_LAYERS];
+    for (int l = 0; l < m->n_layers; l++) descs[l] = m->layers[l].desc;
+    return soma_arch_format(m->inputs, descs, m->n_layers, buf, size);
 }
 
 soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, int n_sizes,
@@ -188,33 +233,11 @@ soma_status soma_mlp_create_simple(soma_device *device, const int64_t *sizes, in
     return soma_mlp_create(device, sizes[0], specs, n_sizes - 1, out);
 }
 
-static int relu_family(soma_activation act) {
-    return act == SOMA_ACT_RELU || act == SOMA_ACT_LEAKY_RELU || act == SOMA_ACT_GELU_ERF ||
-           act == SOMA_ACT_GELU_TANH || act == SOMA_ACT_SILU;
-}
-
 soma_status soma_mlp_init(soma_mlp *m, soma_init init, uint64_t seed) {
     if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_init: argument 'm' is NULL");
     if ((int)init < 0 || init >= SOMA_INIT_COUNT)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_init: init %d is not a soma_init", (int)init);
-    soma_rng rng = soma_rng_make(seed);
-    for (int l = 0; l < m->n_layers; l++) {
-        layer *L = &m->layers[l];
-        soma_init kind = init;
-        if (kind == SOMA_INIT_AUTO)
-            kind = relu_family(L->spec.act) ? SOMA_INIT_HE_UNIFORM : SOMA_INIT_XAVIER_UNIFORM;
-        double fan_in = (double)L->in, fan_out = (double)L->out;
-        double var = kind == SOMA_INIT_HE_UNIFORM || kind == SOMA_INIT_HE_NORMAL ? 2.0 / fan_in
-                                                                                 : 2.0 / (fan_in + fan_out);
-        rng.offset = (uint64_t)l; /* layer l's weights depend on (seed, l) only */
-        if (kind == SOMA_INIT_XAVIER_NORMAL || kind == SOMA_INIT_HE_NORMAL) {
-            SOMA_TRY(soma_tensor_fill_normal(L->w, &rng, 0.0f, (float)sqrt(var)));
-        } else {
-            float a = (float)sqrt(3.0 * var); /* U(-a, a) has variance a^2 / 3 */
-            SOMA_TRY(soma_tensor_fill_uniform(L->w, &rng, -a, a));
-        }
-        SOMA_TRY(soma_tensor_fill(L->b, 0.0f));
-    }
+    for (int l = 0; l < m->n_layers; l++) SOMA_TRY(m->layers[l].kind->init(&m->layers[l], init, seed));
     return SOMA_OK;
 }
 
@@ -225,49 +248,75 @@ soma_device *soma_mlp_device(const soma_mlp *m) { return m ? m->device : NULL; }
 
 soma_layer_spec soma_mlp_layer(const soma_mlp *m, int l) {
     soma_layer_spec none = {0};
-    return m && l >= 0 && l < m->n_layers ? m->layers[l].spec : none;
+    if (!m || l < 0 || l >= m->n_layers) return none;
+    const soma_layer *L = &m->layers[l];
+    return (soma_layer_spec){.units = L->out, .act = L->desc.act, .act_param = L->desc.act_param,
+                             .dropout = L->desc.dropout};
+}
+
+int soma_mlp_param_count(const soma_mlp *m) {
+    int n = 0;
+    for (int l = 0; m && l < m->n_layers; l++) n += m->layers[l].n_params;
+    return n;
+}
+
+soma_param soma_mlp_param(const soma_mlp *m, int i) {
+    soma_param none = {0};
+    for (int l = 0; m && i >= 0 && l < m->n_layers; l++) {
+        if (i < m->layers[l].n_params) return m->layers[l].params[i];
+        i -= m->layers[l].n_params;
+    }
+    return none;
+}
+
+static int64_t layer_parameters(const soma_layer *L) {
+    int64_t total = 0;
+    for (int k = 0; k < L->n_params; k++)
+        if (L->params[k].grad) total += soma_tensor_numel(L->params[k].value);
+    return total;
 }
 
 int64_t soma_mlp_parameter_count(const soma_mlp *m) {
     int64_t total = 0;
-    for (int l = 0; m && l < m->n_layers; l++) total += (m->layers[l].in + 1) * m->layers[l].out;
+    for (int l = 0; m && l < m->n_layers; l++) total += layer_parameters(&m->layers[l]);
     return total;
 }
 
-#define LAYER_TENSOR(fn, field)                                                                 \
-    soma_tensor *fn(soma_mlp *m, int l) {                                                      \
-        return m && l >= 0 && l < m->n_layers ? m->layers[l].field : NULL;                     \
-    }
-LAYER_TENSOR(soma_mlp_weight, w)
-LAYER_TENSOR(soma_mlp_bias, b)
-LAYER_TENSOR(soma_mlp_weight_grad, dw)
-LAYER_TENSOR(soma_mlp_bias_grad, db)
+/* dense layer l's parameter k (0 weight, 1 bias): value or gradient */
+static soma_tensor *dense_param(soma_mlp *m, int l, int k, int grad) {
+    if (!m || l < 0 || l >= m->n_layers || m->layers[l].kind != &soma_layer_dense) return NULL;
+    return grad ? m->layers[l].params[k].grad : m->layers[l].params[k].value;
+}
+soma_tensor *soma_mlp_weight(soma_mlp *m, int l) { return dense_param(m, l, 0, 0); }
+soma_tensor *soma_mlp_bias(soma_mlp *m, int l) { return dense_param(m, l, 1, 0); }
+soma_tensor *soma_mlp_weight_grad(soma_mlp *m, int l) { return dense_param(m, l, 0, 1); }
+soma_tensor *soma_mlp_bias_grad(soma_mlp *m, int l) { return dense_param(m, l, 1, 1); }
 
 void soma_mlp_print_summary(const soma_mlp *m, FILE *to) {
     fprintf(to, "%-6s %-14s %-12s %-10s %-8s %12s\n", "layer", "weight", "activation", "dropout",
             "output", "parameters");
     for (int l = 0; l < m->n_layers; l++) {
-        const layer *L = &m->layers[l];
-        char shape[32];
-        snprintf(shape, sizeof shape, "%lldx%lld", (long long)L->out, (long long)L->in);
-        fprintf(to, "%-6d %-14s %-12s %-10.2f %-8lld %12lld\n", l, shape,
-                soma_activation_name(L->spec.act), (double)L->spec.dropout, (long long)L->out,
-                (long long)((L->in + 1) * L->out));
+        const soma_layer *L = &m->layers[l];
+        char shape[40];
+        if (L->kind == &soma_layer_dense)
+            snprintf(shape, sizeof shape, "%lldx%lld", (long long)L->out, (long long)L->in);
+        else if (L->desc.kind == SOMA_LAYER_RESIDUAL)
+            snprintf(shape, sizeof shape, "res:%lld", (long long)L->desc.units);
+        else
+            snprintf(shape, sizeof shape, "%s", L->kind->name);
+        fprintf(to, "%-6d %-14s %-12s %-10.2f %-8lld %12lld\n", l, shape, soma_activation_name(L->desc.act),
+                (double)L->desc.dropout, (long long)L->out, (long long)layer_parameters(L));
     }
     fprintf(to, "total parameters: %lld\n", (long long)soma_mlp_parameter_count(m));
 }
 
-static int is_hidden(const soma_mlp *m, int l) { return l + 1 < m->n_layers; }
-
-/* The training half of a workspace: masks and gradients. */
-static soma_status workspace_add_training(soma_mlp *m, workspace *ws) {
+/* The layers' work tensors for `rows` (the training half too when training). */
+static soma_status make_ws(soma_mlp *m, int64_t rows, int training, soma_layer_ws *lws) {
     for (int l = 0; l < m->n_layers; l++) {
-        const layer *L = &m->layers[l];
-        SOMA_TRY(soma_tensor_create(m->device, ws->rows, L->out, &ws->g[l]));
-        if (is_hidden(m, l))
-            SOMA_TRY(soma_tensor_create(m->device, ws->rows, soma_dropout_mask_words(L->out), &ws->mask[l]));
+        const soma_layer *L = &m->layers[l];
+        SOMA_TRY(L->kind->ws_create(m->device, L, rows, training, &lws[l]));
+        if (training) SOMA_TRY(soma_layer_ensure(m->device, &lws[l].g, rows, L->out));
     }
-    ws->training = 1;
     return SOMA_OK;
 }
 
@@ -285,14 +334,7 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, int training, worksp
         workspace_free(pick);
         m->workspace_generation++;
         pick->rows = rows;
-        soma_status st = SOMA_OK;
-        for (int l = 0; l < m->n_layers && st == SOMA_OK; l++) {
-            const layer *L = &m->layers[l];
-            st = soma_tensor_create(m->device, rows, L->out, &pick->z[l]);
-            pick->h[l] = pick->z[l];
-            if (st == SOMA_OK && (is_hidden(m, l) || L->spec.act != SOMA_ACT_IDENTITY))
-                st = soma_tensor_create(m->device, rows, L->out, &pick->h[l]);
-        }
+        soma_status st = make_ws(m, rows, 0, pick->lws);
         if (st != SOMA_OK) {
             workspace_free(pick);
             return st;
@@ -300,21 +342,23 @@ static soma_status workspace_for(soma_mlp *m, int64_t rows, int training, worksp
     }
     if (training && !pick->training) {
         m->workspace_generation++;
-        soma_status st = workspace_add_training(m, pick);
+        soma_status st = make_ws(m, rows, 1, pick->lws);
         if (st != SOMA_OK) {
             workspace_free(pick);
             return st;
         }
+        pick->training = 1;
     }
     pick->last_used = ++m->clock;
     *out = pick;
     return SOMA_OK;
 }
 
-/* h = act(z + b) with z = z + b kept, or z += b alone where h is z */
-static soma_status bias_and_activation(const layer *L, soma_tensor *z, soma_tensor *h) {
-    if (h == z) return soma_bias_add(z, L->b, z);
-    return soma_bias_act(L->spec.act, L->spec.act_param, z, L->b, z, h);
+void soma_mlp_count_forward(soma_mlp *m) {
+    for (int i = 0; m && i < soma_mlp_param_count(m); i++) {
+        soma_param p = soma_mlp_param(m, i);
+        if (p.count) (*p.count)++;
+    }
 }
 
 soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, soma_rng dropout_rng,
@@ -328,28 +372,13 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
     workspace *ws;
     m->current = NULL; /* until this forward is complete */
     SOMA_TRY(workspace_for(m, soma_tensor_rows(x), training, &ws));
+    soma_layer_run run = {training, dropout_rng, m->step_ctl, m->precision};
     const soma_tensor *input = x;
     for (int l = 0; l < m->n_layers; l++) {
-        layer *L = &m->layers[l];
-        soma_tensor *z = ws->z[l], *h = ws->h[l];
-        SOMA_TRY(soma_gemm_ex(0, 1, 1.0f, input, L->w, 0.0f, z, m->precision));
-        if (training && is_hidden(m, l) && m->step_ctl) {
-            /* layer l of step t draws from offset l + (t - 1) SOMA_MAX_LAYERS, as below
-             * with the offset (t - 1) SOMA_MAX_LAYERS that the training loop passes */
-            soma_rng r = {dropout_rng.seed, (uint64_t)l};
-            SOMA_TRY(soma_bias_act_dropout_step(L->spec.act, L->spec.act_param, L->spec.dropout, r,
-                                                SOMA_MAX_LAYERS, z, L->b, m->step_ctl, h, z,
-                                                ws->mask[l], L->alive));
-        } else if (training && is_hidden(m, l)) {
-            soma_rng r = {dropout_rng.seed, dropout_rng.offset + (uint64_t)l};
-            SOMA_TRY(soma_bias_act_dropout(L->spec.act, L->spec.act_param, L->spec.dropout, r, z, L->b, h, z,
-                                           ws->mask[l], L->alive));
-        } else {
-            SOMA_TRY(bias_and_activation(L, z, h));
-            if (training && L->spec.act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(z, L->alive));
-        }
-        input = h;
+        SOMA_TRY(m->layers[l].kind->forward(&m->layers[l], input, &ws->lws[l], &run));
+        input = ws->lws[l].out;
     }
+    if (training) soma_mlp_count_forward(m);
     m->current = ws;
     m->current_training = training;
     *output = input;
@@ -360,10 +389,7 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
 
 void soma_mlp_eval_ws_free(soma_mlp_eval_ws *ws) {
     if (!ws) return;
-    for (int l = 0; l < SOMA_MAX_LAYERS; l++) {
-        if (ws->h[l] != ws->z[l]) soma_tensor_free(ws->h[l]);
-        soma_tensor_free(ws->z[l]);
-    }
+    for (int l = 0; l < SOMA_MAX_LAYERS; l++) soma_layer_ws_free(&ws->lws[l]);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -372,11 +398,7 @@ soma_status soma_mlp_eval_ws_create(const soma_mlp *m, int64_t rows, soma_mlp_ev
     ws->rows = rows;
     ws->n_layers = m->n_layers;
     for (int l = 0; l < m->n_layers; l++) {
-        const layer *L = &m->layers[l];
-        soma_status st = soma_tensor_create(m->device, rows, L->out, &ws->z[l]);
-        ws->h[l] = ws->z[l];
-        if (st == SOMA_OK && (is_hidden(m, l) || L->spec.act != SOMA_ACT_IDENTITY))
-            st = soma_tensor_create(m->device, rows, L->out, &ws->h[l]);
+        soma_status st = m->layers[l].kind->ws_create(m->device, &m->layers[l], rows, 0, &ws->lws[l]);
         if (st != SOMA_OK) {
             soma_mlp_eval_ws_free(ws);
             return st;
@@ -385,18 +407,18 @@ soma_status soma_mlp_eval_ws_create(const soma_mlp *m, int64_t rows, soma_mlp_ev
     return SOMA_OK;
 }
 
+/* fp32 whatever the model's training precision: evaluation is the reference */
 soma_status soma_mlp_eval_forward(const soma_mlp *m, const soma_tensor *x, soma_mlp_eval_ws *ws,
                                   const soma_tensor **output) {
     if (ws->n_layers != m->n_layers || soma_tensor_rows(x) != ws->rows || soma_tensor_cols(x) != m->inputs)
         return soma_fail(SOMA_ERR_SHAPE, "soma_mlp_eval_forward: 'x' is %lldx%lld, the work tensors are for %lld rows "
                          "and the model takes %lld inputs", (long long)soma_tensor_rows(x),
                          (long long)soma_tensor_cols(x), (long long)ws->rows, (long long)m->inputs);
+    soma_layer_run run = {0, {0, 0}, NULL, SOMA_PRECISION_FP32};
     const soma_tensor *input = x;
     for (int l = 0; l < m->n_layers; l++) {
-        const layer *L = &m->layers[l];
-        SOMA_TRY(soma_gemm(0, 1, 1.0f, input, L->w, 0.0f, ws->z[l]));
-        SOMA_TRY(bias_and_activation(L, ws->z[l], ws->h[l]));
-        input = ws->h[l];
+        SOMA_TRY(m->layers[l].kind->forward(&m->layers[l], input, &ws->lws[l], &run));
+        input = ws->lws[l].out;
     }
     *output = input;
     return SOMA_OK;
@@ -412,27 +434,12 @@ soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tens
         return soma_fail(SOMA_ERR_INVALID_ARG,
                          "%s: no training forward pass with %lld rows precedes this backward pass",
                          api, (long long)soma_tensor_rows(x));
-    const soma_tensor *dh = doutput;
+    const soma_tensor *dy = doutput;
     for (int l = m->n_layers - 1; l >= 0; l--) {
-        layer *L = &m->layers[l];
-        /* dz = dh mask / (1 - p) act'(z), into g[l] (in place when dh is
-         * already there); for an identity output layer dz is dh itself */
-        const soma_tensor *dz = dh;
-        if (is_hidden(m, l)) {
-            SOMA_TRY(soma_bias_act_dropout_backward(L->spec.act, L->spec.act_param, L->spec.dropout, ws->z[l],
-                                                    ws->mask[l], dh, ws->g[l]));
-            dz = ws->g[l];
-        } else if (L->spec.act != SOMA_ACT_IDENTITY) {
-            SOMA_TRY(soma_activation_backward(L->spec.act, L->spec.act_param, ws->z[l], ws->h[l], dh, ws->g[l]));
-            dz = ws->g[l];
-        }
-        const soma_tensor *input = l > 0 ? ws->h[l - 1] : x;
-        SOMA_TRY(soma_gemm_ex(1, 0, 1.0f, dz, input, 0.0f, L->dw, m->precision));
-        SOMA_TRY(soma_bias_grad(dz, L->db));
-        if (l > 0) {
-            SOMA_TRY(soma_gemm_ex(0, 0, 1.0f, dz, L->w, 0.0f, ws->g[l - 1], m->precision));
-            dh = ws->g[l - 1];
-        }
+        const soma_tensor *input = l > 0 ? ws->lws[l - 1].out : x;
+        soma_tensor *dx = l > 0 ? ws->lws[l - 1].g : NULL;
+        SOMA_TRY(m->layers[l].kind->backward(&m->layers[l], input, &ws->lws[l], dy, dx, m->precision));
+        dy = dx;
     }
     return SOMA_OK;
 }
@@ -441,9 +448,13 @@ soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tens
 soma_status soma_mlp_dead_fraction(soma_mlp *m, int l, double *fraction) {
     if (!m || !fraction || l < 0 || l >= m->n_layers)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_dead_fraction: no layer %d, or NULL argument", l);
-    layer *L = &m->layers[l];
+    const soma_layer *L = &m->layers[l];
     *fraction = 0.0;
-    if (L->spec.act != SOMA_ACT_RELU) return SOMA_OK;
+    if (L->desc.act != SOMA_ACT_RELU) return SOMA_OK;
+    if (!L->alive) { /* a residual block: its inner units are not tracked */
+        *fraction = NAN;
+        return SOMA_OK;
+    }
     float *flags = malloc((size_t)L->out * sizeof *flags);
     if (!flags) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_dead_fraction: out of host memory");
     soma_status st = soma_tensor_download(L->alive, flags, (size_t)L->out);
@@ -456,7 +467,8 @@ soma_status soma_mlp_dead_fraction(soma_mlp *m, int l, double *fraction) {
 
 soma_status soma_mlp_reset_dead_tracking(soma_mlp *m) {
     if (!m) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_reset_dead_tracking: argument 'm' is NULL");
-    for (int l = 0; l < m->n_layers; l++) SOMA_TRY(soma_tensor_fill(m->layers[l].alive, 0.0f));
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].alive) SOMA_TRY(soma_tensor_fill(m->layers[l].alive, 0.0f));
     return SOMA_OK;
 }
 
@@ -464,11 +476,16 @@ soma_status soma_mlp_copy_parameters(soma_mlp *dst, const soma_mlp *src) {
     if (!dst || !src)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_copy_parameters: argument '%s' is NULL",
                          dst ? "src" : "dst");
-    if (dst->n_layers != src->n_layers || dst->inputs != src->inputs)
+    int n = soma_mlp_param_count(dst);
+    if (dst->inputs != src->inputs || n != soma_mlp_param_count(src))
         return soma_fail(SOMA_ERR_SHAPE, "soma_mlp_copy_parameters: the models differ in architecture");
-    for (int l = 0; l < dst->n_layers; l++) {
-        SOMA_TRY(soma_tensor_copy(dst->layers[l].w, src->layers[l].w));
-        SOMA_TRY(soma_tensor_copy(dst->layers[l].b, src->layers[l].b));
+    for (int i = 0; i < n; i++) {
+        soma_param d = soma_mlp_param(dst, i), s = soma_mlp_param(src, i);
+        if (strcmp(d.name, s.name) != 0 || d.rank != s.rank)
+            return soma_fail(SOMA_ERR_SHAPE, "soma_mlp_copy_parameters: the models differ in architecture ('%s' "
+                             "against '%s')", d.name, s.name);
+        if (d.count) *d.count = *s.count;
+        if (d.value) SOMA_TRY(soma_tensor_copy(d.value, s.value));
     }
     return SOMA_OK;
 }

@@ -3,15 +3,15 @@
 #ifndef SOMA_MLP_INTERNAL_H
 #define SOMA_MLP_INTERNAL_H
 
+#include "model/layer.h"
 #include "soma/model.h"
 
 /* The work tensors of one evaluation forward on `rows` rows, owned by the
- * caller: z[l] and h[l] per layer (h[l] is z[l] where the output layer is
- * identity). */
+ * caller: those of each layer. */
 typedef struct soma_mlp_eval_ws {
     int64_t rows;
     int n_layers;
-    soma_tensor *z[SOMA_MAX_LAYERS], *h[SOMA_MAX_LAYERS];
+    soma_layer_ws lws[SOMA_MAX_LAYERS];
 } soma_mlp_eval_ws;
 
 soma_status soma_mlp_eval_ws_create(const soma_mlp *m, int64_t rows, soma_mlp_eval_ws *ws);

@@ -13,4 +13,24 @@ void soma_mlp_set_step_ctl(soma_mlp *m, const soma_tensor *ctl);
  * that uses the model's work tensors is valid while this stays the same. */
 unsigned long long soma_mlp_workspace_generation(const soma_mlp *m);
 
+/* One more training forward for the layers' counters (batchnorm's
+ * num_batches_tracked): soma_mlp_forward counts its own; the training loop
+ * calls this for a step replayed from a recorded graph. */
+void soma_mlp_count_forward(soma_mlp *m);
+
+/* One named tensor an architecture has, described without allocating it. */
+typedef struct soma_param_shape {
+    char name[48];
+    int64_t rows, cols; /* as soma_param's value: rank 1 is 1 x cols; rank 0 (a counter) 1 x 1 */
+    int rank;
+    int trained;
+    int layer;          /* its layer, and that layer's widths, for the messages */
+    int64_t in, out;
+} soma_param_shape;
+
+/* The named tensors (soma_mlp_param order) of the architecture string, at
+ * most max, without allocating any: what a checkpoint loader checks a
+ * file against before it creates the model. */
+soma_status soma_arch_param_shapes(const char *arch, soma_param_shape *out, int max, int *n);
+
 #endif

@@ -12,13 +12,16 @@
 #include "soma/optim.h"
 #include "train/optimizer_internal.h"
 
-#define MAX_PARAMS (2 * SOMA_MAX_LAYERS)
+/* Every trained tensor of the model (soma_mlp_param with a gradient):
+ * the optimizer never sees a layer kind. */
+#define MAX_PARAMS (8 * SOMA_MAX_LAYERS)
 
 struct soma_optimizer {
     soma_mlp *model;
     soma_optim_config config;
     int64_t steps;
     int n_params, slots;
+    soma_param params[MAX_PARAMS]; /* the trained ones, in the model's order */
     soma_tensor *state[MAX_PARAMS][2];
     soma_tensor *norms;                  /* n_params x 1 sums of squares, for clipping */
     soma_tensor *norm_parts[MAX_PARAMS]; /* its rows, as 1x1 views */
@@ -88,13 +91,6 @@ static soma_status check_config(const soma_optim_config *c) {
     return SOMA_OK;
 }
 
-static soma_tensor *param_tensor(soma_mlp *m, int p) {
-    return p % 2 ? soma_mlp_bias(m, p / 2) : soma_mlp_weight(m, p / 2);
-}
-
-static soma_tensor *grad_tensor(soma_mlp *m, int p) {
-    return p % 2 ? soma_mlp_bias_grad(m, p / 2) : soma_mlp_weight_grad(m, p / 2);
-}
 
 void soma_optimizer_free(soma_optimizer *o) {
     if (!o) return;
@@ -114,22 +110,22 @@ soma_status soma_optimizer_create(soma_mlp *model, const soma_optim_config *conf
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_optimizer_create: argument '%s' is NULL",
                          model ? "config" : "model");
     SOMA_TRY(check_config(config));
-    uint64_t params = 0;
-    for (int l = 0; l < soma_mlp_layer_count(model); l++)
-        params += (uint64_t)soma_tensor_numel(soma_mlp_weight(model, l)) +
-                  (uint64_t)soma_tensor_numel(soma_mlp_bias(model, l));
+    uint64_t params = (uint64_t)soma_mlp_parameter_count(model);
     SOMA_TRY(soma_device_check_memory(soma_mlp_device(model), "soma_optimizer_create", "the optimizer state",
                                       params * (config->kind == SOMA_OPTIM_SGD ? 1 : 2) * sizeof(float)));
     soma_optimizer *o = calloc(1, sizeof *o);
     if (!o) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_optimizer_create: out of host memory");
     o->model = model;
     o->config = *config;
-    o->n_params = 2 * soma_mlp_layer_count(model);
+    for (int i = 0; i < soma_mlp_param_count(model); i++) {
+        soma_param p = soma_mlp_param(model, i);
+        if (p.grad && o->n_params < MAX_PARAMS) o->params[o->n_params++] = p;
+    }
     o->slots = config->kind == SOMA_OPTIM_SGD ? 1 : 2;
     soma_device *dev = soma_mlp_device(model);
     soma_status st = SOMA_OK;
     for (int p = 0; p < o->n_params && st == SOMA_OK; p++) {
-        soma_tensor *t = param_tensor(model, p);
+        soma_tensor *t = o->params[p].value;
         for (int s = 0; s < o->slots && st == SOMA_OK; s++) {
             st = soma_tensor_create(dev, soma_tensor_rows(t), soma_tensor_cols(t), &o->state[p][s]);
             if (st == SOMA_OK) st = soma_tensor_fill(o->state[p][s], 0.0f);
@@ -163,19 +159,19 @@ float soma_schedule_lr(const soma_optim_config *c, int64_t t) {
 /* Scales the gradients so that their global L2 norm is at most clip_norm. */
 static soma_status clip_gradients(soma_optimizer *o) {
     double total = 0.0;
-    for (int p = 0; p < o->n_params; p++) SOMA_TRY(soma_sum_squares(grad_tensor(o->model, p), o->norm_parts[p]));
+    for (int p = 0; p < o->n_params; p++) SOMA_TRY(soma_sum_squares(o->params[p].grad, o->norm_parts[p]));
     for (int p = 0; p < o->n_params; p++) {
         float part;
         SOMA_TRY(soma_tensor_download(o->norm_parts[p], &part, 1));
         if (!isfinite(part))
-            return soma_fail(SOMA_ERR_NUMERIC, "soma_optimizer_step: step %lld: the %s gradient of layer %d is not finite",
-                             (long long)o->steps + 1, p % 2 ? "bias" : "weight", p / 2);
+            return soma_fail(SOMA_ERR_NUMERIC, "soma_optimizer_step: step %lld: the gradient of %s is not finite",
+                             (long long)o->steps + 1, o->params[p].name);
         total += part;
     }
     double norm = sqrt(total);
     if (norm > o->config.clip_norm)
         for (int p = 0; p < o->n_params; p++) {
-            soma_tensor *g = grad_tensor(o->model, p);
+            soma_tensor *g = o->params[p].grad;
             SOMA_TRY(soma_scale((float)(o->config.clip_norm / norm), g, g));
         }
     return SOMA_OK;
@@ -187,7 +183,7 @@ soma_status soma_optimizer_step(soma_optimizer *o) {
     if (c->clip_norm > 0.0f) SOMA_TRY(clip_gradients(o));
     float lr = soma_schedule_lr(c, o->steps);
     for (int p = 0; p < o->n_params; p++) {
-        soma_tensor *w = param_tensor(o->model, p), *g = grad_tensor(o->model, p);
+        soma_tensor *w = o->params[p].value, *g = o->params[p].grad;
         if (c->kind == SOMA_OPTIM_SGD) {
             soma_sgd_params sp = {lr, c->momentum, c->weight_decay, c->nesterov};
             SOMA_TRY(soma_sgd_update(&sp, g, w, o->state[p][0]));
@@ -221,11 +217,11 @@ void soma_optimizer_schedule_rows(const soma_optimizer *o, int64_t first, int64_
 soma_status soma_optimizer_queue_step(soma_optimizer *o, soma_tensor *ctl) {
     const soma_optim_config *c = &o->config;
     if (c->clip_norm > 0.0f) {
-        for (int p = 0; p < o->n_params; p++) SOMA_TRY(soma_sum_squares(grad_tensor(o->model, p), o->norm_parts[p]));
+        for (int p = 0; p < o->n_params; p++) SOMA_TRY(soma_sum_squares(o->params[p].grad, o->norm_parts[p]));
         SOMA_TRY(soma_clip_scale(o->norms, c->clip_norm, ctl));
     }
     for (int p = 0; p < o->n_params; p++) {
-        soma_tensor *w = param_tensor(o->model, p), *g = grad_tensor(o->model, p);
+        soma_tensor *w = o->params[p].value, *g = o->params[p].grad;
         if (c->kind == SOMA_OPTIM_SGD) {
             soma_sgd_params sp = {0.0f, c->momentum, c->weight_decay, c->nesterov};
             SOMA_TRY(soma_sgd_step(&sp, g, ctl, w, o->state[p][0]));
@@ -252,6 +248,13 @@ soma_status soma_optimizer_set_steps(soma_optimizer *o, int64_t steps) {
 float soma_optimizer_lr(const soma_optimizer *o) { return o ? soma_schedule_lr(&o->config, o->steps) : 0.0f; }
 const soma_optim_config *soma_optimizer_config(const soma_optimizer *o) { return o ? &o->config : NULL; }
 int soma_optimizer_slots(const soma_optimizer *o) { return o ? o->slots : 0; }
+
+int soma_optimizer_param_count(const soma_optimizer *o) { return o ? o->n_params : 0; }
+
+soma_param soma_optimizer_param(const soma_optimizer *o, int param) {
+    soma_param none = {0};
+    return o && param >= 0 && param < o->n_params ? o->params[param] : none;
+}
 
 soma_tensor *soma_optimizer_state(soma_optimizer *o, int param, int slot) {
     if (!o || param < 0 || param >= o->n_params || slot < 0 || slot >= o->slots) return NULL;

@@ -328,50 +328,48 @@ static soma_status run_init(run *r, soma_mlp *m, const soma_dataset *train, cons
     r->model = m;
     soma_mlp_set_step_ctl(m, r->ctl);
     if (c->patience > 0 && val) {
-        soma_layer_spec specs[SOMA_MAX_LAYERS];
-        for (int l = 0; l < soma_mlp_layer_count(m); l++) specs[l] = soma_mlp_layer(m, l);
-        SOMA_TRY(soma_mlp_create(dev, soma_mlp_inputs(m), specs, soma_mlp_layer_count(m), &r->best));
+        char arch[SOMA_ARCH_MAX];
+        SOMA_TRY(soma_mlp_arch(m, arch, sizeof arch));
+        SOMA_TRY(soma_mlp_create_arch(dev, arch, &r->best));
         SOMA_TRY(soma_mlp_copy_parameters(r->best, m));
     }
     return SOMA_OK;
 }
 
 /* After a step whose loss (or, clipping, whose gradient norm) was not
- * finite: the first layer whose parameters or gradients are not finite,
- * searched from the input side; when all are finite the outputs overflowed,
- * and the layer with the largest weights is named. The weights are those
- * the bad step used (the updates skip from that step on). */
+ * finite: the first named tensor (soma_mlp_param) whose values or gradient
+ * are not finite, searched from the input side; when all are finite the
+ * outputs overflowed, and the tensor with the largest values is named. The
+ * values are those the bad step used (the updates skip from that step on). */
 static soma_status name_non_finite(soma_mlp *m, soma_tensor *scratch, int64_t step, int epoch,
                                    const char *what_bad, float value) {
-    static const char *const what[4] = {"weights", "biases", "weight gradients", "bias gradients"};
     double largest = -1.0;
-    int largest_layer = 0;
-    /* parameters of every layer first: a bad weight makes every gradient
-     * below it bad too */
-    for (int pass = 0; pass < 4; pass += 2)
-    for (int l = 0; l < soma_mlp_layer_count(m); l++) {
-        soma_tensor *ts[4] = {soma_mlp_weight(m, l), soma_mlp_bias(m, l), soma_mlp_weight_grad(m, l),
-                              soma_mlp_bias_grad(m, l)};
-        for (int k = pass; k < pass + 2; k++) {
+    const char *largest_name = "";
+    /* values of every tensor first: a bad weight makes every gradient below it bad too */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < soma_mlp_param_count(m); i++) {
+            soma_param p = soma_mlp_param(m, i);
+            soma_tensor *t = pass ? p.grad : p.value;
+            if (!t) continue;
             float sq;
-            SOMA_TRY(soma_sum_squares(ts[k], scratch));
+            SOMA_TRY(soma_sum_squares(t, scratch));
             SOMA_TRY(soma_tensor_download(scratch, &sq, 1));
             if (!isfinite(sq))
                 return soma_fail(SOMA_ERR_NUMERIC,
-                                 "soma_train: step %lld (epoch %d): %s is %g; the %s of layer %d "
-                                 "are not finite (try a smaller learning rate or --clip)",
-                                 (long long)step, epoch, what_bad, (double)value, what[k], l);
-            if (k == 0 && sq > largest) {
+                                 "soma_train: step %lld (epoch %d): %s is %g; %s%s is not finite "
+                                 "(try a smaller learning rate or --clip)",
+                                 (long long)step, epoch, what_bad, (double)value, pass ? "the gradient of " : "",
+                                 p.name);
+            if (!pass && p.grad && sq > largest) {
                 largest = sq;
-                largest_layer = l;
+                largest_name = p.name;
             }
         }
-    }
     return soma_fail(SOMA_ERR_NUMERIC,
                      "soma_train: step %lld (epoch %d): %s is %g: the outputs overflowed although the "
-                     "parameters are finite (the largest weights, norm %.3g, are in layer %d); the training "
+                     "parameters are finite (the largest, norm %.3g, is %s); the training "
                      "diverged: try a smaller learning rate or --clip",
-                     (long long)step, epoch, what_bad, (double)value, sqrt(largest), largest_layer);
+                     (long long)step, epoch, what_bad, (double)value, sqrt(largest), largest_name);
 }
 
 /* Queues one step on the device: the batch at the control block's clock
@@ -481,6 +479,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         int ran = 0;
         /* the run's first full step is eager: it makes what the recording needs */
         if (r->use_graph && count == batch && r->warm) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
+        if (ran) soma_mlp_count_forward(m); /* the replayed forward's batchnorm counters */
         if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
         r->warm |= count == batch;
         *graph_steps += ran;
