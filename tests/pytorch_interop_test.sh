@@ -62,10 +62,10 @@ for act in relu leaky_relu sigmoid tanh gelu gelu_tanh silu; do
 done
 case_ dropout classes.csv label --layers 5,12,2 --dropout 0.3
 case_ regression prices.csv price --layers 5,16,1 --act silu --loss mse
-case_ batchnorm classes.csv label --arch 5,dense:16,batchnorm:relu,dense:8:tanh,bn:gelu,dense:2 --batch 16
+case_ batchnorm classes.csv label --arch 5,dense:16,batchnorm:relu,dense:8:tanh,bn:gelu,dense:2
 case_ layernorm classes.csv label --arch 5,dense:16,layernorm:silu,dense:8,ln:leaky_relu,dense:2
 case_ residual classes.csv label --arch 5,dense:16,res:32:gelu,res:8:relu:12,layernorm:gelu_tanh,dense:2
-case_ res_regression prices.csv price --arch 5,res:16:sigmoid,bn,res:4:tanh:3,dense:1 --loss mse --batch 20
+case_ res_regression prices.csv price --arch 5,res:16:sigmoid,bn,res:4:tanh:3,dense:1 --loss mse
 
 # PyTorch -> soma: a plain state dict (no metadata) is soma's --init
 arch=5,dense:16,batchnorm:relu,res:8:gelu:12,layernorm,dense:2
