@@ -19,7 +19,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 /* Those src/io/checkpoint.c writes, and one no file has. */
-static const char *const meta_keys[] = {"format", "inputs", "layers", "loss", "normalizer", "optim.kind",
+static const char *const meta_keys[] = {"format", "inputs", "layers", "arch", "loss", "normalizer", "optim.kind",
                                         "train.epochs", "state.epochs_done", "", "no such key"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -33,13 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t floats = 0;
     for (int i = 0; i < n; i++) {
         const soma_st_tensor *t = soma_st_file_tensor(f, i);
-        FUZZ_CHECK(t != NULL && t->name != NULL && (t->rank == 1 || t->rank == 2));
-        FUZZ_CHECK(t->shape[0] >= 1 && (t->rank == 1 ? t->shape[1] == 0 : t->shape[1] >= 1));
+        FUZZ_CHECK(t != NULL && t->name != NULL);
+        /* F32 of rank 1 or 2 (data), or I64 of rank 0 or 1 (ints: counters) */
+        FUZZ_CHECK((t->data != NULL) != (t->ints != NULL));
+        FUZZ_CHECK(t->data ? t->rank == 1 || t->rank == 2 : t->rank == 0 || t->rank == 1);
+        FUZZ_CHECK(t->shape[0] >= 1 && (t->rank <= 1 ? t->shape[1] == 0 : t->shape[1] >= 1));
         int64_t count = t->shape[0] * (t->rank == 2 ? t->shape[1] : 1);
-        FUZZ_CHECK(count <= (int64_t)(size / 4));
-        FUZZ_CHECK(t->data != NULL);
-        fuzz_sink = fuzz_touch_floats(t->data, count);
-        floats += (uint64_t)count;
+        FUZZ_CHECK(count <= (int64_t)(size / (t->ints ? 8 : 4)));
+        if (t->data) fuzz_sink = fuzz_touch_floats(t->data, count);
+        for (int64_t k = 0; t->ints && k < count; k++) fuzz_sink += (uint32_t)t->ints[k];
+        floats += (uint64_t)count * (t->ints ? 2 : 1); /* in 4-byte words */
         /* names are unique, so the lookup finds this very tensor */
         FUZZ_CHECK(soma_st_file_find(f, t->name) == t);
         const char *value = soma_st_file_meta(f, t->name); /* a tensor name may be a metadata key too */

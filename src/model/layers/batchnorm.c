@@ -57,6 +57,10 @@ static soma_status bn_ws_create(soma_device *dev, const soma_layer *L, int64_t r
 
 static soma_status bn_forward(const soma_layer *L, const soma_tensor *x, soma_layer_ws *ws, const soma_layer_run *r) {
     const soma_param *p = L->params;
+    if (r->training && soma_tensor_rows(x) < 2)
+        return soma_fail(SOMA_ERR_SHAPE, "batchnorm layer %d: a training batch of 1 row has no batch variance (as in "
+                         "PyTorch); when it is an epoch's last batch, choose a batch size that leaves 0 or at least "
+                         "2 rows over", L->index);
     if (r->training)
         SOMA_TRY(soma_batchnorm_forward_train(BN_MOMENTUM, BN_EPS, x, p[GAMMA].value, p[BETA].value, ws->t[Y],
                                               ws->t[SAVED], p[MEAN].value, p[VAR].value));
