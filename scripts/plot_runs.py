@@ -4,7 +4,8 @@
 METRICS.csv has a `run` column beside the columns of `soma train --log`
 (epoch, train_loss, val_loss, val_accuracy, ...), as scripts/depth_curves.sh
 writes it. Two panels: the training loss (log scale) and the validation
-accuracy, by epoch, one line per run. Standard library only (`soma plot`
+accuracy, by epoch, one line per run: a colour per
+name suffix (-relu, -sigmoid), dashed for names starting with "plain". Standard library only (`soma plot`
 draws one run; this puts runs side by side)."""
 import argparse
 import csv
@@ -13,6 +14,13 @@ from collections import OrderedDict
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 W, H, PAD = 420, 300, 50  # one panel's size and its margin for the axes
+
+
+def colour_of(runs, name):
+    """One colour per run name's last part (plain-relu and residual-relu
+    share one); plain runs are dashed."""
+    families = list(OrderedDict.fromkeys(n.rsplit("-", 1)[-1] for n in runs))
+    return COLOURS[families.index(name.rsplit("-", 1)[-1]) % len(COLOURS)]
 
 
 def panel(x0, title, runs, column, log):
@@ -46,7 +54,8 @@ def panel(x0, title, runs, column, log):
         x, _ = px(e, 10 ** ylo if log else ylo)
         out.append(f'<text x="{x:.1f}" y="{H - PAD + 16}" text-anchor="middle">{e}</text>')
     out.append(f'<text x="{x0 + W / 2}" y="{H - PAD + 34}" text-anchor="middle">epoch</text>')
-    for colour, (name, rows) in zip(COLOURS, runs.items()):
+    for name, rows in runs.items():
+        colour = colour_of(runs, name)
         pts = " ".join("%.1f,%.1f" % px(float(r["epoch"]), float(r[column])) for r in rows)
         dash = ' stroke-dasharray="6,4"' if name.startswith("plain") else ""
         out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
@@ -65,7 +74,8 @@ def main():
     legend_h = 18 * len(runs) + 10
     body = panel(0, "training loss (log)", runs, "train_loss", True) + \
         panel(W, "validation accuracy", runs, "val_accuracy", False)
-    for i, (colour, name) in enumerate(zip(COLOURS, runs)):
+    for i, name in enumerate(runs):
+        colour = colour_of(runs, name)
         y = H + 8 + 18 * i
         dash = ' stroke-dasharray="6,4"' if name.startswith("plain") else ""
         body.append(f'<line x1="{PAD}" y1="{y}" x2="{PAD + 30}" y2="{y}" stroke="{colour}" stroke-width="2"{dash}/>')
