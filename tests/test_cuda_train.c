@@ -345,6 +345,7 @@ typedef struct kind_run {
     double epoch_loss[2];
     int epochs;
     int n;
+    int64_t batches; /* batchnorm's num_batches_tracked */
     float *values[64];
     int64_t numel[64];
     step_count_t step;
@@ -382,6 +383,7 @@ static void train_every_kind(const train_mode *mode, kind_run *out) {
     ck_soma(soma_train(m, o, ds, NULL, &tc, &state));
     for (int i = 0; i < soma_mlp_param_count(m); i++) {
         soma_param p = soma_mlp_param(m, i);
+        if (p.count) out->batches = *p.count;
         if (!p.value) continue;
         out->numel[out->n] = soma_tensor_numel(p.value);
         out->values[out->n] = malloc((size_t)out->numel[out->n] * sizeof(float));
@@ -405,6 +407,9 @@ START_TEST(every_layer_kind_agrees_with_the_cpu) {
     kind_run runs[3];
     for (int i = 0; i < 3; i++) train_every_kind(&modes[i], &runs[i]);
     double worst_rel = 0, worst_nmse = 0;
+    for (int i = 0; i < 3; i++) /* one training forward per step, recorded or not: 2 epochs of 11 */
+        ck_assert_msg(runs[i].batches == 22, "%s: num_batches_tracked %lld after 22 steps", modes[i].what,
+                      (long long)runs[i].batches);
     for (int i = 1; i < 3; i++) {
         ck_assert_int_eq(runs[i].n, runs[0].n);
         for (int e = 0; e < 2; e++) {

@@ -159,8 +159,9 @@ START_TEST(arch_canonical_form_round_trips) {
          "dense:10:identity:drop=0"},
         {"4,bn,ln:tanh:drop=0.25,dense:2", "4,batchnorm:identity:drop=0,layernorm:tanh:drop=0.25,dense:2:identity:drop=0"},
         {"4,dense:8:drop=0.5:leaky_relu=0.2,res:3:6,dense:1",
-         "4,dense:8:leaky_relu=0.200000003:drop=0.5,res:3:identity:6,dense:1:identity:drop=0"},
-        {"3,dense:2:leaky_relu", "3,dense:2:leaky_relu=0.00999999978:drop=0"},
+         "4,dense:8:leaky_relu=0.2:drop=0.5,res:3:identity:6,dense:1:identity:drop=0"},
+        {"3,dense:2:leaky_relu", "3,dense:2:leaky_relu=0.01:drop=0"},
+        {"3,dense:2:sigmoid:drop=0.1,dense:1", "3,dense:2:sigmoid:drop=0.1,dense:1:identity:drop=0"},
         {"3,residual:4:gelu:3", "3,res:4:gelu_erf:3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

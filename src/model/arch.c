@@ -7,7 +7,8 @@
  *
  * ACT is an activation name (soma_activation_parse), leaky_relu may carry
  * its slope as leaky_relu=0.2. The canonical form (what checkpoints store)
- * uses the long names and writes every field: dense:256:relu:drop=0,
+ * uses the long names and writes every field, numbers with the fewest
+ * digits that read back as the same float: dense:256:relu:drop=0.1,
  * batchnorm:relu:drop=0, res:256:relu:256. Errors name the token, its
  * number and the character where it starts. */
 #include <errno.h>
@@ -161,6 +162,15 @@ soma_status soma_arch_parse(const char *arch, int64_t *inputs, soma_layer_desc *
     return SOMA_OK;
 }
 
+/* v with the fewest significant digits that read back as the same float
+ * (0.1f is "0.1", not "0.100000001"): readable, and exact. */
+static void shortest(float v, char *buf, size_t size) {
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
 soma_status soma_arch_format(int64_t inputs, const soma_layer_desc *descs, int n, char *buf, size_t size) {
     if (!buf || size == 0) return soma_fail(SOMA_ERR_INVALID_ARG, "architecture: no buffer to write into");
     size_t used = (size_t)snprintf(buf, size, "%lld", (long long)inputs);
@@ -168,9 +178,11 @@ soma_status soma_arch_format(int64_t inputs, const soma_layer_desc *descs, int n
     for (int l = 0; l < n && used < size; l++) {
         const soma_layer_desc *d = &descs[l];
         const soma_layer_kind *k = soma_layer_kind_of(d->kind);
-        char act[48];
+        char act[48], slope[24], drop[24];
+        shortest(d->act_param, slope, sizeof slope);
+        shortest(d->dropout, drop, sizeof drop);
         if (d->act == SOMA_ACT_LEAKY_RELU)
-            snprintf(act, sizeof act, "leaky_relu=%.9g", (double)d->act_param);
+            snprintf(act, sizeof act, "leaky_relu=%s", slope);
         else
             snprintf(act, sizeof act, "%s", soma_activation_name(d->act));
         int64_t out = k->out_width(d, in);
@@ -178,10 +190,9 @@ soma_status soma_arch_format(int64_t inputs, const soma_layer_desc *descs, int n
             used += (size_t)snprintf(buf + used, size - used, ",res:%lld:%s:%lld", (long long)d->units, act,
                                      (long long)out);
         else if (d->kind == SOMA_LAYER_DENSE)
-            used += (size_t)snprintf(buf + used, size - used, ",dense:%lld:%s:drop=%.9g", (long long)d->units, act,
-                                     (double)d->dropout);
+            used += (size_t)snprintf(buf + used, size - used, ",dense:%lld:%s:drop=%s", (long long)d->units, act, drop);
         else
-            used += (size_t)snprintf(buf + used, size - used, ",%s:%s:drop=%.9g", k->name, act, (double)d->dropout);
+            used += (size_t)snprintf(buf + used, size - used, ",%s:%s:drop=%s", k->name, act, drop);
         in = out;
     }
     if (used >= size)

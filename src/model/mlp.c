@@ -378,7 +378,9 @@ soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int training, so
         SOMA_TRY(m->layers[l].kind->forward(&m->layers[l], input, &ws->lws[l], &run));
         input = ws->lws[l].out;
     }
-    if (training) soma_mlp_count_forward(m);
+    /* the training loop (step_ctl set) counts its steps itself: a recorded
+     * step runs this forward once to record and then replays it */
+    if (training && !m->step_ctl) soma_mlp_count_forward(m);
     m->current = ws;
     m->current_training = training;
     *output = input;

@@ -14,8 +14,10 @@ void soma_mlp_set_step_ctl(soma_mlp *m, const soma_tensor *ctl);
 unsigned long long soma_mlp_workspace_generation(const soma_mlp *m);
 
 /* One more training forward for the layers' counters (batchnorm's
- * num_batches_tracked): soma_mlp_forward counts its own; the training loop
- * calls this for a step replayed from a recorded graph. */
+ * num_batches_tracked): soma_mlp_forward counts its own, except while a
+ * step control block is set; then the training loop calls this once per
+ * step, eager or replayed from a recorded graph (recording runs the forward
+ * without running the step). */
 void soma_mlp_count_forward(soma_mlp *m);
 
 /* One named tensor an architecture has, described without allocating it. */

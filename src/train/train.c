@@ -479,7 +479,7 @@ static soma_status train_epoch(soma_mlp *m, soma_optimizer *o, const soma_datase
         int ran = 0;
         /* the run's first full step is eager: it makes what the recording needs */
         if (r->use_graph && count == batch && r->warm) SOMA_TRY(graph_step(m, o, c, r, b * batch, &ran));
-        if (ran) soma_mlp_count_forward(m); /* the replayed forward's batchnorm counters */
+        soma_mlp_count_forward(m); /* batchnorm's counters: one training forward per step */
         if (!ran) SOMA_TRY(queue_step(m, o, c, r, b * batch, count));
         r->warm |= count == batch;
         *graph_steps += ran;
