@@ -5,7 +5,8 @@
  * Tensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (i counts
  * dense layers from 0), so PyTorch reads them with
  * safetensors.torch.load_file and they fit nn.Linear as they are. Optional:
- * `normalizer.offset` / `normalizer.scale` [features] and
+ * `normalizer.offset` / `normalizer.scale` [features],
+ * `target_normalizer.offset` / `target_normalizer.scale` [outputs] and
  * `optimizer.layers.{i}.{weight,bias}.{slot}` (the optimizer state; filter
  * keys on the "layers." prefix for a plain state dict). The architecture and
  * the training settings go in `__metadata__`.
@@ -37,12 +38,15 @@ typedef struct soma_checkpoint_info {
     const char *const *class_names; /**< class k's name (metadata `class_names`, a JSON array);
                                          allocated by soma_checkpoint_load(): free it with
                                          soma_checkpoint_info_free() */
+    soma_normalizer target_normalizer; /**< regression targets' standardization (metadata
+                                            `target_normalizer`, see soma_target_normalizer_fit());
+                                            kind NONE in files without it: outputs as they are */
 } soma_checkpoint_info;
 
 /** The most class names a checkpoint holds. */
 #define SOMA_MAX_CLASS_NAMES 4096
 
-/** Frees what soma_checkpoint_load() allocated in info (the normalizer's
+/** Frees what soma_checkpoint_load() allocated in info (the normalizers'
  *  arrays and the class names) and zeroes those fields. NULL is allowed. */
 SOMA_API void soma_checkpoint_info_free(soma_checkpoint_info *info);
 
