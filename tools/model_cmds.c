@@ -101,7 +101,8 @@ typedef struct regression {
     double mse, rmse, mae, r2;
 } regression;
 
-static int regression_metrics(const char *command, soma_mlp *m, const soma_dataset *ds, regression *r) {
+static int regression_metrics(const char *command, soma_mlp *m, const soma_normalizer *target_norm,
+                              const soma_dataset *ds, regression *r) {
     int64_t rows = soma_dataset_rows(ds), cols = soma_mlp_outputs(m);
     if (soma_dataset_targets(ds) != cols) {
         fprintf(stderr, "soma %s: the data has %lld target columns but the model has %lld outputs\n", command,
@@ -110,7 +111,9 @@ static int regression_metrics(const char *command, soma_mlp *m, const soma_datas
     }
     float *out = malloc((size_t)(rows * cols) * sizeof *out);
     double *mean = calloc((size_t)cols, sizeof *mean);
-    if (!out || !mean || soma_predict(m, ds, out) != SOMA_OK) {
+    /* outputs in the targets' units (the data's targets were never standardized) */
+    if (!out || !mean || soma_predict(m, ds, out) != SOMA_OK ||
+        soma_target_normalizer_undo(target_norm, out, rows) != SOMA_OK) {
         fprintf(stderr, "soma %s: %s\n", command, out && mean ? soma_last_error() : "out of memory");
         free(out);
         free(mean);
@@ -270,7 +273,10 @@ int soma_cmd_eval(int argc, char **argv) {
     /* a regression model: its errors and R^2 rather than an accuracy it has not */
     regression r = {NAN, NAN, NAN, NAN};
     int is_regression = !code && isnan(accuracy) && l.info.loss == SOMA_LOSS_MSE;
-    if (is_regression) code = regression_metrics("eval", l.model, l.src.data, &r);
+    if (is_regression) code = regression_metrics("eval", l.model, &l.info.target_normalizer, l.src.data, &r);
+    /* soma_evaluate compared standardized outputs with the file's targets: the loss in the targets' units is
+     * the mean squared error, 1/N sum (o - y)^2 as the mse loss defines it */
+    if (is_regression && !code && l.info.target_normalizer.kind != SOMA_NORM_NONE) loss = r.mse;
     confusion cm = {0, NULL};
     if (!code && with_confusion) code = confusion_matrix("eval", l.model, l.src.data, l.info.loss, &cm);
     long long rows = code ? 0 : (long long)soma_dataset_rows(l.src.data);
@@ -442,7 +448,9 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: out of memory\n");
         code = 1;
     }
-    if (!code && soma_predict(l.model, l.src.data, pred) != SOMA_OK) {
+    /* regression outputs in the targets' units; --raw: the network's own outputs */
+    if (!code && (soma_predict(l.model, l.src.data, pred) != SOMA_OK ||
+                  (!raw && soma_target_normalizer_undo(&l.info.target_normalizer, pred, rows) != SOMA_OK))) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }

@@ -10,6 +10,7 @@
 typedef struct train_args {
     const char *data, *layers, *act, *loss, *optim, *device, *save, *init, *resume, *log, *plot;
     const char *normalize, *schedule, *weight_init, *precision;
+    const char *normalize_target; /* auto, none or standardize: regression targets */
     double lr; /* used only when given (the default depends on --optim) */
     double val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;
