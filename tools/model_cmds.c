@@ -537,6 +537,7 @@ static void print_summary_json(const char *path, const loaded *l) {
     printf(", \"inputs\": %lld, \"outputs\": %lld, \"parameters\": %lld, \"loss\": \"%s\", \"normalize\": \"%s\"",
            (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
            soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
+    printf(", \"normalize_target\": \"%s\"", norm_name(l->info.target_normalizer.kind));
     printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
     if (l->info.n_class_names) {
         printf(", \"classes\": [");
