@@ -25,7 +25,7 @@ Conventions (TESTING.md repeats them for writers of docs):
     body of a function after `#include <soma.h>`, <stdio.h>, <stdlib.h> and
     PRELUDE below (extern declarations of the names the docs' fragments
     share: `dev`, `model`, `x`, ...), and it is compiled, not run. A line
-    that is `...` stands for code left out (it becomes a comment).
+    that starts with `...` stands for code left out (it becomes a comment).
   - anything else (no tag, json, cmake, text) is not run. An untagged block
     or an sh block holding a `$ ` line is an error: a transcript must say
     ```console so that it is run.
@@ -49,6 +49,9 @@ Conventions (TESTING.md repeats them for writers of docs):
     |actual - shown| <= P% of |shown|.
   - `<!-- docs-runner: output varies (REASON) -->`: only the exit statuses
     are checked.
+  - `<!-- docs-runner: requires CMD -->`: the block runs only where the
+    shell command CMD succeeds (`python3 -c 'import torch'`); elsewhere it
+    is skipped, saying which requirement failed, as ctest skips a test.
   - `<!-- docs-runner: long; quick: CMD -->`: the block takes long (a full
     MNIST training). Without --long (DOCS_RUNNER_LONG=1) it is skipped and
     CMD (a shorter command making the same files) runs instead; the page's
@@ -78,14 +81,14 @@ extern soma_device *dev;
 extern soma_mlp *model;
 extern soma_optimizer *opt;
 extern soma_dataset *data, *train, *val, *test;
-extern soma_tensor *x, *y, *w, *z, *a, *b, *da, *dout, *labels, *loss, *outputs;
+extern soma_tensor *x, *y, *w, *z, *a, *b, *da, *dout, *labels, *loss;
 extern soma_rng dropout_rng;
 extern soma_normalizer norm;
 extern soma_train_state state;
 extern soma_train_config tc;
 extern int epochs, steps_per_epoch;
 extern int64_t rows;
-extern float *host_pixels, *host_out, *logits, *p;
+extern float *host_pixels, *host_out, *features, *outputs, *p;
 extern double accuracy;
 int print_epoch(const soma_epoch_report *report, void *user);
 """
@@ -129,14 +132,15 @@ def parse(path):
 
 
 def marker_options(block):
-    """(skip reason, numbers mode, tolerance, quick command, error) from the markers."""
+    """(skip reason, numbers mode, tolerance, quick command, requirements, error) from the markers."""
     skip = quick = None
+    requires = []
     mode, tol = 'exact', 0.0
     for mk in block.marks:
         if mk.startswith('skip'):
             r = re.match(r'skip\s*\((.+)\)$', mk)
             if not r:
-                return None, mode, tol, None, f'"{mk}": skip needs a reason in parentheses'
+                return None, mode, tol, None, [], f'"{mk}": skip needs a reason in parentheses'
             skip = r.group(1)
         elif mk.startswith('numbers vary'):
             mode = 'vary'
@@ -145,16 +149,18 @@ def marker_options(block):
         elif mk.startswith('numbers within'):
             r = re.match(r'numbers within\s+([0-9.]+)\s*%$', mk)
             if not r:
-                return None, mode, tol, None, f'"{mk}": write "numbers within P%"'
+                return None, mode, tol, None, [], f'"{mk}": write "numbers within P%"'
             mode, tol = 'within', float(r.group(1)) / 100
+        elif mk.startswith('requires '):
+            requires.append(mk[len('requires '):].strip())
         elif mk.startswith('long'):
             r = re.match(r'long;\s*quick:\s*(.+)$', mk)
             if not r:
-                return None, mode, tol, None, f'"{mk}": write "long; quick: CMD"'
+                return None, mode, tol, None, [], f'"{mk}": write "long; quick: CMD"'
             quick = r.group(1)
         else:
-            return None, mode, tol, None, f'unknown marker "{mk}"'
-    return skip, mode, tol, quick, None
+            return None, mode, tol, None, [], f'unknown marker "{mk}"'
+    return skip, mode, tol, quick, requires, None
 
 
 def line_pattern(expected):
@@ -292,7 +298,7 @@ class Runner:
         work, degraded = None, False
         try:
             for b in blocks:
-                skip, mode, tol, quick, err = marker_options(b)
+                skip, mode, tol, quick, requires, err = marker_options(b)
                 if err:
                     self.fail(b, err)
                     continue
@@ -312,6 +318,10 @@ class Runner:
                     continue
                 if work is None:
                     work = self.scratch()
+                missing = [r for r in requires if self.bash(work, r + ' >/dev/null 2>&1').returncode != 0]
+                if missing:
+                    self.skip(b, f'requires `{missing[0]}`, which fails here')
+                    continue
                 if b.tag == 'c':
                     self.c_sample(b, work)
                 elif quick and not self.long:
@@ -395,7 +405,7 @@ class Runner:
             print(f'ok   {b.where()}: {len(cmds)} commands')
 
     def c_sample(self, b, work):
-        src = '\n'.join('/* ... */' if l.strip() == '...' else l for l in b.body)
+        src = '\n'.join(re.sub(r'^(\s*)\.\.\.(?=\s|$)', r'\1/* ... */', l) for l in b.body)
         program = re.search(r'\bint\s+main\s*\(', src) is not None
         if not program:
             src = ('#include <soma.h>\n#include <stdio.h>\n#include <stdlib.h>\n' + PRELUDE +
