@@ -95,6 +95,14 @@ expect() {
 printf '0.5,1\n0.25,0\n0.75,1\n0.1,0\n0.9,1\n0.3,0\n0.6,1\n' >"$work/cls.csv"
 expect 2 "--normalize-target standardize is for regression (loss mse), not xent" \
   "$soma" train --data "csv:$work/cls.csv" --epochs 1 --normalize-target standardize
+# --loss mse on class labels 0..2 trains one-hot outputs: never standardized (auto), refused (standardize)
+printf '0.5,1\n0.25,0\n0.75,2\n0.1,0\n0.9,2\n0.3,0\n0.6,1\n' >"$work/three.csv"
+"$soma" train --data "csv:$work/three.csv" --loss mse --epochs 1 --save "$work/onehot.st" >/dev/null 2>&1 &&
+  "$soma" summary --json "$work/onehot.st" | grep -q '"outputs": 3, .*"normalize_target": "none"' &&
+  ok "--loss mse on 3 classes (one-hot outputs): targets left alone" ||
+  fail "one-hot mse: $("$soma" summary --json "$work/onehot.st" 2>&1)"
+expect 2 "needs one output per target column, but the model has 3 outputs for 1" \
+  "$soma" train --data "csv:$work/three.csv" --loss mse --epochs 1 --normalize-target standardize
 expect 2 "unknown --normalize-target 'scale01'" \
   "$soma" train --data "$houses" --epochs 1 --normalize-target scale01
 expect 2 "--normalize-target" \

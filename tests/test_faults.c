@@ -307,6 +307,10 @@ START_TEST(hostile_metadata_is_refused) {
          SOMA_ERR_SHAPE},
         {"inputs", "2147483647", "describes layer 0 as 2147483647 inputs -> 8 units", SOMA_ERR_SHAPE},
         {"layers", NULL, "the metadata has no 'layers'", SOMA_ERR_FORMAT},
+        /* target standardization: a kind it cannot have, arrays missing, a classifier's outputs */
+        {"target_normalizer", "scale01", "unknown target_normalizer 'scale01'", SOMA_ERR_FORMAT},
+        {"target_normalizer", "standardize", "target_normalizer.offset and target_normalizer.scale must be [2]",
+         SOMA_ERR_FORMAT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rewrite(cases[i].key, cases[i].value, "soma.mlp.v1", NULL, 0);

@@ -228,23 +228,30 @@ static int parse_norm(const char *name, soma_norm_kind fallback, soma_norm_kind 
     return 0;
 }
 
-/* --normalize-target: auto standardizes a regression's targets (loss mse:
- * prices in dollars would otherwise give losses near 1e10); classes are
- * indices and are never standardized. */
-static int parse_target_norm(const char *name, soma_loss loss, soma_norm_kind *out) {
+/* --normalize-target: auto standardizes a regression's targets (loss mse
+ * with one output per target column: prices in dollars would otherwise give
+ * losses near 1e10). Class labels are indices and are never standardized,
+ * nor are those `--loss mse` turns into one-hot rows (outputs != targets). */
+static int parse_target_norm(const char *name, soma_loss loss, int64_t outputs, int64_t targets,
+                             soma_norm_kind *out) {
+    int regression = loss == SOMA_LOSS_MSE && outputs == targets;
     if (!name || strcmp(name, "auto") == 0) {
-        *out = loss == SOMA_LOSS_MSE ? SOMA_NORM_STANDARDIZE : SOMA_NORM_NONE;
+        *out = regression ? SOMA_NORM_STANDARDIZE : SOMA_NORM_NONE;
     } else if (strcmp(name, "none") == 0) {
         *out = SOMA_NORM_NONE;
-    } else if (strcmp(name, "standardize") == 0 && loss == SOMA_LOSS_MSE) {
+    } else if (strcmp(name, "standardize") == 0 && regression) {
         *out = SOMA_NORM_STANDARDIZE;
     } else {
-        if (strcmp(name, "standardize") == 0)
+        if (strcmp(name, "standardize") != 0)
+            fprintf(stderr, "soma train: unknown --normalize-target '%s' (expected auto, none or standardize)\n",
+                    name);
+        else if (loss != SOMA_LOSS_MSE)
             fprintf(stderr, "soma train: --normalize-target standardize is for regression (loss mse), not %s\n",
                     soma_loss_name(loss));
         else
-            fprintf(stderr, "soma train: unknown --normalize-target '%s' (expected auto, none or standardize)\n",
-                    name);
+            fprintf(stderr, "soma train: --normalize-target standardize needs one output per target column, but "
+                    "the model has %lld outputs for %lld (class labels, trained one-hot)\n", (long long)outputs,
+                    (long long)targets);
         return 2;
     }
     return 0;
@@ -394,7 +401,8 @@ static int prepare(train_args *a, session *s) {
     int64_t rows = soma_dataset_rows(s->train);
     if (a->resume) {
         soma_norm_kind target_kind; /* a bad name is refused beside --resume too */
-        if ((code = parse_target_norm(a->normalize_target, s->loss, &target_kind)) ||
+        if ((code = parse_target_norm(a->normalize_target, s->loss, soma_mlp_outputs(s->model), targets,
+                                      &target_kind)) ||
             (code = resume_check_data(a->resume, a, &s->resumed, rows, s->train_src.default_norm)))
             return code;
         s->norm = s->resumed.normalizer;
@@ -404,7 +412,7 @@ static int prepare(train_args *a, session *s) {
     } else {
         soma_norm_kind kind, target_kind;
         if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind)) ||
-            (code = parse_target_norm(a->normalize_target, s->loss, &target_kind)))
+            (code = parse_target_norm(a->normalize_target, s->loss, sizes[n_sizes - 1], targets, &target_kind)))
             return code;
         if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK ||
             soma_target_normalizer_fit(s->train, target_kind, &s->target_norm) != SOMA_OK)

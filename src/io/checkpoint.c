@@ -729,6 +729,10 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
     if (st == SOMA_OK) st = read_normalizer(f, path, "normalizer", 0, inputs, &info->normalizer);
     if (st == SOMA_OK)
         st = read_normalizer(f, path, "target_normalizer", 1, specs[n_layers - 1].units, &info->target_normalizer);
+    /* undone on the outputs before an argmax it would change: regression only */
+    if (st == SOMA_OK && info->target_normalizer.kind != SOMA_NORM_NONE && info->loss != SOMA_LOSS_MSE)
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'target_normalizer' is for loss mse, not %s", path,
+                       soma_loss_name(info->loss));
     if (st == SOMA_OK) st = read_class_names(f, path, specs[n_layers - 1].units, info);
     if (st != SOMA_OK) {
         soma_mlp_free(*model);
