@@ -339,7 +339,8 @@ class Runner:
                 shutil.rmtree(work, ignore_errors=True)
 
     def bash(self, cwd, script, timeout=600):
-        return subprocess.run(['bash', '-c', script], cwd=cwd, env=self.env, stdout=subprocess.PIPE,
+        return subprocess.run(['bash', '-c', script], cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors='replace', timeout=timeout)
 
     def script(self, b, work):
