@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: the main job. Installs what is missing, builds, fetches MNIST into
 # the cache (scripts/fetch-mnist.sh) and trains the default MLP
-# (784-256-128-10, ReLU, Adam, 10 epochs) on the best device: a GPU when one
+# (784-256-128-10, ReLU, Adam, the default 15 epochs) on the best device: a GPU when one
 # is usable, else the CPU. Extra arguments go to `soma train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

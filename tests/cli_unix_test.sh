@@ -301,6 +301,21 @@ PY
 "$soma" summary "$work/iris.st" | grep -qx "classes: setosa, versicolor, virginica" &&
   "$soma" summary --json "$work/iris.st" | grep -q '"classes": \["setosa", "versicolor", "virginica"\]' &&
   ok "summary lists the class names (text and --json)" || fail "summary classes: $("$soma" summary "$work/iris.st")"
+# eval --confusion labels rows, columns and per-class lines with the names (text), "class": NAME (--json)
+"$soma" eval --model "$work/iris.st" --data "csv:$iris" --device cpu --confusion >"$work/iris_cm.txt" 2>&1 &&
+"$soma" eval --model "$work/iris.st" --data "csv:$iris" --device cpu --confusion --json >"$work/iris_cm.json" 2>&1 &&
+"$python" - "$work" <<'PY' && ok "eval --confusion names the classes (text and --json)" || fail "eval --confusion names: $(cat "$work/iris_cm.txt")"
+import json, sys
+w = sys.argv[1]
+names = ["setosa", "versicolor", "virginica"]
+text = open(w + "/iris_cm.txt").read().split("\n")
+assert text[2].split() == names, text[2]
+assert [l.split()[0] for l in text[3:6]] == names, text[3:6]
+r = json.load(open(w + "/iris_cm.json"))
+assert [c["class"] for c in r["per_class"]] == names, r["per_class"]
+assert [int(x) for x in text[3].split()[1:]] == r["confusion"][0]
+assert [l.split()[0] for l in text[7:10]] == names, text[7:10]
+PY
 # named labels are renumbered to the model's; a name it does not know is refused
 { head -1 "$iris"; grep virginica "$iris"; } >"$work/virginica.csv"
 "$soma" predict --model "$work/iris.st" --data "csv:$work/virginica.csv" --device cpu >"$work/virg.txt" 2>&1 &&

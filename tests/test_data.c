@@ -739,6 +739,93 @@ START_TEST(csv_class_names) {
 END_TEST
 
 /* Class names go into the checkpoint's metadata and come back. */
+/* Target standardization: 7 rows of 3 target columns (prices near 3e5, a
+ * constant column, values near 0): per column mean -> 0 and std -> 1, undo
+ * gives back the targets; through a checkpoint the arrays come back bit for
+ * bit; kinds, shapes and non-finite targets are refused naming them. */
+START_TEST(target_standardization_fits_undoes_and_round_trips) {
+    const int64_t rows = 7, cols = 3;
+    soma_dataset *ds = NULL;
+    ck_soma(soma_dataset_create(rows, 2, cols, &ds));
+    float *y = soma_dataset_target_data(ds), before[21];
+    for (int64_t i = 0; i < rows; i++) { /* no two rows alike, no draw needed */
+        y[i * cols] = 250000.0f + 100000.0f * (float)(i * 37 % 11) / 11.0f; /* dollars */
+        y[i * cols + 1] = 42.0f;                                             /* constant: scale 1 */
+        y[i * cols + 2] = (float)(i * 5 % 7) / 7.0f - 0.5f;
+    }
+    memcpy(before, y, sizeof before);
+    soma_normalizer tn;
+    ck_soma(soma_target_normalizer_fit(ds, SOMA_NORM_STANDARDIZE, &tn));
+    ck_assert_int_eq(tn.features, cols);
+    ck_assert_float_eq(tn.scale[1], 1.0f);
+    ck_soma(soma_target_normalizer_apply(&tn, ds));
+    for (int64_t j = 0; j < cols; j++) {
+        double mean = 0, sq = 0;
+        for (int64_t i = 0; i < rows; i++) mean += y[i * cols + j] / (double)rows;
+        for (int64_t i = 0; i < rows; i++) sq += (y[i * cols + j] - mean) * (y[i * cols + j] - mean) / (double)rows;
+        ck_assert_msg(fabs(mean) < 1e-5, "column %lld: mean %g after standardizing", (long long)j, mean);
+        ck_assert_msg(j == 1 ? sq == 0 : fabs(sqrt(sq) - 1) < 1e-5, "column %lld: std %g", (long long)j, sqrt(sq));
+    }
+    ck_soma(soma_target_normalizer_undo(&tn, y, rows));
+    for (int i = 0; i < 21; i++)
+        ck_assert_msg(fabs(y[i] - before[i]) <= 1e-6 * fabs(before[i]) + 1e-6, "target %d: %.9g back as %.9g", i,
+                      (double)before[i], (double)y[i]);
+
+    /* through a checkpoint of a regression model with 3 outputs */
+    soma_device *cpu = test_open("cpu");
+    soma_mlp *m = NULL, *back = NULL;
+    ck_soma(soma_mlp_create_simple(cpu, (const int64_t[]){2, 7, 3}, 3, SOMA_ACT_RELU, &m));
+    const char *path = tmp_path("targets.safetensors");
+    soma_checkpoint_info info = {.loss = SOMA_LOSS_MSE, .target_normalizer = tn}, got;
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    ck_soma(soma_checkpoint_load(path, cpu, &back, &got));
+    ck_assert_int_eq(got.target_normalizer.kind, SOMA_NORM_STANDARDIZE);
+    ck_assert_int_eq(got.target_normalizer.features, cols);
+    ck_assert(memcmp(got.target_normalizer.offset, tn.offset, (size_t)cols * sizeof(float)) == 0);
+    ck_assert(memcmp(got.target_normalizer.scale, tn.scale, (size_t)cols * sizeof(float)) == 0);
+    soma_checkpoint_info_free(&got);
+    ck_assert_ptr_null(got.target_normalizer.offset);
+    soma_mlp_free(back);
+    /* a classifier's checkpoint cannot carry one; nor one of another width */
+    info.loss = SOMA_LOSS_XENT;
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    ck_fails(soma_checkpoint_load(path, cpu, &back, &got), SOMA_ERR_FORMAT, "'target_normalizer' is for loss mse",
+             "not xent");
+    info.loss = SOMA_LOSS_MSE;
+    info.target_normalizer.features = 2;
+    ck_fails(soma_checkpoint_save(path, m, NULL, &info), SOMA_ERR_INVALID_ARG, "2 targets", "3 outputs");
+    /* none: no key, no tensors, and nothing is undone */
+    info.target_normalizer = (soma_normalizer){.kind = SOMA_NORM_NONE};
+    ck_soma(soma_checkpoint_save(path, m, NULL, &info));
+    ck_soma(soma_checkpoint_load(path, cpu, &back, &got));
+    ck_assert_int_eq(got.target_normalizer.kind, SOMA_NORM_NONE);
+    ck_assert_ptr_null(got.target_normalizer.offset);
+    float kept[21];
+    memcpy(kept, y, sizeof kept);
+    ck_soma(soma_target_normalizer_undo(&got.target_normalizer, y, rows));
+    ck_assert(memcmp(y, kept, sizeof kept) == 0);
+    soma_checkpoint_info_free(&got);
+    soma_mlp_free(back);
+    soma_mlp_free(m);
+    soma_device_close(cpu);
+
+    /* refusals */
+    soma_normalizer bad;
+    ck_fails(soma_target_normalizer_fit(ds, SOMA_NORM_SCALE01, &bad), SOMA_ERR_INVALID_ARG, "'kind' 1");
+    ck_fails(soma_target_normalizer_fit(NULL, SOMA_NORM_STANDARDIZE, &bad), SOMA_ERR_INVALID_ARG, "'ds' is NULL");
+    y[4 * cols + 2] = NAN;
+    ck_fails(soma_target_normalizer_fit(ds, SOMA_NORM_STANDARDIZE, &bad), SOMA_ERR_NUMERIC, "target 2 of row 4");
+    soma_dataset *two = NULL;
+    ck_soma(soma_dataset_create(rows, 2, 2, &two));
+    ck_fails(soma_target_normalizer_apply(&tn, two), SOMA_ERR_SHAPE, "fitted on 3 targets but 'ds' has 2");
+    ck_fails(soma_target_normalizer_undo(&tn, NULL, 1), SOMA_ERR_INVALID_ARG, "'y' is NULL");
+    soma_normalizer_free(&tn);
+    ck_fails(soma_target_normalizer_undo(&tn, y, 1), SOMA_ERR_INVALID_ARG, "no offset/scale");
+    soma_dataset_free(two);
+    soma_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(class_names_round_trip_through_a_checkpoint) {
     soma_device *cpu = test_open("cpu");
     soma_mlp *m = NULL;
@@ -937,6 +1024,7 @@ int main(void) {
     tcase_add_test(readers, csv_lines_of_any_length);
     tcase_add_test(readers, csv_class_names);
     tcase_add_test(readers, class_names_round_trip_through_a_checkpoint);
+    tcase_add_test(readers, target_standardization_fits_undoes_and_round_trips);
     tcase_add_test(readers, csv_refuses_bad_files);
     suite_add_tcase(s, readers);
     Suite *suites[] = {s};

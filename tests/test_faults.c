@@ -316,6 +316,10 @@ START_TEST(hostile_metadata_is_refused) {
          SOMA_ERR_SHAPE},
         {"arch", "5,dense:8:tanh,dense:2", "'arch' starts with 5 inputs but 'inputs' is 4", SOMA_ERR_FORMAT},
         {"arch", "4,dense:8:tanh,batchnorm,dense:2", "tensor 'layers.1.weight' has shape [2, 8]", SOMA_ERR_SHAPE},
+        /* target standardization: a kind it cannot have, arrays missing, a classifier's outputs */
+        {"target_normalizer", "scale01", "unknown target_normalizer 'scale01'", SOMA_ERR_FORMAT},
+        {"target_normalizer", "standardize", "target_normalizer.offset and target_normalizer.scale must be [2]",
+         SOMA_ERR_FORMAT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rewrite(cases[i].key, cases[i].value, "soma.mlp.v1", NULL, 0);

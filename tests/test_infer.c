@@ -73,7 +73,7 @@ START_TEST(outputs_equal_the_forward_pass_on_normalized_rows) {
         float *x_before = malloc((size_t)(rows * INPUTS) * sizeof *x_before);
         ck_assert_ptr_nonnull(x_before);
         memcpy(x_before, x, (size_t)(rows * INPUTS) * sizeof *x);
-        ck_soma(soma_mlp_run(m, &norm, SOMA_LOSS_XENT, x, rows, got, p));
+        ck_soma(soma_mlp_run(m, &norm, NULL, SOMA_LOSS_XENT, x, rows, got, p));
         ck_assert_msg(memcmp(x, x_before, (size_t)(rows * INPUTS) * sizeof *x) == 0, "rows %lld: x was changed",
                       (long long)rows);
         ck_assert_msg(memcmp(got, want, (size_t)(rows * CLASSES) * sizeof *got) == 0,
@@ -89,7 +89,7 @@ START_TEST(outputs_equal_the_forward_pass_on_normalized_rows) {
         ck_soma(soma_tensor_upload(t, x, (size_t)(rows * INPUTS)));
         ck_soma(soma_mlp_forward(m, t, 0, soma_rng_make(0), &y));
         ck_soma(soma_tensor_download(y, want, (size_t)(rows * CLASSES)));
-        ck_soma(soma_mlp_run(m, NULL, SOMA_LOSS_MSE, x, rows, got, NULL));
+        ck_soma(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_MSE, x, rows, got, NULL));
         ck_assert_msg(memcmp(got, want, (size_t)(rows * CLASSES) * sizeof *got) == 0, "rows %lld, no normalizer",
                       (long long)rows);
         soma_tensor_free(t);
@@ -107,10 +107,10 @@ START_TEST(long_inputs_run_in_pieces_like_short_ones) {
     float *x = random_rows(MANY, INPUTS, TEST_SEED);
     float *all = malloc(MANY * CLASSES * sizeof *all), *one = malloc(SOMA_RUN_ROWS * CLASSES * sizeof *one);
     ck_assert(all && one);
-    ck_soma(soma_mlp_run(m, NULL, SOMA_LOSS_XENT, x, MANY, all, NULL));
+    ck_soma(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_XENT, x, MANY, all, NULL));
     for (int64_t first = 0; first < MANY; first += SOMA_RUN_ROWS) {
         int64_t n = MANY - first < SOMA_RUN_ROWS ? MANY - first : SOMA_RUN_ROWS;
-        ck_soma(soma_mlp_run(m, NULL, SOMA_LOSS_XENT, x + first * INPUTS, n, one, NULL));
+        ck_soma(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_XENT, x + first * INPUTS, n, one, NULL));
         ck_assert_msg(memcmp(one, all + first * CLASSES, (size_t)(n * CLASSES) * sizeof *one) == 0,
                       "rows %lld..%lld differ", (long long)first, (long long)(first + n));
     }
@@ -124,9 +124,46 @@ START_TEST(bce_probabilities_are_sigmoids) {
     soma_device *dev = test_open("cpu");
     soma_mlp *m = make_model(dev, 5, 1);
     float *x = random_rows(7, 5, TEST_SEED + 1), o[7], p[7];
-    ck_soma(soma_mlp_run(m, NULL, SOMA_LOSS_BCE, x, 7, o, p));
+    ck_soma(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_BCE, x, 7, o, p));
     for (int i = 0; i < 7; i++) ck_assert_float_eq(p[i], (float)(1.0 / (1.0 + exp(-(double)o[i]))));
     free(x);
+    soma_mlp_free(m);
+    soma_device_close(dev);
+}
+END_TEST
+
+/* A regression model on standardized targets: outputs come back in the
+ * targets' units, y = y' / scale + offset, in every piece (600 rows: two
+ * full pieces and a short one), against the plain run undone by hand. */
+START_TEST(target_standardization_is_undone) {
+    soma_device *dev = test_open("cpu");
+    soma_mlp *m = make_model(dev, INPUTS, CLASSES);
+    soma_normalizer tn = make_norm(CLASSES);
+    for (int64_t j = 0; j < CLASSES; j++) tn.offset[j] = 250000.0f + 1000.0f * (float)j; /* prices, dollars */
+    const int64_t counts[] = {1, 7, 129, 600};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        int64_t rows = counts[c];
+        float *x = random_rows(rows, INPUTS, TEST_SEED + (uint64_t)rows);
+        float *plain = malloc((size_t)(rows * CLASSES) * sizeof *x), *got = malloc((size_t)(rows * CLASSES) * sizeof *x);
+        ck_assert(plain && got);
+        ck_soma(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_MSE, x, rows, plain, NULL));
+        ck_soma(soma_mlp_run(m, NULL, &tn, SOMA_LOSS_MSE, x, rows, got, NULL));
+        for (int64_t i = 0; i < rows * CLASSES; i++) {
+            int64_t j = i % CLASSES;
+            float want = (float)((double)plain[i] / (double)tn.scale[j] + (double)tn.offset[j]);
+            ck_assert_msg(got[i] == want, "rows %lld, output %lld: %.9g, expected %.9g", (long long)rows,
+                          (long long)i, (double)got[i], (double)want);
+        }
+        free(x), free(plain), free(got);
+    }
+    float x[INPUTS] = {0}, o[CLASSES];
+    ck_fails(soma_mlp_run(m, NULL, &tn, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_INVALID_ARG, "'target_norm'",
+             "not xent");
+    soma_normalizer wrong = make_norm(CLASSES + 1);
+    ck_fails(soma_mlp_run(m, NULL, &wrong, SOMA_LOSS_MSE, x, 1, o, NULL), SOMA_ERR_SHAPE, "fitted on 4 targets",
+             "3 outputs");
+    soma_normalizer_free(&wrong);
+    soma_normalizer_free(&tn);
     soma_mlp_free(m);
     soma_device_close(dev);
 }
@@ -136,16 +173,16 @@ START_TEST(bad_arguments_are_refused) {
     soma_device *dev = test_open("cpu");
     soma_mlp *m = make_model(dev, INPUTS, CLASSES);
     float x[INPUTS] = {0}, o[CLASSES], p[CLASSES];
-    ck_fails(soma_mlp_run(NULL, NULL, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_INVALID_ARG, "'model' is NULL");
-    ck_fails(soma_mlp_run(m, NULL, SOMA_LOSS_XENT, NULL, 1, o, NULL), SOMA_ERR_INVALID_ARG, "'x' is NULL");
-    ck_fails(soma_mlp_run(m, NULL, SOMA_LOSS_XENT, x, 1, NULL, NULL), SOMA_ERR_INVALID_ARG, "'outputs' is NULL");
-    ck_fails(soma_mlp_run(m, NULL, SOMA_LOSS_XENT, x, 0, o, NULL), SOMA_ERR_INVALID_ARG, "rows = 0");
-    ck_fails(soma_mlp_run(m, NULL, SOMA_LOSS_MSE, x, 1, o, p), SOMA_ERR_INVALID_ARG, "'proba' needs", "mse");
+    ck_fails(soma_mlp_run(NULL, NULL, NULL, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_INVALID_ARG, "'model' is NULL");
+    ck_fails(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_XENT, NULL, 1, o, NULL), SOMA_ERR_INVALID_ARG, "'x' is NULL");
+    ck_fails(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_XENT, x, 1, NULL, NULL), SOMA_ERR_INVALID_ARG, "'outputs' is NULL");
+    ck_fails(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_XENT, x, 0, o, NULL), SOMA_ERR_INVALID_ARG, "rows = 0");
+    ck_fails(soma_mlp_run(m, NULL, NULL, SOMA_LOSS_MSE, x, 1, o, p), SOMA_ERR_INVALID_ARG, "'proba' needs", "mse");
     soma_normalizer wrong = make_norm(INPUTS + 1);
-    ck_fails(soma_mlp_run(m, &wrong, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_SHAPE, "fitted on 8 features",
+    ck_fails(soma_mlp_run(m, &wrong, NULL, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_SHAPE, "fitted on 8 features",
              "takes 7");
     soma_normalizer_free(&wrong);
-    ck_fails(soma_mlp_run(m, &wrong, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_INVALID_ARG, "no offset/scale");
+    ck_fails(soma_mlp_run(m, &wrong, NULL, SOMA_LOSS_XENT, x, 1, o, NULL), SOMA_ERR_INVALID_ARG, "no offset/scale");
     soma_mlp_free(m);
     soma_device_close(dev);
 }
@@ -169,7 +206,7 @@ static void *worker(void *arg) {
         j->status = SOMA_ERR_OUT_OF_MEMORY;
     } else {
         for (int r = 0; r < j->rounds && j->status == SOMA_OK; r++) {
-            j->status = soma_mlp_run(j->m, j->norm, SOMA_LOSS_XENT, j->x, MANY, o, p);
+            j->status = soma_mlp_run(j->m, j->norm, NULL, SOMA_LOSS_XENT, j->x, MANY, o, p);
             if (j->status != SOMA_OK) snprintf(j->error, sizeof j->error, "%s", soma_last_error());
             else if (memcmp(o, j->want_o, MANY * CLASSES * sizeof *o) || memcmp(p, j->want_p, MANY * CLASSES * sizeof *p))
                 j->mismatches++;
@@ -189,7 +226,7 @@ START_TEST(four_threads_on_one_model_agree_bit_for_bit) {
     float *x = random_rows(MANY, INPUTS, TEST_SEED + 2);
     float *o = malloc(MANY * CLASSES * sizeof *o), *p = malloc(MANY * CLASSES * sizeof *p);
     ck_assert(o && p);
-    ck_soma(soma_mlp_run(m, &norm, SOMA_LOSS_XENT, x, MANY, o, p)); /* single-threaded */
+    ck_soma(soma_mlp_run(m, &norm, NULL, SOMA_LOSS_XENT, x, MANY, o, p)); /* single-threaded */
     job jobs[THREADS];
     pthread_t threads[THREADS];
     for (int t = 0; t < THREADS; t++) {
@@ -230,8 +267,8 @@ START_TEST(cuda_device_agrees_with_the_cpu) {
     float *oc = malloc(MANY * CLASSES * sizeof *oc), *og = malloc(MANY * CLASSES * sizeof *og);
     float *pg = malloc(MANY * CLASSES * sizeof *pg);
     ck_assert(oc && og && pg);
-    ck_soma(soma_mlp_run(m, &norm, SOMA_LOSS_XENT, x, MANY, oc, NULL));
-    ck_soma(soma_mlp_run(g, &norm, SOMA_LOSS_XENT, x, MANY, og, pg));
+    ck_soma(soma_mlp_run(m, &norm, NULL, SOMA_LOSS_XENT, x, MANY, oc, NULL));
+    ck_soma(soma_mlp_run(g, &norm, NULL, SOMA_LOSS_XENT, x, MANY, og, pg));
     for (int i = 0; i < MANY * CLASSES; i++)
         ck_assert_msg(fabsf(oc[i] - og[i]) <= 1e-4f * (1.0f + fabsf(oc[i])), "output %d: cpu %g, cuda %g", i,
                       (double)oc[i], (double)og[i]);
@@ -263,6 +300,7 @@ int main(void) {
     tcase_add_test(tc, long_inputs_run_in_pieces_like_short_ones);
     tcase_add_test(tc, bce_probabilities_are_sigmoids);
     tcase_add_test(tc, bad_arguments_are_refused);
+    tcase_add_test(tc, target_standardization_is_undone);
     tcase_add_test(tc, four_threads_on_one_model_agree_bit_for_bit);
     tcase_add_test(tc, cuda_device_agrees_with_the_cpu);
     suite_add_tcase(s, tc);

@@ -101,7 +101,8 @@ typedef struct regression {
     double mse, rmse, mae, r2;
 } regression;
 
-static int regression_metrics(const char *command, soma_mlp *m, const soma_dataset *ds, regression *r) {
+static int regression_metrics(const char *command, soma_mlp *m, const soma_normalizer *target_norm,
+                              const soma_dataset *ds, regression *r) {
     int64_t rows = soma_dataset_rows(ds), cols = soma_mlp_outputs(m);
     if (soma_dataset_targets(ds) != cols) {
         fprintf(stderr, "soma %s: the data has %lld target columns but the model has %lld outputs\n", command,
@@ -110,7 +111,9 @@ static int regression_metrics(const char *command, soma_mlp *m, const soma_datas
     }
     float *out = malloc((size_t)(rows * cols) * sizeof *out);
     double *mean = calloc((size_t)cols, sizeof *mean);
-    if (!out || !mean || soma_predict(m, ds, out) != SOMA_OK) {
+    /* outputs in the targets' units (the data's targets were never standardized) */
+    if (!out || !mean || soma_predict(m, ds, out) != SOMA_OK ||
+        soma_target_normalizer_undo(target_norm, out, rows) != SOMA_OK) {
         fprintf(stderr, "soma %s: %s\n", command, out && mean ? soma_last_error() : "out of memory");
         free(out);
         free(mean);
@@ -137,6 +140,8 @@ static int regression_metrics(const char *command, soma_mlp *m, const soma_datas
 typedef struct confusion {
     int64_t classes;
     int64_t *counts;
+    const char *const *names; /* the model's class names (n_names of them), or NULL: indices */
+    int64_t n_names;
 } confusion;
 
 static int confusion_matrix(const char *command, soma_mlp *m, const soma_dataset *ds, soma_loss loss, confusion *c) {
@@ -193,21 +198,37 @@ static void class_scores(const confusion *c, int64_t k, double *precision, doubl
     *support = actual;
 }
 
+/* Class k's label in the text table: its name when the model has one
+ * (cut to the column width), else its index. */
+static const char *class_label(const confusion *c, int64_t k, char *buf, size_t size) {
+    if (k < c->n_names) snprintf(buf, size, "%s", c->names[k]);
+    else snprintf(buf, size, "%lld", (long long)k);
+    return buf;
+}
+
 static void print_confusion_text(const confusion *c) {
-    printf("confusion (rows: true class, columns: predicted)\n%8s", "");
-    for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)p);
+    /* columns as wide as the longest name (7 at least, 20 at most: longer names are cut) */
+    int width = 7;
+    for (int64_t k = 0; k < c->n_names && k < c->classes; k++) {
+        int len = (int)strlen(c->names[k]);
+        width = len > width ? (len < 20 ? len : 20) : width;
+    }
+    char label[21];
+    printf("confusion (rows: true class, columns: predicted)\n%*s", width, "");
+    for (int64_t p = 0; p < c->classes; p++) printf(" %*s", width, class_label(c, p, label, (size_t)width + 1));
     printf("\n");
     for (int64_t t = 0; t < c->classes; t++) {
-        printf("%8lld", (long long)t);
-        for (int64_t p = 0; p < c->classes; p++) printf(" %7lld", (long long)c->counts[t * c->classes + p]);
+        printf("%-*s", width, class_label(c, t, label, (size_t)width + 1));
+        for (int64_t p = 0; p < c->classes; p++) printf(" %*lld", width, (long long)c->counts[t * c->classes + p]);
         printf("\n");
     }
-    printf("class   precision  recall     f1         support\n");
+    printf("%-*s precision  recall     f1         support\n", width, "class");
     for (int64_t k = 0; k < c->classes; k++) {
         double precision, recall, f1;
         int64_t support;
         class_scores(c, k, &precision, &recall, &f1, &support);
-        printf("%-7lld %-10.4f %-10.4f %-10.4f %lld\n", (long long)k, precision, recall, f1, (long long)support);
+        printf("%-*s %-10.4f %-10.4f %-10.4f %lld\n", width, class_label(c, k, label, (size_t)width + 1), precision,
+               recall, f1, (long long)support);
     }
 }
 
@@ -224,7 +245,10 @@ static void print_confusion_json(const confusion *c) {
         double precision, recall, f1;
         int64_t support;
         class_scores(c, k, &precision, &recall, &f1, &support);
-        printf("%s{\"class\": %lld, \"precision\": ", k ? ", " : "", (long long)k);
+        printf("%s{\"class\": ", k ? ", " : "");
+        if (k < c->n_names) cli_json_string(stdout, c->names[k]); /* as predict --json names it */
+        else printf("%lld", (long long)k);
+        printf(", \"precision\": ");
         cli_json_number(stdout, precision);
         printf(", \"recall\": ");
         cli_json_number(stdout, recall);
@@ -270,9 +294,13 @@ int soma_cmd_eval(int argc, char **argv) {
     /* a regression model: its errors and R^2 rather than an accuracy it has not */
     regression r = {NAN, NAN, NAN, NAN};
     int is_regression = !code && isnan(accuracy) && l.info.loss == SOMA_LOSS_MSE;
-    if (is_regression) code = regression_metrics("eval", l.model, l.src.data, &r);
-    confusion cm = {0, NULL};
+    if (is_regression) code = regression_metrics("eval", l.model, &l.info.target_normalizer, l.src.data, &r);
+    /* soma_evaluate compared standardized outputs with the file's targets: the loss in the targets' units is
+     * the mean squared error, 1/N sum (o - y)^2 as the mse loss defines it */
+    if (is_regression && !code && l.info.target_normalizer.kind != SOMA_NORM_NONE) loss = r.mse;
+    confusion cm = {0, NULL, NULL, 0};
     if (!code && with_confusion) code = confusion_matrix("eval", l.model, l.src.data, l.info.loss, &cm);
+    if (!code && with_confusion) cm.names = l.info.class_names, cm.n_names = l.info.n_class_names;
     long long rows = code ? 0 : (long long)soma_dataset_rows(l.src.data);
     if (!code && json) {
         char loss_text[32], accuracy_text[32], mse[32], rmse[32], mae[32], r2[32];
@@ -442,7 +470,9 @@ int soma_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "soma predict: out of memory\n");
         code = 1;
     }
-    if (!code && soma_predict(l.model, l.src.data, pred) != SOMA_OK) {
+    /* regression outputs in the targets' units; --raw: the network's own outputs */
+    if (!code && (soma_predict(l.model, l.src.data, pred) != SOMA_OK ||
+                  (!raw && soma_target_normalizer_undo(&l.info.target_normalizer, pred, rows) != SOMA_OK))) {
         fprintf(stderr, "soma predict: %s\n", soma_last_error());
         code = 1;
     }
@@ -507,6 +537,7 @@ static void print_summary_json(const char *path, const loaded *l) {
     printf(", \"inputs\": %lld, \"outputs\": %lld, \"parameters\": %lld, \"loss\": \"%s\", \"normalize\": \"%s\"",
            (long long)soma_mlp_inputs(m), (long long)soma_mlp_outputs(m), (long long)soma_mlp_parameter_count(m),
            soma_loss_name(l->info.loss), norm_name(l->info.normalizer.kind));
+    printf(", \"normalize_target\": \"%s\"", norm_name(l->info.target_normalizer.kind));
     printf(", \"epochs_trained\": %d", l->info.state.epochs_done);
     if (l->info.n_class_names) {
         printf(", \"classes\": [");

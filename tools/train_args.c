@@ -171,6 +171,8 @@ int train_args_parse(int argc, char **argv, train_args *a) {
         {"--dropout", OPT_FLOAT, &a->dropout, "dropout after each hidden layer (0.1)"},
         {"--patience", OPT_INT, &a->patience, "stop after N epochs without a better val loss; keep the best (off)"},
         {"--normalize", OPT_STRING, &a->normalize, "auto, none, scale01 or standardize (auto)"},
+        {"--normalize-target", OPT_STRING, &a->normalize_target,
+         "regression targets: auto, none or standardize (auto: standardize for mse)"},
         {"--weight-init", OPT_STRING, &a->weight_init, "auto, xavier_uniform, xavier_normal, he_uniform, he_normal"},
         {"--init", OPT_STRING, &a->init, "start from this checkpoint's weights"},
         {"--resume", OPT_STRING, &a->resume, "continue the run saved in this checkpoint"},

@@ -13,6 +13,7 @@ typedef struct train_args {
     const char *arch;                  /* --arch, as given */
     char arch_canonical[SOMA_ARCH_MAX]; /* ... checked, in canonical form (soma_arch_canonical) */
     int64_t arch_inputs;
+    const char *normalize_target; /* auto, none or standardize: regression targets */
     double lr; /* used only when given (the default depends on --optim) */
     double val_split, dropout, weight_decay, momentum, clip, min_lr, gamma;
     int64_t batch, epochs, patience, warmup, step_size, save_every;

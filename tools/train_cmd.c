@@ -229,6 +229,35 @@ static int parse_norm(const char *name, soma_norm_kind fallback, soma_norm_kind 
     return 0;
 }
 
+/* --normalize-target: auto standardizes a regression's targets (loss mse
+ * with one output per target column: prices in dollars would otherwise give
+ * losses near 1e10). Class labels are indices and are never standardized,
+ * nor are those `--loss mse` turns into one-hot rows (outputs != targets). */
+static int parse_target_norm(const char *name, soma_loss loss, int64_t outputs, int64_t targets,
+                             soma_norm_kind *out) {
+    int regression = loss == SOMA_LOSS_MSE && outputs == targets;
+    if (!name || strcmp(name, "auto") == 0) {
+        *out = regression ? SOMA_NORM_STANDARDIZE : SOMA_NORM_NONE;
+    } else if (strcmp(name, "none") == 0) {
+        *out = SOMA_NORM_NONE;
+    } else if (strcmp(name, "standardize") == 0 && regression) {
+        *out = SOMA_NORM_STANDARDIZE;
+    } else {
+        if (strcmp(name, "standardize") != 0)
+            fprintf(stderr, "soma train: unknown --normalize-target '%s' (expected auto, none or standardize)\n",
+                    name);
+        else if (loss != SOMA_LOSS_MSE)
+            fprintf(stderr, "soma train: --normalize-target standardize is for regression (loss mse), not %s\n",
+                    soma_loss_name(loss));
+        else
+            fprintf(stderr, "soma train: --normalize-target standardize needs one output per target column, but "
+                    "the model has %lld outputs for %lld (class labels, trained one-hot)\n", (long long)outputs,
+                    (long long)targets);
+        return 2;
+    }
+    return 0;
+}
+
 /* The optimizer of a new run, from the options (defaults per --optim). */
 static soma_optim_config fresh_optimizer(const train_args *a, int64_t steps_per_epoch) {
     soma_optim_config oc = soma_optim_defaults(a->optim_kind);
@@ -253,6 +282,7 @@ typedef struct session {
     data_source train_src, test_src;
     soma_dataset *train, *val;
     soma_normalizer norm;
+    soma_normalizer target_norm; /* regression: standardized targets (kind NONE otherwise) */
     soma_device *dev;
     soma_mlp *model;
     soma_optimizer *opt;
@@ -271,6 +301,7 @@ static void session_free(session *s) {
     soma_mlp_free(s->model);
     soma_device_close(s->dev);
     soma_normalizer_free(&s->norm);
+    soma_normalizer_free(&s->target_norm);
     soma_checkpoint_info_free(&s->resumed);
     if (s->train != s->train_src.data) soma_dataset_free(s->train);
     soma_dataset_free(s->val);
@@ -312,7 +343,8 @@ static int check_files(const train_args *a, session *s) {
 /* The checkpoint of the run as it stands. */
 static soma_checkpoint_info checkpoint_info(const train_args *a, const session *s) {
     soma_checkpoint_info info = {.loss = s->loss, .normalizer = s->norm, .has_optimizer = 1, .state = s->state,
-                                 .train = s->tc, .has_val_split = 1, .val_split = a->val_split};
+                                 .train = s->tc, .has_val_split = 1, .val_split = a->val_split,
+                                 .target_normalizer = s->target_norm};
     info.train.epochs = (int)a->epochs;
     info.train.on_epoch = NULL;
     info.train.on_batch = NULL;
@@ -374,13 +406,23 @@ static int prepare(train_args *a, session *s) {
         return error(soma_last_error());
     int64_t rows = soma_dataset_rows(s->train);
     if (a->resume) {
-        if ((code = resume_check_data(a->resume, a, &s->resumed, rows, s->train_src.default_norm))) return code;
+        soma_norm_kind target_kind; /* a bad name is refused beside --resume too */
+        if ((code = parse_target_norm(a->normalize_target, s->loss, soma_mlp_outputs(s->model), targets,
+                                      &target_kind)) ||
+            (code = resume_check_data(a->resume, a, &s->resumed, rows, s->train_src.default_norm)))
+            return code;
         s->norm = s->resumed.normalizer;
         memset(&s->resumed.normalizer, 0, sizeof s->resumed.normalizer);
+        s->target_norm = s->resumed.target_normalizer;
+        memset(&s->resumed.target_normalizer, 0, sizeof s->resumed.target_normalizer);
     } else {
-        soma_norm_kind kind;
-        if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind))) return code;
-        if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK) return error(soma_last_error());
+        soma_norm_kind kind, target_kind;
+        if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind)) ||
+            (code = parse_target_norm(a->normalize_target, s->loss, sizes[n_sizes - 1], targets, &target_kind)))
+            return code;
+        if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK ||
+            soma_target_normalizer_fit(s->train, target_kind, &s->target_norm) != SOMA_OK)
+            return error(soma_last_error());
         soma_layer_spec specs[SOMA_MAX_LAYERS];
         for (int l = 0; l + 1 < n_sizes; l++)
             specs[l] = (soma_layer_spec){.units = sizes[l + 1], .act = l + 2 < n_sizes ? a->act_kind : SOMA_ACT_IDENTITY,
@@ -395,7 +437,8 @@ static int prepare(train_args *a, session *s) {
     soma_dataset *sets[] = {s->train, s->val, s->test_src.data};
     for (int i = 0; i < 3; i++)
         /* "none" from a checkpoint has no arrays (resuming one used to fail here) */
-        if (sets[i] && s->norm.kind != SOMA_NORM_NONE && soma_normalizer_apply(&s->norm, sets[i]) != SOMA_OK)
+        if (sets[i] && ((s->norm.kind != SOMA_NORM_NONE && soma_normalizer_apply(&s->norm, sets[i]) != SOMA_OK) ||
+                        soma_target_normalizer_apply(&s->target_norm, sets[i]) != SOMA_OK))
             return error(soma_last_error());
 
     int64_t batch = a->resume ? s->resumed.train.batch : a->batch;
@@ -454,6 +497,14 @@ static void print_header(const train_args *a, const session *s) {
     printf("loss %s, optimizer %s lr %g (%s schedule), batch %lld, epochs %lld, seed %llu\n", soma_loss_name(s->loss),
            soma_optim_name(oc->kind), (double)oc->lr, soma_schedule_name(oc->schedule), (long long)s->tc.batch,
            (long long)a->epochs, (unsigned long long)s->tc.seed);
+    if (s->target_norm.kind != SOMA_NORM_NONE) {
+        printf("targets standardized (");
+        for (int64_t j = 0; j < s->target_norm.features && j < 4; j++)
+            printf("%smean %.6g, std %.6g", j ? "; " : "", (double)s->target_norm.offset[j],
+                   1.0 / (double)s->target_norm.scale[j]);
+        printf("%s): the losses below are in standard deviations squared; eval and predict give the "
+               "targets' units\n", s->target_norm.features > 4 ? "; ..." : "");
+    }
     if (s->tc.precision != SOMA_PRECISION_FP32)
         printf("precision %s: GEMM operands rounded to it; accumulation, weights and gradients float32\n",
                soma_precision_name(s->tc.precision));

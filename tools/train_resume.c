@@ -121,6 +121,11 @@ int resume_check_data(const char *path, const train_args *a, const soma_checkpoi
         if (strcmp(a->normalize, norm_names[k]) == 0) norm = (soma_norm_kind)k;
     if (!code)
         code = differs(path, a, "--normalize", norm == info->normalizer.kind, "%s", norm_names[info->normalizer.kind]);
+    /* --normalize-target: auto is what the file did; none or standardize must match it */
+    int target_std = info->target_normalizer.kind == SOMA_NORM_STANDARDIZE;
+    if (!code && a->normalize_target && strcmp(a->normalize_target, "auto") != 0)
+        code = differs(path, a, "--normalize-target", (strcmp(a->normalize_target, "standardize") == 0) == target_std,
+                       "%s", target_std ? "standardize" : "none");
     if (!code && info->has_optimizer)
         code = differs(path, a, "--step-size", a->step_size * spe == info->optim.step_size, "%lld epochs",
                        (long long)(info->optim.step_size / spe));

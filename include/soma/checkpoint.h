@@ -8,9 +8,10 @@
  * counts layers from 0; docs/models.md lists them), so PyTorch reads them
  * with safetensors.torch.load_file and a module of the same architecture
  * loads them as they are (batchnorm's `num_batches_tracked` is an I64
- * scalar). Optional: `normalizer.offset` / `normalizer.scale` [features]
- * and `optimizer.{parameter name}.{slot}` (the optimizer state; filter keys
- * on the "layers." prefix for a plain state dict). The architecture
+ * scalar). Optional: `normalizer.offset` / `normalizer.scale` [features],
+ * `target_normalizer.offset` / `target_normalizer.scale` [outputs] and
+ * `optimizer.{parameter name}.{slot}` (the optimizer state; filter keys on
+ * the "layers." prefix for a plain state dict). The architecture
  * (`arch`, canonical form, and for a plain MLP also `layers` as older
  * versions wrote it) and the training settings go in `__metadata__`.
  */
@@ -41,12 +42,15 @@ typedef struct soma_checkpoint_info {
     const char *const *class_names; /**< class k's name (metadata `class_names`, a JSON array);
                                          allocated by soma_checkpoint_load(): free it with
                                          soma_checkpoint_info_free() */
+    soma_normalizer target_normalizer; /**< regression targets' standardization (metadata
+                                            `target_normalizer`, see soma_target_normalizer_fit());
+                                            kind NONE in files without it: outputs as they are */
 } soma_checkpoint_info;
 
 /** The most class names a checkpoint holds. */
 #define SOMA_MAX_CLASS_NAMES 4096
 
-/** Frees what soma_checkpoint_load() allocated in info (the normalizer's
+/** Frees what soma_checkpoint_load() allocated in info (the normalizers'
  *  arrays and the class names) and zeroes those fields. NULL is allowed. */
 SOMA_API void soma_checkpoint_info_free(soma_checkpoint_info *info);
 

@@ -152,6 +152,23 @@ SOMA_API soma_status soma_normalizer_apply(const soma_normalizer *norm, soma_dat
 /** Frees offset and scale and keeps the struct. NULL is allowed. */
 SOMA_API void soma_normalizer_free(soma_normalizer *norm);
 
+/** Target standardization for regression: per target column j, fitted on
+ *  ds (the training split), `y' = (y - offset[j]) * scale[j]` with offset the
+ *  mean and scale 1 / the standard deviation (a constant column: scale 1).
+ *  Prices in dollars (mean 3e5) otherwise give squared errors near 1e10 and
+ *  gradients that no learning rate suits. The same ::soma_normalizer, its
+ *  `features` counting target columns. kind is SOMA_NORM_STANDARDIZE, or
+ *  SOMA_NORM_NONE (out gets kind NONE and no arrays). A non-finite target is
+ *  SOMA_ERR_NUMERIC naming its row. Free with soma_normalizer_free(). */
+SOMA_API soma_status soma_target_normalizer_fit(const soma_dataset *ds, soma_norm_kind kind, soma_normalizer *out);
+/** Standardizes ds's targets in place (nothing for kind NONE); norm must
+ *  have been fitted on as many target columns. */
+SOMA_API soma_status soma_target_normalizer_apply(const soma_normalizer *norm, soma_dataset *ds);
+/** Undoes the standardization on rows x norm->features model outputs in
+ *  place, `y = y' / scale[j] + offset[j]`, giving them in the targets' own
+ *  units (nothing for kind NONE). */
+SOMA_API soma_status soma_target_normalizer_undo(const soma_normalizer *norm, float *y, int64_t rows);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,8 +31,8 @@
 #define FORMAT "soma.mlp.v2"
 #define FORMAT_V1 "soma.mlp.v1"
 #define MAX_PARAMS (8 * SOMA_MAX_LAYERS) /* named tensors of a model (soma_mlp_param) */
-#define MAX_TENSORS (MAX_PARAMS * 3 + 2)
-#define MAX_META 40
+#define MAX_TENSORS (MAX_PARAMS * 3 + 4)  /* + the two normalizers */
+#define MAX_META 48
 #define NAME_SIZE 80
 #define VALUE_SIZE 32
 #define MAX_SIZE INT32_MAX     /* inputs and units: as the CLI's --layers */
@@ -210,6 +210,8 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
     if (dense) w->meta[w->n_meta++] = (soma_st_meta){"layers", w->layers_value};
     add_meta(w, "loss", "%s", soma_loss_name(info->loss));
     add_meta(w, "normalizer", "%s", norm_names[info->normalizer.kind]);
+    if (info->target_normalizer.kind != SOMA_NORM_NONE) /* files without it read as none */
+        add_meta(w, "target_normalizer", "%s", norm_names[info->target_normalizer.kind]);
     if (info->n_class_names > 0) SOMA_TRY(describe_class_names(w, m, info));
     const soma_train_config *t = &info->train;
     add_meta(w, "train.batch", "%lld", (long long)t->batch);
@@ -249,7 +251,8 @@ static soma_status describe(writer *w, soma_mlp *m, soma_optimizer *o, const som
 
 /* The host copies a save makes: every parameter, the normalizer and the
  * optimizer state. */
-static uint64_t save_bytes(soma_mlp *m, soma_optimizer *o, const soma_normalizer *norm) {
+static uint64_t save_bytes(soma_mlp *m, soma_optimizer *o, const soma_normalizer *norm,
+                           const soma_normalizer *target_norm) {
     uint64_t floats = 0;
     for (int i = 0; i < soma_mlp_param_count(m); i++) {
         soma_param p = soma_mlp_param(m, i);
@@ -258,6 +261,7 @@ static uint64_t save_bytes(soma_mlp *m, soma_optimizer *o, const soma_normalizer
     uint64_t params = (uint64_t)soma_mlp_parameter_count(m);
     if (o) floats += params * (uint64_t)soma_optimizer_slots(o);
     if (norm->kind != SOMA_NORM_NONE) floats += 2 * (uint64_t)norm->features;
+    if (target_norm->kind != SOMA_NORM_NONE) floats += 2 * (uint64_t)target_norm->features;
     return floats * sizeof(float);
 }
 
@@ -269,8 +273,15 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
     if (soma_loss_name(info->loss) == NULL || (unsigned)info->normalizer.kind > SOMA_NORM_STANDARDIZE)
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_save: info has loss %d, normalizer kind %d",
                          (int)info->loss, (int)info->normalizer.kind);
+    const soma_normalizer *tn = &info->target_normalizer;
+    if (tn->kind != SOMA_NORM_NONE &&
+        (tn->kind != SOMA_NORM_STANDARDIZE || !tn->offset || !tn->scale || tn->features != soma_mlp_outputs(m)))
+        return soma_fail(SOMA_ERR_INVALID_ARG, "soma_checkpoint_save: info's target_normalizer (kind %d, %lld "
+                         "targets%s) does not standardize the model's %lld outputs", (int)tn->kind,
+                         (long long)tn->features, tn->offset && tn->scale ? "" : ", no arrays",
+                         (long long)soma_mlp_outputs(m));
     SOMA_TRY(soma_host_memory_check("soma_checkpoint_save", "the host copy of the checkpoint",
-                                    save_bytes(m, o, &info->normalizer)));
+                                    save_bytes(m, o, &info->normalizer, tn)));
     writer *w = calloc(1, sizeof *w);
     if (!w) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_checkpoint_save: out of host memory");
     soma_status st = describe(w, m, o, info);
@@ -283,6 +294,10 @@ soma_status soma_checkpoint_save(const char *path, soma_mlp *m, soma_optimizer *
     if (st == SOMA_OK && norm->kind != SOMA_NORM_NONE) {
         st = add_host_vector(w, "normalizer.offset", norm->offset, norm->features);
         if (st == SOMA_OK) st = add_host_vector(w, "normalizer.scale", norm->scale, norm->features);
+    }
+    if (st == SOMA_OK && tn->kind != SOMA_NORM_NONE) {
+        st = add_host_vector(w, "target_normalizer.offset", tn->offset, tn->features);
+        if (st == SOMA_OK) st = add_host_vector(w, "target_normalizer.scale", tn->scale, tn->features);
     }
     /* optimizer.<parameter name>.<slot> */
     for (int p = 0; o && p < soma_optimizer_param_count(o) && st == SOMA_OK; p++)
@@ -687,30 +702,45 @@ static soma_status load_state_dict(const soma_st_file *f, const char *path, soma
     return load_weights_from(f, path, m);
 }
 
-static soma_status read_normalizer(const soma_st_file *f, const char *path, int64_t inputs,
-                                   soma_normalizer *norm) {
-    const char *kind;
-    SOMA_TRY(meta_string(f, path, "normalizer", &kind));
+/* The normalizer `key` (metadata key and tensor prefix: "normalizer" over
+ * the inputs, "target_normalizer" over the outputs). optional: a file
+ * without the key has none (checkpoints from before target standardization). */
+static soma_status read_normalizer(const soma_st_file *f, const char *path, const char *key, int optional,
+                                   int64_t size, soma_normalizer *norm) {
+    const char *kind = soma_st_file_meta(f, key);
     memset(norm, 0, sizeof *norm);
+    if (!kind && optional) return SOMA_OK;
+    SOMA_TRY(meta_string(f, path, key, &kind));
     int k = 0;
     while (k < 3 && strcmp(kind, norm_names[k]) != 0) k++;
-    if (k == 3) return soma_fail(SOMA_ERR_FORMAT, "%s: unknown normalizer '%.40s'", path, kind);
+    if (k == 3 || (optional && k == SOMA_NORM_SCALE01))
+        return soma_fail(SOMA_ERR_FORMAT, "%s: unknown %s '%.40s'", path, key, kind);
     norm->kind = (soma_norm_kind)k;
     if (norm->kind == SOMA_NORM_NONE) return SOMA_OK; /* no arrays: nothing to apply */
-    const soma_st_tensor *off = soma_st_file_find(f, "normalizer.offset");
-    const soma_st_tensor *scale = soma_st_file_find(f, "normalizer.scale");
-    if (!off || !scale || off->rank != 1 || scale->rank != 1 || off->shape[0] != inputs || scale->shape[0] != inputs)
-        return soma_fail(SOMA_ERR_FORMAT, "%s: normalizer.offset and normalizer.scale must be [%lld] tensors",
-                         path, (long long)inputs);
-    norm->features = inputs;
-    norm->offset = malloc((size_t)inputs * sizeof(float));
-    norm->scale = malloc((size_t)inputs * sizeof(float));
+    char off_name[NAME_SIZE], scale_name[NAME_SIZE];
+    snprintf(off_name, sizeof off_name, "%s.offset", key);
+    snprintf(scale_name, sizeof scale_name, "%s.scale", key);
+    const soma_st_tensor *off = soma_st_file_find(f, off_name);
+    const soma_st_tensor *scale = soma_st_file_find(f, scale_name);
+    if (!off || !scale || off->rank != 1 || scale->rank != 1 || off->shape[0] != size || scale->shape[0] != size)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: %s and %s must be [%lld] tensors", path, off_name, scale_name,
+                         (long long)size);
+    norm->features = size;
+    norm->offset = malloc((size_t)size * sizeof(float));
+    norm->scale = malloc((size_t)size * sizeof(float));
     if (!norm->offset || !norm->scale) {
         soma_normalizer_free(norm);
         return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
     }
-    memcpy(norm->offset, off->data, (size_t)inputs * sizeof(float));
-    memcpy(norm->scale, scale->data, (size_t)inputs * sizeof(float));
+    memcpy(norm->offset, off->data, (size_t)size * sizeof(float));
+    memcpy(norm->scale, scale->data, (size_t)size * sizeof(float));
+    /* undo divides by scale: a 0 (or a denormal whose inverse overflows) would give Inf */
+    for (int64_t j = 0; optional && j < size; j++)
+        if (!isnormal(norm->scale[j])) {
+            soma_normalizer_free(norm);
+            return soma_fail(SOMA_ERR_FORMAT, "%s: %s[%lld] = %g cannot be undone (not a normal float)", path,
+                             scale_name, (long long)j, (double)scale->data[j]);
+        }
     return SOMA_OK;
 }
 
@@ -808,6 +838,8 @@ static soma_status read_class_names(const soma_st_file *f, const char *path, int
 void soma_checkpoint_info_free(soma_checkpoint_info *info) {
     if (!info) return;
     soma_normalizer_free(&info->normalizer);
+    soma_normalizer_free(&info->target_normalizer);
+    info->target_normalizer.kind = SOMA_NORM_NONE;
     free((void *)info->class_names);
     info->class_names = NULL;
     info->n_class_names = 0;
@@ -830,7 +862,13 @@ soma_status soma_checkpoint_load(const char *path, soma_device *dev, soma_mlp **
     if (st == SOMA_OK) st = check_architecture(f, path, arch);
     if (st == SOMA_OK) st = soma_mlp_create_arch(dev, arch, model);
     if (st == SOMA_OK) st = load_weights_from(f, path, *model);
-    if (st == SOMA_OK) st = read_normalizer(f, path, inputs, &info->normalizer);
+    if (st == SOMA_OK) st = read_normalizer(f, path, "normalizer", 0, inputs, &info->normalizer);
+    if (st == SOMA_OK)
+        st = read_normalizer(f, path, "target_normalizer", 1, soma_mlp_outputs(*model), &info->target_normalizer);
+    /* undone on the outputs before an argmax it would change: regression only */
+    if (st == SOMA_OK && info->target_normalizer.kind != SOMA_NORM_NONE && info->loss != SOMA_LOSS_MSE)
+        st = soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'target_normalizer' is for loss mse, not %s", path,
+                       soma_loss_name(info->loss));
     if (st == SOMA_OK) st = read_class_names(f, path, soma_mlp_outputs(*model), info);
     if (st != SOMA_OK) {
         soma_mlp_free(*model);

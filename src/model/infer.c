@@ -52,8 +52,8 @@ static soma_status piece_create(const soma_mlp *m, int64_t rows, piece *p) {
     return st;
 }
 
-static soma_status check_args(const soma_mlp *m, const soma_normalizer *norm, soma_loss loss, const float *x,
-                              int64_t rows, float *outputs, float *proba) {
+static soma_status check_args(const soma_mlp *m, const soma_normalizer *norm, const soma_normalizer *target_norm,
+                              soma_loss loss, const float *x, int64_t rows, float *outputs, float *proba) {
     const char *api = "soma_mlp_run";
     if (!m || !x || !outputs)
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: argument '%s' is NULL", api,
@@ -66,14 +66,25 @@ static soma_status check_args(const soma_mlp *m, const soma_normalizer *norm, so
             return soma_fail(SOMA_ERR_SHAPE, "%s: 'norm' was fitted on %lld features but the model takes %lld", api,
                              (long long)norm->features, (long long)soma_mlp_inputs(m));
     }
+    if (target_norm && target_norm->kind != SOMA_NORM_NONE) {
+        if (loss != SOMA_LOSS_MSE)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: 'target_norm' is for regression (loss mse), not %s", api,
+                             soma_loss_name(loss) ? soma_loss_name(loss) : "an unknown loss");
+        if (!target_norm->offset || !target_norm->scale)
+            return soma_fail(SOMA_ERR_INVALID_ARG, "%s: 'target_norm' has no offset/scale (not fitted, or freed)",
+                             api);
+        if (target_norm->features != soma_mlp_outputs(m))
+            return soma_fail(SOMA_ERR_SHAPE, "%s: 'target_norm' was fitted on %lld targets but the model has %lld "
+                             "outputs", api, (long long)target_norm->features, (long long)soma_mlp_outputs(m));
+    }
     if (proba && loss != SOMA_LOSS_XENT && loss != SOMA_LOSS_BCE)
         return soma_fail(SOMA_ERR_INVALID_ARG, "%s: 'proba' needs loss xent (softmax) or bce (sigmoid), not %s", api,
                          soma_loss_name(loss) ? soma_loss_name(loss) : "an unknown loss");
     return SOMA_OK;
 }
 
-static soma_status run(const soma_mlp *m, const soma_normalizer *norm, soma_loss loss, const float *x,
-                       int64_t rows, float *outputs, float *proba) {
+static soma_status run(const soma_mlp *m, const soma_normalizer *norm, const soma_normalizer *target_norm,
+                       soma_loss loss, const float *x, int64_t rows, float *outputs, float *proba) {
     int64_t in = soma_mlp_inputs(m), out = soma_mlp_outputs(m);
     int64_t full = rows < SOMA_RUN_ROWS ? rows : SOMA_RUN_ROWS, last = rows % full;
     int apply = norm && norm->kind != SOMA_NORM_NONE;
@@ -96,6 +107,7 @@ static soma_status run(const soma_mlp *m, const soma_normalizer *norm, soma_loss
         st = soma_tensor_upload(p->x, src, (size_t)(n * in));
         if (st == SOMA_OK) st = soma_mlp_eval_forward(m, p->x, &p->ws, &y);
         if (st == SOMA_OK) st = soma_tensor_download(y, outputs + first * out, (size_t)(n * out));
+        if (st == SOMA_OK && target_norm) st = soma_target_normalizer_undo(target_norm, outputs + first * out, n);
         if (st == SOMA_OK && proba) probabilities(outputs + first * out, n, out, loss, proba + first * out);
     }
     piece_free(&pieces[0]);
@@ -104,13 +116,13 @@ static soma_status run(const soma_mlp *m, const soma_normalizer *norm, soma_loss
     return st;
 }
 
-soma_status soma_mlp_run(const soma_mlp *model, const soma_normalizer *norm, soma_loss loss, const float *x,
-                         int64_t rows, float *outputs, float *proba) {
-    SOMA_TRY(check_args(model, norm, loss, x, rows, outputs, proba));
+soma_status soma_mlp_run(const soma_mlp *model, const soma_normalizer *norm, const soma_normalizer *target_norm,
+                         soma_loss loss, const float *x, int64_t rows, float *outputs, float *proba) {
+    SOMA_TRY(check_args(model, norm, target_norm, loss, x, rows, outputs, proba));
     if (soma_device_kind_of(soma_mlp_device(model)) == SOMA_DEVICE_CPU)
-        return run(model, norm, loss, x, rows, outputs, proba);
+        return run(model, norm, target_norm, loss, x, rows, outputs, proba);
     pthread_mutex_lock(&device_lock);
-    soma_status st = run(model, norm, loss, x, rows, outputs, proba);
+    soma_status st = run(model, norm, target_norm, loss, x, rows, outputs, proba);
     pthread_mutex_unlock(&device_lock);
     return st;
 }
