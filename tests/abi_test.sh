@@ -13,10 +13,7 @@
 set -u
 export LC_ALL=C
 lib=$1 include=$2 allow=$3 op_list=${4:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/test_lib.sh"
 
 if ! nm -D --defined-only "$lib" >"$work/nm" 2>"$work/nm.err"; then
   echo "FAIL: nm -D --defined-only $lib: $(cat "$work/nm.err")"
@@ -44,8 +41,4 @@ while read -r s; do fail "$s is declared with SOMA_API but missing from $allow";
   < <(comm -23 "$work/declared" "$work/allowed")
 while read -r s; do fail "a public declaration without SOMA_API: $s"; done <"$work/unmarked"
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "ok: the exported symbols are exactly the public API"
+finish abi "the exported symbols are exactly the public API"

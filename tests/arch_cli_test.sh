@@ -7,20 +7,8 @@
 # architecture with --init, and a mismatch names the key.
 set -u
 soma=$1 python=$2 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/test_lib.sh"
 
-# expect CODE PATTERN -- command...: exit code CODE and stderr matching PATTERN
-expect() {
-  local code=$1 pattern=$2; shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" != "$code" ]; then fail "$* exited $got, expected $code: $(cat "$work/err")"; return; fi
-  if ! grep -q -- "$pattern" "$work/err"; then fail "$*: stderr '$(cat "$work/err")' lacks '$pattern'"; return; fi
-  echo "ok: $* -> $got: $(head -c 300 "$work/err")"
-}
 
 data="csv:$src/examples/data/iris.csv"
 arch="4,dense:16,batchnorm:relu,res:16:relu,res:16:relu,dense:3"
@@ -83,4 +71,4 @@ expect 1 "tensor 'layers.0.weight' has shape \[16, 4\] but the architecture .* n
   --init "$work/plain.st" --epochs 1 --device cpu
 expect 1 "a plain state dict loads into a model of its architecture" -- "$soma" eval --model "$work/plain.st" --data "$data"
 
-[ "$failures" = 0 ] && echo "arch_cli_test: all passed" || { echo "arch_cli_test: $failures failed"; exit 1; }
+finish arch_cli

@@ -5,11 +5,7 @@
 # one-line error without it).
 set -u
 soma=$1 python=$2 have_cairo=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+. "$(dirname "$0")/test_lib.sh"
 
 "$soma" --version | grep -Eq '^soma [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version: $("$soma" --version)" ||
   fail "--version printed '$("$soma" --version)'"
@@ -105,8 +101,4 @@ else
   fi
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "cli_manners: $failures failure(s)"
-  exit 1
-fi
-echo "cli_manners: all good"
+finish cli_manners "all good"

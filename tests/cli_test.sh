@@ -7,24 +7,8 @@
 set -u
 soma=$1 python=$2 tests=$3
 export TESTS_DIR=$tests
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
+. "$(dirname "$0")/test_lib.sh"
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect CODE PATTERN -- command...: exit code CODE and a one-line stderr
-# matching PATTERN.
-expect() {
-  local code=$1 pattern=$2; shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  local lines; lines=$(wc -l <"$work/err")
-  if [ "$got" != "$code" ]; then fail "$* exited $got, expected $code: $(cat "$work/err")"; return; fi
-  if ! grep -q -- "$pattern" "$work/err"; then fail "$*: stderr '$(cat "$work/err")' lacks '$pattern'"; return; fi
-  if [ "$lines" != 1 ]; then fail "$*: $lines lines on stderr, expected one"; return; fi
-  echo "ok: $* -> $got: $(cat "$work/err")"
-}
 
 # a learnable CSV: label = x0 + x1 > x2 (+ 2 noise features), with a header
 awk 'BEGIN { srand(7); print "a,b,c,d,e,label";
@@ -158,8 +142,4 @@ grep -q "re-planned over 2 epochs (it was planned for 1)" "$work/resumed.log" ||
 [ "$(sed -n 3p "$work/one.csv" | cut -d, -f5)" = "$(sed -n 3p "$work/two.csv" | cut -d, -f5)" ] ||
   fail "cosine: epoch 2's learning rate $(sed -n 3p "$work/one.csv" | cut -d, -f5) is not the 2-epoch run's $(sed -n 3p "$work/two.csv" | cut -d, -f5)"
 
-if [ "$failures" != 0 ]; then
-  echo "$failures failed"
-  exit 1
-fi
-echo "all CLI checks passed"
+finish cli "all CLI checks passed"

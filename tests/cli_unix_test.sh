@@ -7,25 +7,9 @@
 # and --proba; eval --confusion; --data npy: and npz:.
 set -u
 soma=$1 python=$2 src=$3 man_dir=$4
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+. "$(dirname "$0")/test_lib.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-# expect CODE PATTERN -- COMMAND...: exit CODE and one stderr line matching PATTERN
-expect() {
-  local code=$1 pattern=$2
-  shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" = "$code" ] && grep -q -- "$pattern" "$work/err" && [ "$(wc -l <"$work/err")" = 1 ]; then
-    ok "${*:2} -> $got: $(cat "$work/err")"
-  else
-    fail "${*:2}: exit $got (expected $code and '$pattern'), stderr '$(cat "$work/err")'"
-  fi
-}
 
 # 7 rows of 3 features (awkward sizes), seed fixed
 awk 'BEGIN { srand(16); print "a,b,c,label";
@@ -348,8 +332,4 @@ check_completion "--model --json --help" "$soma" summary --
 check_completion "fetch" "$soma" help fe
 check_completion "mnist" "$soma" fetch m
 
-if [ "$failures" -ne 0 ]; then
-  echo "cli_unix: $failures failure(s)"
-  exit 1
-fi
-echo "cli_unix: all good"
+finish cli_unix "all good"

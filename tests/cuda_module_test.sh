@@ -15,11 +15,7 @@
 # Every check prints ok or FAIL; exit 1 on any FAIL.
 set -u
 soma=$1 libsoma=$2 module=$3 cc=$4 include=$5
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+. "$(dirname "$0")/test_lib.sh"
 cuda_libs='libcudart|libcublas|libcublasLt|libcudnn|libcuda\.|libnvrtc|libnccl'
 
 # ---- a. NEEDED entries ---------------------------------------------------------
@@ -165,8 +161,4 @@ else
   fail "could not build a program against $libsoma"
 fi
 
-if [ $failures != 0 ]; then
-  echo "cuda_module: $failures failure(s)"
-  exit 1
-fi
-echo "cuda_module: the core links no CUDA library and --device auto says why it uses the CPU"
+finish cuda_module "the core links no CUDA library and --device auto says why it uses the CPU"

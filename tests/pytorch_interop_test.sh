@@ -12,21 +12,9 @@
 set -u
 soma=$1 example=$2
 shift 2
-python=
-for candidate in "$@" /usr/bin/python3 python3; do
-  if "$candidate" -c "import torch" >/dev/null 2>&1; then
-    python=$candidate
-    break
-  fi
-done
-if [ -z "$python" ]; then
-  echo "SKIP: PyTorch is not installed for any of: $* /usr/bin/python3 python3 (apt-get install python3-torch)"
-  exit 77
-fi
+. "$(dirname "$0")/test_lib.sh"
+torch_python "$@"
 echo "using $python (torch $("$python" -c 'import torch; print(torch.__version__)'))"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
 
 # label = a + b > c, plus a real-valued target for the regression
 awk 'BEGIN { srand(11); print "a,b,c,d,e,label,price";
@@ -115,8 +103,4 @@ else
 fi
 "$python" "$example" "$work/relu.safetensors" "$work/classes.csv" --show 3 | sed 's/^/  /'
 
-if [ "$failures" -ne 0 ]; then
-  echo "pytorch_interop: $failures failure(s)"
-  exit 1
-fi
-echo "pytorch_interop: PyTorch reproduces soma predict to 1e-5 for every case"
+finish pytorch_interop "PyTorch reproduces soma predict to 1e-5 for every case"

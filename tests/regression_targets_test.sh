@@ -9,11 +9,7 @@
 # network's outputs as they are; misuse is exit 2 naming the option.
 set -u
 soma=$1 python=$2 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+. "$(dirname "$0")/test_lib.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 houses="csv:$src/examples/data/houses.csv,label=price"
 json() { "$python" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
@@ -81,17 +77,6 @@ PY
   ok "no standardization: predict = predict --raw" || fail "predict of a checkpoint without target_normalizer"
 
 # misuse: exit 2, one line naming the option
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" = "$code" ] && grep -q -- "$pattern" "$work/err" && [ "$(wc -l <"$work/err")" = 1 ]; then
-    ok "exit $got: $(cat "$work/err")"
-  else
-    fail "${*:2}: exit $got (expected $code and '$pattern'), stderr '$(cat "$work/err")'"
-  fi
-}
 printf '0.5,1\n0.25,0\n0.75,1\n0.1,0\n0.9,1\n0.3,0\n0.6,1\n' >"$work/cls.csv"
 expect 2 "--normalize-target standardize is for regression (loss mse), not xent" \
   "$soma" train --data "csv:$work/cls.csv" --epochs 1 --normalize-target standardize
@@ -108,5 +93,4 @@ expect 2 "unknown --normalize-target 'scale01'" \
 expect 2 "--normalize-target" \
   "$soma" train --data "$houses" --epochs 201 --batch 16 --resume "$work/std.st" --normalize-target none
 
-echo "regression_targets: $failures failures"
-[ "$failures" = 0 ]
+finish regression_targets

@@ -6,17 +6,6 @@
 set -u
 soma=$1 example=$2
 shift 2
-python=
-for candidate in "$@" /usr/bin/python3 python3; do
-  if "$candidate" -c "import torch" >/dev/null 2>&1; then
-    python=$candidate
-    break
-  fi
-done
-if [ -z "$python" ]; then
-  echo "SKIP: PyTorch is not installed for any of: $* /usr/bin/python3 python3 (apt-get install python3-torch)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/test_lib.sh"
+torch_python "$@"
 "$python" "$(dirname "$0")/torch_equivalence.py" "$soma" "$example" "$work"
