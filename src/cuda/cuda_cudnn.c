@@ -38,6 +38,16 @@ void soma_cuda_cudnn_destroy(soma_cuda_ctx *ctx) {
     ctx->cudnn = NULL;
 }
 
+/* cuDNN's tensor descriptors take int sizes: an m x n operand must fit them
+ * (larger ones are left to soma's kernels). */
+static soma_status cudnn_sizes_fit(const soma_cuda_ctx *ctx, const char *where, int64_t m, int64_t n) {
+    if (m > INT_MAX || n > INT_MAX || m * n > INT_MAX)
+        return soma_fail(SOMA_ERR_UNSUPPORTED,
+                         "cuda:%d %s (cudnn): %lldx%lld is beyond cuDNN's 32-bit tensor sizes",
+                         ctx->ordinal, where, (long long)m, (long long)n);
+    return SOMA_OK;
+}
+
 /* Queues the op, all of whose tensors are described by `desc`. */
 static cudnnStatus_t cudnn_run(cudnnHandle_t handle, cudnnTensorDescriptor_t desc,
                                const soma_op_call *call) {
@@ -58,10 +68,7 @@ static soma_status cudnn_softmax(void *vctx, const soma_op_call *call) {
     soma_cuda_ctx *ctx = vctx;
     const char *where = soma_cuda_op_name(call);
     int64_t m = call->in[0]->rows, n = call->in[0]->cols;
-    if (m > INT_MAX || n > INT_MAX || m * n > INT_MAX)
-        return soma_fail(SOMA_ERR_UNSUPPORTED,
-                         "cuda:%d %s (cudnn): %lldx%lld is beyond cuDNN's 32-bit tensor sizes",
-                         ctx->ordinal, where, (long long)m, (long long)n);
+    SOMA_TRY(cudnn_sizes_fit(ctx, where, m, n));
     SOMA_TRY(soma_cuda_enter(ctx, where));
     cudnnHandle_t handle;
     SOMA_TRY(cudnn_handle(ctx, where, &handle));
@@ -138,10 +145,7 @@ static soma_status cudnn_batchnorm(void *vctx, const soma_op_call *call) {
     soma_cuda_ctx *ctx = vctx;
     const char *where = soma_cuda_op_name(call);
     int64_t m = call->in[0]->rows, n = call->in[0]->cols;
-    if (m > INT_MAX || n > INT_MAX || m * n > INT_MAX)
-        return soma_fail(SOMA_ERR_UNSUPPORTED,
-                         "cuda:%d %s (cudnn): %lldx%lld is beyond cuDNN's 32-bit tensor sizes",
-                         ctx->ordinal, where, (long long)m, (long long)n);
+    SOMA_TRY(cudnn_sizes_fit(ctx, where, m, n));
     if (call->out[0]->data == call->in[0]->data) /* the op allows y = x; cuDNN does not say */
         return soma_fail(SOMA_ERR_UNSUPPORTED,
                          "cuda:%d %s (cudnn): y in place on x is left to the default kernel",
