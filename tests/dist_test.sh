@@ -86,6 +86,17 @@ for optim in adam sgd; do
     fail "$optim: two ranks differ from one process"
 done
 
+# 2b: batchnorm's running statistics are each rank's own within an epoch
+# (each normalizes its share of the batch) and the ranks' mean after it, so
+# that validation and early stopping agree: SOMA_DIST_CHECK compares them at
+# every epoch's end with the weights
+SOMA_DIST_CHECK=1 "${mpi[@]}" "$soma" train --data csv:"$work/d.csv" --val-split 0.2 --patience 1 \
+  --arch 7,dense:32,batchnorm:relu,dense:3 --device "$device" --batch 64 --epochs 3 --save "$work/bn.st" \
+  >"$work/out_bn" 2>&1 || fail "two ranks with batchnorm: $(cat "$work/out_bn")"
+grep -q "SOMA_DIST_CHECK: the weights of all 2 ranks were bit-identical" "$work/out_bn" && [ -s "$work/bn.st" ] &&
+  ok "batchnorm on two ranks: weights and running statistics the same on both after every epoch" ||
+  fail "batchnorm on two ranks: $(cat "$work/out_bn")"
+
 # 3: two ranks for 2 epochs, then one process for 2 more; against 4 epochs in
 # one process (a constant learning rate: a resumed cosine is re-planned)
 resume=(--batch 64 --schedule constant)

@@ -53,42 +53,72 @@ static soma_status flat_reserve(soma_dist *d, size_t count) {
     return SOMA_OK;
 }
 
-/* The trained tensors (soma_mlp_param with a gradient) or their gradients,
- * in the flat order: the model's. NULL past the last. */
-static soma_tensor *part_of(soma_mlp *m, int i, int grads) {
+/* What the flat buffer carries, in the model's parameter order: the trained
+ * tensors (soma_mlp_param with a gradient), their gradients, or the buffers
+ * (float tensors without a gradient: batchnorm's running statistics). */
+typedef enum part_kind { TRAINED, GRADIENTS, BUFFERS } part_kind;
+
+/* The i-th tensor of that kind; NULL past the last. */
+static soma_tensor *part_of(soma_mlp *m, int i, part_kind kind) {
     for (int k = 0; k < soma_mlp_param_count(m); k++) {
         soma_param p = soma_mlp_param(m, k);
-        if (p.grad && i-- == 0) return grads ? p.grad : p.value;
+        int wanted = kind == BUFFERS ? p.value && !p.grad : p.grad != NULL;
+        if (wanted && i-- == 0) return kind == GRADIENTS ? p.grad : p.value;
     }
     return NULL;
 }
 
-/* A CRC-32 of the model's weights and biases, downloaded through the flat
- * buffer (free outside the gradient all-reduce). */
-static soma_status crc_of_weights(soma_dist *d, soma_mlp *m, uint32_t *crc) {
+/* Downloads the tensors of `kind` into the flat buffer (free outside the
+ * gradient all-reduce, and large enough: flat_reserve counts every float
+ * tensor); *count floats. */
+static soma_status download_parts(soma_dist *d, soma_mlp *m, part_kind kind, size_t *count) {
     size_t at = 0;
     soma_tensor *t;
-    for (int i = 0; (t = part_of(m, i, 0)) != NULL; i++) {
+    for (int i = 0; (t = part_of(m, i, kind)) != NULL; i++) {
         SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
         at += (size_t)soma_tensor_numel(t);
     }
-    *crc = soma_crc32_update(0, d->flat, at * sizeof(float));
+    *count = at;
     return SOMA_OK;
+}
+
+/* A CRC-32 of the model's weights and biases, and with buffers of its
+ * running statistics too. */
+static soma_status crc_of_weights(soma_dist *d, soma_mlp *m, int buffers, uint32_t *crc) {
+    size_t count;
+    SOMA_TRY(download_parts(d, m, TRAINED, &count));
+    *crc = soma_crc32_update(0, d->flat, count * sizeof(float));
+    if (buffers) {
+        SOMA_TRY(download_parts(d, m, BUFFERS, &count));
+        *crc = soma_crc32_update(*crc, d->flat, count * sizeof(float));
+    }
+    return SOMA_OK;
+}
+
+/* Every float tensor of the model (trained and buffers), plus the flag. */
+static size_t flat_floats(soma_mlp *m) {
+    size_t n = 1;
+    for (int k = 0; k < soma_mlp_param_count(m); k++) {
+        soma_param p = soma_mlp_param(m, k);
+        if (p.value) n += (size_t)soma_tensor_numel(p.value);
+    }
+    return n;
 }
 
 /* SOMA_DIST_CHECK: a CRC-32 of this rank's weights against every other
  * rank's, after `updates` optimizer steps. The flat buffer is free again
  * (the gradients are back on the device), so it holds the weights. */
-static soma_status check_weights(soma_dist *d, soma_mlp *m, int64_t updates) {
+static soma_status check_weights(soma_dist *d, soma_mlp *m, int64_t updates, int buffers) {
     uint32_t mine;
-    SOMA_TRY(crc_of_weights(d, m, &mine));
+    SOMA_TRY(crc_of_weights(d, m, buffers, &mine));
     uint32_t *all = malloc((size_t)d->size * sizeof *all);
     if (!all) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     soma_status st = d->comm->all_gather(d->ctx, &mine, all, sizeof mine);
     for (int r = 1; st == SOMA_OK && r < d->size; r++)
         if (all[r] != all[0]) {
-            st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: SOMA_DIST_CHECK: after %lld steps the weights of rank %d "
-                           "(crc32 %08x) differ from rank 0's (crc32 %08x)", (long long)updates, r,
+            st = soma_fail(SOMA_ERR_NUMERIC, "soma_train: SOMA_DIST_CHECK: after %lld steps the weights%s of rank %d "
+                           "(crc32 %08x) differ from rank 0's (crc32 %08x)", (long long)updates,
+                           buffers ? " and running statistics" : "", r,
                            (unsigned)all[r], (unsigned)all[0]);
             d->failure_agreed = 1; /* every rank saw the same CRCs */
         }
@@ -110,7 +140,7 @@ typedef struct fingerprint {
 soma_status soma_dist_check_same(soma_dist *d, soma_mlp *m, const soma_optimizer *o, const soma_dataset *train,
                                  const soma_train_config *c) {
     if (!several(d)) return SOMA_OK;
-    SOMA_TRY(flat_reserve(d, (size_t)soma_mlp_parameter_count(m) + 1));
+    SOMA_TRY(flat_reserve(d, flat_floats(m)));
     fingerprint mine;
     memset(&mine, 0, sizeof mine); /* the padding too: the whole struct is compared */
     mine.rows = soma_dataset_rows(train);
@@ -127,7 +157,7 @@ soma_status soma_dist_check_same(soma_dist *d, soma_mlp *m, const soma_optimizer
                                       (size_t)(mine.rows * mine.features) * sizeof(float));
     mine.data_crc = soma_crc32_update(mine.data_crc, soma_dataset_target_data_const(train),
                                       (size_t)(mine.rows * mine.targets) * sizeof(float));
-    SOMA_TRY(crc_of_weights(d, m, &mine.weights_crc));
+    SOMA_TRY(crc_of_weights(d, m, 1, &mine.weights_crc));
     fingerprint *all = malloc((size_t)d->size * sizeof *all);
     if (!all) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_train: out of host memory");
     soma_status st = d->comm->all_gather(d->ctx, &mine, all, sizeof mine);
@@ -171,7 +201,7 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
     if (injected_failure(updates + 1))
         return soma_fail(SOMA_ERR_BACKEND, "soma_train: step %lld: SOMA_DIST_FAIL_AT_STEP: a failure injected on "
                          "rank %d", (long long)updates + 1, d->rank);
-    SOMA_TRY(flat_reserve(d, (size_t)soma_mlp_parameter_count(m) + 1));
+    SOMA_TRY(flat_reserve(d, flat_floats(m)));
     /* each rank's gradient is the mean over its rows: weighted by its share
      * of the batch, the sum over the ranks is the mean over the batch (with
      * equal shards the weight is 1/N, exact for N a power of two) */
@@ -185,16 +215,16 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
     if (d->use_nccl && soma_device_kind_of(dev) == SOMA_DEVICE_CUDA) {
         soma_tensor *grads[8 * SOMA_MAX_LAYERS];
         int count = 0;
-        while (count < 8 * SOMA_MAX_LAYERS && (grads[count] = part_of(m, count, 1)) != NULL) count++;
+        while (count < 8 * SOMA_MAX_LAYERS && (grads[count] = part_of(m, count, GRADIENTS)) != NULL) count++;
         float flag = stop && *stop ? 1.0f : 0.0f;
         SOMA_TRY(soma_nccl_average(d->nccl, dev, grads, count, share, &flag));
         *stop_all = flag > 0.0f;
-        if (d->check_steps) SOMA_TRY(check_weights(d, m, updates));
+        if (d->check_steps) SOMA_TRY(check_weights(d, m, updates, 0));
         return SOMA_OK;
     }
     size_t at = 0;
     soma_tensor *t;
-    for (int i = 0; (t = part_of(m, i, 1)) != NULL; i++) {
+    for (int i = 0; (t = part_of(m, i, GRADIENTS)) != NULL; i++) {
         SOMA_TRY(soma_tensor_download(t, d->flat + at, (size_t)soma_tensor_numel(t)));
         at += (size_t)soma_tensor_numel(t);
     }
@@ -203,11 +233,33 @@ soma_status soma_dist_average_gradients(soma_dist *d, soma_mlp *m, int64_t rows,
     SOMA_TRY(d->comm->all_reduce_sum_f32(d->ctx, d->flat, at + 1));
     *stop_all = d->flat[at] > 0.0f;
     at = 0;
-    for (int i = 0; (t = part_of(m, i, 1)) != NULL; i++) {
+    for (int i = 0; (t = part_of(m, i, GRADIENTS)) != NULL; i++) {
         SOMA_TRY(soma_tensor_upload(t, d->flat + at, (size_t)soma_tensor_numel(t)));
         at += (size_t)soma_tensor_numel(t);
     }
-    if (d->check_steps) SOMA_TRY(check_weights(d, m, updates));
+    if (d->check_steps) SOMA_TRY(check_weights(d, m, updates, 0));
+    return SOMA_OK;
+}
+
+/* Batch normalization's running statistics are each rank's own during an
+ * epoch: every rank normalizes its share of the batch with that share's
+ * statistics (PyTorch's DDP without SyncBatchNorm does the same). At the
+ * epoch's end every rank takes their mean, so that validation, early
+ * stopping and the saved model are the same on every rank. */
+static soma_status average_buffers(soma_dist *d, soma_mlp *m) {
+    size_t count;
+    SOMA_TRY(flat_reserve(d, flat_floats(m)));
+    SOMA_TRY(download_parts(d, m, BUFFERS, &count));
+    if (count == 0) return SOMA_OK;
+    SOMA_TRY(d->comm->all_reduce_sum_f32(d->ctx, d->flat, count));
+    size_t at = 0;
+    soma_tensor *t;
+    for (int i = 0; (t = part_of(m, i, BUFFERS)) != NULL; i++) {
+        size_t n = (size_t)soma_tensor_numel(t);
+        for (size_t j = 0; j < n; j++) d->flat[at + j] /= (float)d->size;
+        SOMA_TRY(soma_tensor_upload(t, d->flat + at, n));
+        at += n;
+    }
     return SOMA_OK;
 }
 
@@ -217,6 +269,7 @@ soma_status soma_dist_end_epoch(soma_dist *d, soma_mlp *m, float *loss_sum, int6
     SOMA_TRY(d->comm->all_reduce_sum_f64(d->ctx, totals, 2));
     *loss_sum = (float)totals[0];
     *samples = (int64_t)totals[1];
-    if (d->check_steps) SOMA_TRY(check_weights(d, m, d->steps));
+    SOMA_TRY(average_buffers(d, m));
+    if (d->check_steps) SOMA_TRY(check_weights(d, m, d->steps, 1));
     return SOMA_OK;
 }
