@@ -150,6 +150,37 @@ START_TEST(batchnorm_running_statistics_follow_pytorch) {
 }
 END_TEST
 
+/* A residual block's dead ReLU units are its hidden units: fc1's bias puts
+ * units 0 and 1 far below 0 and the rest far above (layernorm's outputs
+ * stay within sqrt(3) here), so 2 of 5 never fire in training and evaluation
+ * leaves the count alone. */
+START_TEST(residual_blocks_count_their_dead_hidden_units) {
+    soma_device *cpu = test_open("cpu");
+    soma_mlp *m = NULL;
+    ck_soma(soma_mlp_create_arch(cpu, "3,res:5:relu,dense:2", &m));
+    ck_assert_str_eq(soma_mlp_param(m, 3).name, "layers.0.fc1.bias");
+    const float bias[5] = {-100, -100, 100, 100, 100};
+    ck_soma(soma_tensor_upload(soma_mlp_param(m, 3).value, bias, 5));
+    const float xs[ROWS * 3] = {1, 2, -1, 0.5f, 4, 0, -2, 1, 3, 0, 0, 1, 3, -1, 2, 1, 1, 1};
+    soma_tensor *x;
+    ck_soma(soma_tensor_create(cpu, ROWS, 3, &x));
+    ck_soma(soma_tensor_upload(x, xs, ROWS * 3));
+    const soma_tensor *out;
+    soma_rng none = {0, 0};
+    double dead = -1.0;
+    ck_soma(soma_mlp_reset_dead_tracking(m));
+    ck_soma(soma_mlp_forward(m, x, 0, none, &out));
+    ck_soma(soma_mlp_dead_fraction(m, 0, &dead));
+    ck_assert_msg(dead == 1.0, "before any training forward every unit counts as dead, got %g", dead);
+    ck_soma(soma_mlp_forward(m, x, 1, none, &out));
+    ck_soma(soma_mlp_dead_fraction(m, 0, &dead));
+    ck_assert_msg(fabs(dead - 0.4) < 1e-12, "dead fraction %g, want 2 of 5 hidden units", dead);
+    soma_tensor_free(x);
+    soma_mlp_free(m);
+    soma_device_close(cpu);
+}
+END_TEST
+
 START_TEST(arch_canonical_form_round_trips) {
     static const struct {
         const char *given, *canonical;
@@ -408,6 +439,7 @@ int main(void) {
     tcase_add_loop_test(tc, gradients_match_central_differences, 0,
                         (int)(sizeof grad_archs / sizeof grad_archs[0]));
     tcase_add_test(tc, batchnorm_running_statistics_follow_pytorch);
+    tcase_add_test(tc, residual_blocks_count_their_dead_hidden_units);
     tcase_add_test(tc, arch_canonical_form_round_trips);
     tcase_add_test(tc, arch_errors_name_the_token_and_position);
     tcase_add_test(tc, checkpoint_round_trip_of_every_kind);

@@ -148,8 +148,8 @@ SOMA_API soma_status soma_mlp_forward(soma_mlp *m, const soma_tensor *x, int tra
 SOMA_API soma_status soma_mlp_backward(soma_mlp *m, const soma_tensor *x, const soma_tensor *doutput);
 /** The fraction of layer `layer`'s units whose pre-activations were never
  *  positive since the last reset: its dead ReLU units (0 for layers that are
- *  not ReLU, NaN for a residual block, whose inner units are not tracked).
- *  Tracked during training forwards of dense and norm layers with ReLU. */
+ *  not ReLU; a residual block's are its hidden units). Tracked during
+ *  training forwards of layers with ReLU. */
 SOMA_API soma_status soma_mlp_dead_fraction(soma_mlp *m, int layer, double *fraction);
 /** Starts dead-unit tracking afresh (soma_train does it every epoch). */
 SOMA_API soma_status soma_mlp_reset_dead_tracking(soma_mlp *m);

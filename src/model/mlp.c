@@ -453,17 +453,16 @@ soma_status soma_mlp_dead_fraction(soma_mlp *m, int l, double *fraction) {
     const soma_layer *L = &m->layers[l];
     *fraction = 0.0;
     if (L->desc.act != SOMA_ACT_RELU) return SOMA_OK;
-    if (!L->alive) { /* a residual block: its inner units are not tracked */
-        *fraction = NAN;
-        return SOMA_OK;
-    }
-    float *flags = malloc((size_t)L->out * sizeof *flags);
+    /* the units the layer's activation runs on: its outputs, or a residual
+     * block's hidden units */
+    int64_t units = soma_tensor_cols(L->alive);
+    float *flags = malloc((size_t)units * sizeof *flags);
     if (!flags) return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "soma_mlp_dead_fraction: out of host memory");
-    soma_status st = soma_tensor_download(L->alive, flags, (size_t)L->out);
+    soma_status st = soma_tensor_download(L->alive, flags, (size_t)units);
     int64_t dead = 0;
-    for (int64_t j = 0; st == SOMA_OK && j < L->out; j++) dead += flags[j] == 0.0f;
+    for (int64_t j = 0; st == SOMA_OK && j < units; j++) dead += flags[j] == 0.0f;
     free(flags);
-    *fraction = (double)dead / (double)L->out;
+    *fraction = (double)dead / (double)units;
     return st;
 }
 

@@ -31,7 +31,10 @@ static soma_status res_create(soma_device *dev, soma_layer *L) {
     SOMA_TRY(soma_layer_add_param(dev, L, "fc2.weight", w, h, 2, 1));
     SOMA_TRY(soma_layer_add_param(dev, L, "fc2.bias", 1, w, 1, 1));
     if (has_proj(L)) SOMA_TRY(soma_layer_add_param(dev, L, "proj.weight", w, in, 2, 1));
-    return SOMA_OK;
+    if (!dev) return SOMA_OK;
+    /* the dead-ReLU statistics count the hidden units, the only ones behind an activation */
+    SOMA_TRY(soma_tensor_create(dev, 1, h, &L->alive));
+    return soma_tensor_fill(L->alive, 0.0f);
 }
 
 /* fc1 by the block's activation (He for the ReLU family), fc2 and the
@@ -78,6 +81,7 @@ static soma_status res_forward(const soma_layer *L, const soma_tensor *x, soma_l
         SOMA_TRY(soma_bias_act(d->act, d->act_param, ws->t[Z1], p[FC1_B].value, ws->t[Z1], ws->t[H1]));
     else
         SOMA_TRY(soma_bias_add(ws->t[Z1], p[FC1_B].value, ws->t[Z1]));
+    if (r->training && d->act == SOMA_ACT_RELU) SOMA_TRY(soma_active_columns(ws->t[Z1], L->alive));
     SOMA_TRY(soma_gemm_ex(0, 1, 1.0f, hidden_of(L, ws), p[FC2_W].value, 0.0f, ws->t[Z2], r->precision));
     SOMA_TRY(soma_bias_add(ws->t[Z2], p[FC2_B].value, ws->t[Z2]));
     if (has_proj(L)) return soma_gemm_ex(0, 1, 1.0f, x, p[PROJ].value, 1.0f, ws->t[Z2], r->precision);
