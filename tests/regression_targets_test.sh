@@ -76,6 +76,11 @@ PY
   "$soma" predict --model "$work/raw.st" --data "$houses" --raw >"$work/b.txt" && cmp -s "$work/a.txt" "$work/b.txt" &&
   ok "no standardization: predict = predict --raw" || fail "predict of a checkpoint without target_normalizer"
 
+# --arch: the outputs come from the architecture (once read from --layers' sizes only)
+"$soma" train --data "$houses" --arch 4,dense:32:relu,dense:32:relu,dense:1 --epochs 100 --batch 16 \
+  --save "$work/arch.st" >"$work/arch.out" 2>&1 && grep -q '^targets standardized' "$work/arch.out" &&
+  ok "--arch: targets standardized" || fail "--arch with a regression: $(tail -3 "$work/arch.out")"
+
 # misuse: exit 2, one line naming the option
 printf '0.5,1\n0.25,0\n0.75,1\n0.1,0\n0.9,1\n0.3,0\n0.6,1\n' >"$work/cls.csv"
 expect 2 "--normalize-target standardize is for regression (loss mse), not xent" \

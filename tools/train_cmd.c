@@ -417,19 +417,21 @@ static int prepare(train_args *a, session *s) {
         memset(&s->resumed.target_normalizer, 0, sizeof s->resumed.target_normalizer);
     } else {
         soma_norm_kind kind, target_kind;
-        if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind)) ||
-            (code = parse_target_norm(a->normalize_target, s->loss, sizes[n_sizes - 1], targets, &target_kind)))
+        if ((code = parse_norm(a->normalize, s->train_src.default_norm, &kind)))
             return code;
-        if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK ||
-            soma_target_normalizer_fit(s->train, target_kind, &s->target_norm) != SOMA_OK)
-            return error(soma_last_error());
+        /* the model first: with --arch its outputs are known from it alone */
         soma_layer_spec specs[SOMA_MAX_LAYERS];
         for (int l = 0; l + 1 < n_sizes; l++)
             specs[l] = (soma_layer_spec){.units = sizes[l + 1], .act = l + 2 < n_sizes ? a->act_kind : SOMA_ACT_IDENTITY,
                                          .dropout = l + 2 < n_sizes ? (float)a->dropout : 0.0f};
         soma_status made = a->arch ? soma_mlp_create_arch(s->dev, a->arch_canonical, &s->model)
                                    : soma_mlp_create(s->dev, sizes[0], specs, n_sizes - 1, &s->model);
-        if (made != SOMA_OK ||
+        if (made != SOMA_OK) return error(soma_last_error());
+        if ((code = parse_target_norm(a->normalize_target, s->loss, soma_mlp_outputs(s->model), targets,
+                                      &target_kind)))
+            return code;
+        if (soma_normalizer_fit(s->train, kind, &s->norm) != SOMA_OK ||
+            soma_target_normalizer_fit(s->train, target_kind, &s->target_norm) != SOMA_OK ||
             soma_mlp_init(s->model, a->init_kind, a->seed) != SOMA_OK ||
             (a->init && soma_checkpoint_load_weights(a->init, s->model) != SOMA_OK))
             return error(soma_last_error());
