@@ -35,6 +35,16 @@
                           ck_frags_[ck_f_]);                                                   \
     } while (0)
 
+/* SOMA_TEST_SMALL_SHAPES=1 (set by tests/CMakeLists.txt for the sanitizer
+ * build's repeat runs): the op tests skip the shapes `soma check --quick`
+ * skips (1024x1024, 1x10^6), which cost minutes under AddressSanitizer and
+ * the emulation; the awkward and wide ones (1, 7x13, 129x257, 3x10^5) stay. */
+#include "core/op_check.h"
+static inline int test_skip_shape(const soma_check_shape *sh) {
+    const char *small = getenv("SOMA_TEST_SMALL_SHAPES");
+    return sh->large && small && strcmp(small, "1") == 0;
+}
+
 /* Exits 77 (ctest: skipped) with the reason when no CUDA GPU is usable. A
  * CUDA context does not survive fork(), so GPU suites run without it. */
 static inline void test_require_gpu(void) {
