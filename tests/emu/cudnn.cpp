@@ -26,6 +26,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -454,8 +455,6 @@ cudnnStatus_t cudnnBatchNormalizationBackward(
  * The plan asks for a workspace of 64 + 8 N_rows bytes, which execute checks
  * is device memory of that size. By-value tensors (epsilon) are host
  * pointers in the variant pack, read at execute. */
-#include <map>
-
 namespace soma_emu {
 
 struct BackendAttr {
@@ -474,6 +473,7 @@ struct BackendDesc {
 };
 
 static std::set<BackendDesc *> live_backend;
+static bool no_engine; /* soma_emu_cudnn_offer_no_engine */
 
 struct AttrSpec {
     cudnnBackendDescriptorType_t desc;
@@ -952,8 +952,8 @@ cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const desc, cudn
     }
     if (d->type == T(ENGINEHEUR) && name == CUDNN_ATTR_ENGINEHEUR_RESULTS &&
         type == CUDNN_TYPE_BACKEND_DESCRIPTOR) {
-        *count = 1; /* one emulated engine */
-        if (requested == 0) return CUDNN_STATUS_SUCCESS;
+        *count = no_engine ? 0 : 1; /* one emulated engine */
+        if (requested == 0 || no_engine) return CUDNN_STATUS_SUCCESS;
         /* filled into engine configs the caller created */
         BackendDesc *cfg = live_desc(((cudnnBackendDescriptor_t *)elements)[0]);
         if (!cfg || cfg->type != T(ENGINECFG) || cfg->finalized) {
@@ -1036,8 +1036,8 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
         note("%s: the plan needs %lld bytes of device workspace", caller, (long long)plan->workspace);
         return CUDNN_STATUS_BAD_PARAM;
     }
-    if (fwd && !(eps > 0.0f)) {
-        note("%s: epsilon %g is not positive", caller, (double)eps);
+    if (fwd && !(eps >= 0.0f)) {
+        note("%s: epsilon %g is negative or NaN", caller, (double)eps);
         return CUDNN_STATUS_BAD_PARAM;
     }
     if (stream_device(handle->stream, caller) < 0) return CUDNN_STATUS_EXECUTION_FAILED;
@@ -1045,6 +1045,11 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
     const NormTensors tensors = norm_tensors(r);
     enqueue(handle->stream, caller, [tensors, fwd, ptr, eps] { run_norm(tensors, fwd, ptr, eps); }, true);
     return CUDNN_STATUS_SUCCESS;
+}
+
+void soma_emu_cudnn_offer_no_engine(int on) {
+    std::lock_guard<std::recursive_mutex> guard(api_lock);
+    no_engine = on != 0;
 }
 
 } /* extern "C" */
