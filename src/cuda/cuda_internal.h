@@ -124,9 +124,9 @@ soma_status soma_cuda_gemm_epilogue_lt(void *ctx, const soma_op_call *call);
 
 /* cuda_cudnn.c, or cudnn_absent.c when soma is built without cuDNN (CMake
  * picks one): the backend's variant list, which holds "cublaslt" for GEMM
- * and, with cuDNN, "cudnn" for softmax, log_softmax and their backward ops
- * (ends with a {SOMA_OP_COUNT, NULL, NULL} entry); and the release of the
- * context's cuDNN handle, if one was made. */
+ * and, with cuDNN, "cudnn" for softmax, log_softmax, batchnorm, layernorm
+ * and their backward ops (ends with a {SOMA_OP_COUNT, NULL, NULL} entry);
+ * and the release of the context's cuDNN handle and plans, if made. */
 extern const soma_op_variant soma_cuda_variants[];
 void soma_cuda_cudnn_destroy(soma_cuda_ctx *ctx);
 

@@ -22,7 +22,10 @@
  *             dBeta = sum dy, dScale = sum dy xhat,
  *             dx = gamma invStd / N (N dy - dBeta - xhat dScale)
  * The cuDNN documentation gives these, and the unbiased running variance is
- * what PyTorch gets from it on GPUs; alpha/beta blend as for softmax. */
+ * what PyTorch gets from it on GPUs; alpha/beta blend as for softmax.
+ *
+ * Layer normalization through the graph ("backend") API: see the section
+ * on cudnnBackend* below. */
 #include <math.h>
 #include <string.h>
 
