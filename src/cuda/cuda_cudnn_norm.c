@@ -261,13 +261,14 @@ soma_status soma_cudnn_layernorm(void *vctx, const soma_op_call *call) {
     for (int i = 0; i < k; i++)
         if (uids[i] != UID_EPS && uids[i] != UID_MEAN && uids[i] != UID_RSTD)
             fits = fits && aligned(ptrs[i], DATA_ALIGN);
+    if (!fits) return soma_cuda_backend.kernel[call->op](ctx, call); /* soma's kernel */
     cudnnHandle_t handle;
     SOMA_TRY(soma_cudnn_handle(ctx, where, &handle));
-    norm_plan *p = fits ? find_plan(ctx, handle, call->op, m, n) : NULL;
-    if (fits && !p)
+    norm_plan *p = find_plan(ctx, handle, call->op, m, n);
+    if (!p)
         return soma_fail(SOMA_ERR_OUT_OF_MEMORY, "cuda:%d %s (cudnn): no memory for the plan cache",
                          ctx->ordinal, where);
-    if (!p || !p->usable) /* no cuDNN engine for this call: soma's kernel */
+    if (!p->usable) /* no cuDNN engine for this shape: soma's kernel */
         return soma_cuda_backend.kernel[call->op](ctx, call);
 
     cudnnBackendDescriptor_t pack = NULL;
