@@ -235,13 +235,16 @@ END_TEST
 #endif
 
 #ifdef SOMA_CUDA_EMULATION
-/* The "cublaslt" variant of each epilogue op at 7x13 (k 5), on inputs made
- * as soma check makes them; what the op asked of the device. */
-static soma_emu_counters run_epilogue_variant(soma_op_id op) {
+/* Variant `variant` of op at m x n (k), on inputs made as soma check makes
+ * them; what the op asked of the device. With `graph`, the op is recorded
+ * into a CUDA graph (which must allocate nothing) and replayed twice, and
+ * the replay's outputs must be the direct run's, bit for bit. */
+static soma_emu_counters run_variant(soma_op_id op, const char *variant, int64_t m, int64_t n,
+                                     int64_t k, int graph) {
     const soma_op_desc *d = &soma_op_table[op];
-    soma_op_params p = {0};
+    soma_op_params p = d->n_test_params ? d->test_params[0] : (soma_op_params){0};
     soma_shape in[SOMA_MAX_IN], out[SOMA_MAX_OUT];
-    soma_op_test_shapes(op, &p, 7, 13, 5, in, out);
+    soma_op_test_shapes(op, &p, m, n, k, in, out);
     soma_op_call call = {.op = op, .p = p};
     soma_tensor *t[SOMA_MAX_IN + SOMA_MAX_OUT] = {NULL};
     for (int a = 0; a < d->n_in + d->n_out; a++) {
@@ -260,9 +263,40 @@ static soma_emu_counters run_epilogue_variant(soma_op_id op) {
     ck_soma(soma_device_synchronize(gpu));
     soma_emu_counters before, after;
     soma_emu_counters_read(&before);
-    ck_soma(soma_op_run(&call, "cublaslt"));
+    ck_soma(soma_op_run(&call, variant));
     ck_soma(soma_device_synchronize(gpu));
     soma_emu_counters_read(&after);
+    if (graph) {
+        const soma_backend *be = gpu->backend;
+        float direct[SOMA_MAX_OUT][1024], replayed[1024];
+        for (int o = 0; o < d->n_out; o++)
+            ck_soma(soma_tensor_download(call.out[o], direct[o], (size_t)(out[o].rows * out[o].cols)));
+        soma_emu_counters r0, r1;
+        soma_emu_counters_read(&r0);
+        void *g = NULL;
+        ck_soma(be->graph_begin(gpu->ctx));
+        ck_soma(soma_op_run(&call, variant));
+        ck_soma(be->graph_end(gpu->ctx, &g));
+        soma_emu_counters_read(&r1);
+        soma_emu_counters rec = soma_emu_counters_diff(&r1, &r0);
+        ck_assert_msg(rec.device_allocs == 0, "%s [%s]: %llu allocations while recording", d->name,
+                      variant, (unsigned long long)rec.device_allocs);
+        for (int o = 0; o < d->n_out; o++) ck_soma(soma_tensor_fill(call.out[o], -7.0f));
+        ck_soma(be->graph_launch(gpu->ctx, g));
+        ck_soma(be->graph_launch(gpu->ctx, g));
+        ck_soma(soma_device_synchronize(gpu));
+        soma_emu_counters r2;
+        soma_emu_counters_read(&r2);
+        ck_assert_msg(r2.graph_nodes_run - r1.graph_nodes_run >= 2, "%s [%s]: the graph ran nothing",
+                      d->name, variant);
+        for (int o = 0; o < d->n_out; o++) {
+            const int64_t count = out[o].rows * out[o].cols;
+            ck_soma(soma_tensor_download(call.out[o], replayed, (size_t)count));
+            ck_assert_msg(memcmp(direct[o], replayed, (size_t)count * sizeof(float)) == 0,
+                          "%s [%s]: output %d replayed from the graph differs", d->name, variant, o);
+        }
+        be->graph_free(gpu->ctx, g);
+    }
     for (int a = 0; a < d->n_in + d->n_out; a++) soma_tensor_free(t[a]);
     return soma_emu_counters_diff(&after, &before);
 }
@@ -278,7 +312,7 @@ START_TEST(epilogue_variants_fuse_or_fall_back) {
         soma_emu_lt_offer_no_epilogue(fallback);
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
             const char *name = soma_op_table[ops[i]].name;
-            soma_emu_counters c = run_epilogue_variant(ops[i]);
+            soma_emu_counters c = run_variant(ops[i], "cublaslt", 7, 13, 5, 0);
             printf("%s [cublaslt]%s: %llu library calls, %llu kernel launches\n", name,
                    fallback ? " with no fused algorithm offered" : "",
                    (unsigned long long)c.library_calls, (unsigned long long)c.kernel_launches);
@@ -303,6 +337,43 @@ START_TEST(epilogue_variants_fuse_or_fall_back) {
     soma_emu_lt_offer_no_epilogue(0);
 }
 END_TEST
+
+/* layernorm's "cudnn" variant runs one cuDNN graph (one library call, no
+ * kernel of soma's) from a plan built on the first call at a shape, which a
+ * CUDA graph can record (the plan and the workspace exist already: nothing
+ * is allocated); where cuDNN offers no engine it runs soma's kernel, with
+ * the CPU's results still. The shapes differ between the two halves, since
+ * plans (and the lack of one) are kept per shape. */
+#ifdef SOMA_EMU_CUDNN
+START_TEST(layernorm_cudnn_runs_a_plan_or_falls_back) {
+    const soma_op_id ops[] = {SOMA_OP_LAYERNORM_FORWARD, SOMA_OP_LAYERNORM_BACKWARD};
+    for (int fallback = 0; fallback < 2; fallback++) {
+        soma_emu_cudnn_offer_no_engine(fallback);
+        const int64_t m = fallback ? 5 : 7, n = fallback ? 11 : 13;
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            const char *name = soma_op_table[ops[i]].name;
+            for (int call = 0; call < 2; call++) { /* the second from the cached plan */
+                soma_emu_counters c = run_variant(ops[i], "cudnn", m, n, 1, call == 1);
+                printf("%s [cudnn]%s call %d: %llu library calls, %llu kernel launches\n", name,
+                       fallback ? " with no engine offered" : "", call + 1,
+                       (unsigned long long)c.library_calls, (unsigned long long)c.kernel_launches);
+                ck_assert_msg(fallback ? c.library_calls == 0 && c.kernel_launches >= 1
+                                       : c.library_calls == 1 && c.kernel_launches == 0,
+                              "%s: %llu library calls and %llu kernels, expected %s", name,
+                              (unsigned long long)c.library_calls, (unsigned long long)c.kernel_launches,
+                              fallback ? "soma's kernels" : "one cuDNN graph");
+            }
+            soma_check_case cc = {.op = ops[i], .m = m, .n = n, .seed = TEST_SEED, .variant = "cudnn"};
+            soma_check_result r;
+            ck_soma(soma_check_against_device(gpu, cpu, &cc, &r));
+            ck_assert_msg(r.passed, "%s [cudnn]%s %lldx%lld: NMSE %.3e (limit %.1e)", name,
+                          fallback ? " (fallback)" : "", (long long)m, (long long)n, r.nmse, r.limit);
+        }
+    }
+    soma_emu_cudnn_offer_no_engine(0);
+}
+END_TEST
+#endif
 #endif
 
 int main(void) {
@@ -323,6 +394,9 @@ int main(void) {
 #ifdef SOMA_CUDA_EMULATION
     tcase_add_test(direct, every_failed_device_allocation_is_an_error_and_leaks_nothing);
     tcase_add_test(direct, epilogue_variants_fuse_or_fall_back);
+#ifdef SOMA_EMU_CUDNN
+    tcase_add_test(direct, layernorm_cudnn_runs_a_plan_or_falls_back);
+#endif
 #endif
     suite_add_tcase(s, direct);
     Suite *suites[] = {s};

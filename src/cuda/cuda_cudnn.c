@@ -17,7 +17,7 @@
 /* The context's cuDNN handle, created on first use: cudnnCreate loads
  * cuDNN's sub-libraries, a cost that programs never asking for this variant
  * should not pay in soma_device_open. */
-static soma_status cudnn_handle(soma_cuda_ctx *ctx, const char *where, cudnnHandle_t *out) {
+soma_status soma_cudnn_handle(soma_cuda_ctx *ctx, const char *where, cudnnHandle_t *out) {
     if (!ctx->cudnn) {
         cudnnHandle_t handle;
         SOMA_TRY(soma_cudnn_check(ctx->ordinal, cudnnCreate(&handle), where, "cudnnCreate"));
@@ -34,6 +34,7 @@ static soma_status cudnn_handle(soma_cuda_ctx *ctx, const char *where, cudnnHand
 }
 
 void soma_cuda_cudnn_destroy(soma_cuda_ctx *ctx) {
+    soma_cudnn_plans_destroy(ctx); /* the plans name the handle: they go first */
     if (ctx->cudnn) (void)cudnnDestroy((cudnnHandle_t)ctx->cudnn);
     ctx->cudnn = NULL;
 }
@@ -71,7 +72,7 @@ static soma_status cudnn_softmax(void *vctx, const soma_op_call *call) {
     SOMA_TRY(cudnn_sizes_fit(ctx, where, m, n));
     SOMA_TRY(soma_cuda_enter(ctx, where));
     cudnnHandle_t handle;
-    SOMA_TRY(cudnn_handle(ctx, where, &handle));
+    SOMA_TRY(soma_cudnn_handle(ctx, where, &handle));
 
     cudnnTensorDescriptor_t desc;
     SOMA_TRY(soma_cudnn_check(ctx->ordinal, cudnnCreateTensorDescriptor(&desc), where,
@@ -102,9 +103,7 @@ static soma_status cudnn_softmax(void *vctx, const soma_op_call *call) {
  * runningMean with factor = momentum, and "resultSaveInvVariance" holds
  * 1/sqrt(var + eps), soma's saved row 1 (so saved's two rows are cuDNN's two
  * save buffers). Layer normalization has no legacy call: cuDNN offers it
- * only through the graph API (a NORM_FORWARD operation in LAYER_NORM mode,
- * with heuristics, an execution plan and a variant pack), which soma does not
- * use; layernorm has no cudnn variant. */
+ * only through the graph API, used in cuda_cudnn_norm.c. */
 static cudnnStatus_t cudnn_batchnorm_run(cudnnHandle_t handle, cudnnTensorDescriptor_t data,
                                          cudnnTensorDescriptor_t param, const soma_op_call *call) {
     const float one = 1.0f, zero = 0.0f; /* out = 1 * result + 0 * out: out is not read */
@@ -152,7 +151,7 @@ static soma_status cudnn_batchnorm(void *vctx, const soma_op_call *call) {
                          ctx->ordinal, where);
     SOMA_TRY(soma_cuda_enter(ctx, where));
     cudnnHandle_t handle;
-    SOMA_TRY(cudnn_handle(ctx, where, &handle));
+    SOMA_TRY(soma_cudnn_handle(ctx, where, &handle));
     cudnnTensorDescriptor_t data = NULL, param = NULL;
     soma_status st = set_nchw(ctx->ordinal, &data, m, n, where);
     if (st == SOMA_OK) st = set_nchw(ctx->ordinal, &param, 1, n, where);
@@ -183,5 +182,7 @@ const soma_op_variant soma_cuda_variants[] = {
     {SOMA_OP_BATCHNORM_FORWARD_TRAIN, "cudnn", cudnn_batchnorm},
     {SOMA_OP_BATCHNORM_FORWARD_EVAL, "cudnn", cudnn_batchnorm},
     {SOMA_OP_BATCHNORM_BACKWARD, "cudnn", cudnn_batchnorm},
+    {SOMA_OP_LAYERNORM_FORWARD, "cudnn", soma_cudnn_layernorm},
+    {SOMA_OP_LAYERNORM_BACKWARD, "cudnn", soma_cudnn_layernorm},
     {SOMA_OP_COUNT, NULL, NULL},
 };

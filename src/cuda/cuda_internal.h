@@ -30,6 +30,7 @@ typedef struct soma_cuda_ctx {
     void *lt_workspace;             /* SOMA_CUDA_LT_WORKSPACE_BYTES */
     float *partials;                /* SOMA_CUDA_MAX_PARTIALS floats (kernels/kernels.h) */
     void *cudnn;                    /* cudnnHandle_t, created on first use (cuda_cudnn.c) */
+    void *cudnn_plans;              /* cuDNN graph plans by shape (cuda_cudnn_norm.c) */
     soma_cuda_memory *memory;       /* the cache of device blocks (cuda_memory.c) */
     void *rounded[2];               /* TF32/bf16 copies of a GEMM's B and A (cuda_gemm.c), */
     size_t rounded_bytes[2];        /* grow-only, from `memory` (freed with it) */
@@ -78,7 +79,14 @@ static inline soma_status soma_cudnn_check(int ordinal, cudnnStatus_t st, const 
     return soma_fail(SOMA_ERR_BACKEND, "cuda:%d %s: %s failed: %s", ordinal, where, what,
                      cudnnGetErrorString(st));
 }
+/* cuda_cudnn.c: the context's cuDNN handle, created on first use */
+soma_status soma_cudnn_handle(soma_cuda_ctx *ctx, const char *where, cudnnHandle_t *out);
 #endif
+/* cuda_cudnn_norm.c: the "cudnn" variant of layernorm_forward and
+ * layernorm_backward (cuDNN's graph API), and the release of its cached
+ * execution plans (before the handle they were built with). */
+soma_status soma_cudnn_layernorm(void *ctx, const soma_op_call *call);
+void soma_cudnn_plans_destroy(soma_cuda_ctx *ctx);
 
 /* Makes the context's GPU current for this host thread; every entry point
  * calls it first, since several devices may be open at once. */
@@ -116,9 +124,9 @@ soma_status soma_cuda_gemm_epilogue_lt(void *ctx, const soma_op_call *call);
 
 /* cuda_cudnn.c, or cudnn_absent.c when soma is built without cuDNN (CMake
  * picks one): the backend's variant list, which holds "cublaslt" for GEMM
- * and, with cuDNN, "cudnn" for softmax, log_softmax and their backward ops
- * (ends with a {SOMA_OP_COUNT, NULL, NULL} entry); and the release of the
- * context's cuDNN handle, if one was made. */
+ * and, with cuDNN, "cudnn" for softmax, log_softmax, batchnorm, layernorm
+ * and their backward ops (ends with a {SOMA_OP_COUNT, NULL, NULL} entry);
+ * and the release of the context's cuDNN handle and plans, if made. */
 extern const soma_op_variant soma_cuda_variants[];
 void soma_cuda_cudnn_destroy(soma_cuda_ctx *ctx);
 

@@ -64,6 +64,10 @@ void soma_emu_fail_allocation_after(long n);
  * epilogue but DEFAULT (CUBLAS_STATUS_NOT_SUPPORTED, none returned), as the
  * library does for a problem it has no fused kernel for; 0 turns it off. */
 void soma_emu_lt_offer_no_epilogue(int on);
+/* on != 0: cuDNN's engine heuristics (CUDNN_ATTR_ENGINEHEUR_RESULTS) offer
+ * no engine for any graph, as the library does for a graph it cannot run;
+ * 0 turns it off. */
+void soma_emu_cudnn_offer_no_engine(int on);
 /* Device allocations (cudaMalloc) not yet freed, and their bytes. */
 long soma_emu_live_allocations(uint64_t *bytes);
 
