@@ -478,17 +478,8 @@ static soma_status read_arch(const soma_st_file *f, const char *path, int64_t in
     soma_layer_spec specs[SOMA_MAX_LAYERS];
     int n = 0;
     SOMA_TRY(parse_layers(f, path, specs, &n));
-    size_t used = (size_t)snprintf(arch, size, "%lld", (long long)inputs);
-    for (int l = 0; l < n && used < size; l++) {
-        char act[48];
-        if (specs[l].act == SOMA_ACT_LEAKY_RELU)
-            snprintf(act, sizeof act, "leaky_relu=%.9g", specs[l].act_param != 0.0f ? (double)specs[l].act_param : 0.01);
-        else
-            snprintf(act, sizeof act, "%s", soma_activation_name(specs[l].act));
-        used += (size_t)snprintf(arch + used, size - used, ",dense:%lld:%s:drop=%.9g", (long long)specs[l].units, act,
-                                 (double)specs[l].dropout);
-    }
-    if (used >= size) return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is too long", path);
+    if (soma_arch_of_dense(inputs, specs, n, arch, size) != SOMA_OK)
+        return soma_fail(SOMA_ERR_FORMAT, "%s: metadata 'layers' is too long", path);
     return SOMA_OK;
 }
 

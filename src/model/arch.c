@@ -200,6 +200,14 @@ soma_status soma_arch_format(int64_t inputs, const soma_layer_desc *descs, int n
     return SOMA_OK;
 }
 
+soma_status soma_arch_of_dense(int64_t inputs, const soma_layer_spec *specs, int n, char *buf, size_t size) {
+    soma_layer_desc descs[SOMA_MAX_LAYERS];
+    if (n < 0 || n > SOMA_MAX_LAYERS)
+        return soma_fail(SOMA_ERR_INVALID_ARG, "architecture: %d layers (must be 0..%d)", n, SOMA_MAX_LAYERS);
+    for (int l = 0; l < n; l++) descs[l] = soma_layer_desc_dense(&specs[l]);
+    return soma_arch_format(inputs, descs, n, buf, size);
+}
+
 soma_status soma_arch_canonical(const char *arch, char *buf, size_t size, int64_t *inputs) {
     soma_layer_desc descs[SOMA_MAX_LAYERS];
     int n = 0;

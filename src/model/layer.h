@@ -34,6 +34,13 @@ typedef struct soma_layer_desc {
     float dropout;
 } soma_layer_desc;
 
+/* A dense layer of the public soma_layer_spec (soma_mlp_create, the
+ * 'layers' metadata of older checkpoints). */
+static inline soma_layer_desc soma_layer_desc_dense(const soma_layer_spec *s) {
+    return (soma_layer_desc){.kind = SOMA_LAYER_DENSE, .units = s->units, .act = s->act, .act_param = s->act_param,
+                             .dropout = s->dropout};
+}
+
 /* The most tensors a layer registers (parameters, running statistics, counters). */
 #define SOMA_LAYER_MAX_PARAMS 8
 #define SOMA_LAYER_MAX_WS 8

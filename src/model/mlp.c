@@ -165,9 +165,7 @@ soma_status soma_mlp_create(soma_device *device, int64_t inputs, const soma_laye
         return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: %d layers (must be 1..%d)", n_layers, SOMA_MAX_LAYERS);
     if (!layers) return soma_fail(SOMA_ERR_INVALID_ARG, "soma_mlp_create: argument 'layers' is NULL");
     soma_layer_desc descs[SOMA_MAX_LAYERS];
-    for (int l = 0; l < n_layers; l++)
-        descs[l] = (soma_layer_desc){.kind = SOMA_LAYER_DENSE, .units = layers[l].units, .act = layers[l].act,
-                                     .act_param = layers[l].act_param, .dropout = layers[l].dropout};
+    for (int l = 0; l < n_layers; l++) descs[l] = soma_layer_desc_dense(&layers[l]);
     return create_from(device, inputs, descs, n_layers, out);
 }
 

@@ -20,6 +20,11 @@ unsigned long long soma_mlp_workspace_generation(const soma_mlp *m);
  * without running the step). */
 void soma_mlp_count_forward(soma_mlp *m);
 
+/* The canonical architecture string of a plain MLP of dense layers (as
+ * soma_mlp_create takes them): what a checkpoint with only the older
+ * 'layers' metadata describes. */
+soma_status soma_arch_of_dense(int64_t inputs, const soma_layer_spec *specs, int n, char *buf, size_t size);
+
 /* One named tensor an architecture has, described without allocating it. */
 typedef struct soma_param_shape {
     char name[48];
