@@ -483,13 +483,18 @@ static soma_status read_arch(const soma_st_file *f, const char *path, int64_t in
     return SOMA_OK;
 }
 
-static void shape_text(const soma_st_tensor *t, char *buf, size_t size) {
-    if (t->rank == 2)
-        snprintf(buf, size, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
-    else if (t->rank == 1)
-        snprintf(buf, size, "[%lld]", (long long)t->shape[0]);
+/* "[d0, d1]", "[d0]" or "[]" by rank: a shape as safetensors stores it */
+static void dims_text(int rank, int64_t d0, int64_t d1, char *buf, size_t size) {
+    if (rank == 2)
+        snprintf(buf, size, "[%lld, %lld]", (long long)d0, (long long)d1);
+    else if (rank == 1)
+        snprintf(buf, size, "[%lld]", (long long)d0);
     else
         snprintf(buf, size, "[]");
+}
+
+static void shape_text(const soma_st_tensor *t, char *buf, size_t size) {
+    dims_text(t->rank, t->shape[0], t->shape[1], buf, size);
 }
 
 /* Whether tensor t of the file is what p describes: its rank, shape and
@@ -664,18 +669,14 @@ static soma_status load_state_dict(const soma_st_file *f, const char *path, soma
     for (int i = 0; i < soma_mlp_param_count(m); i++) {
         soma_param p = soma_mlp_param(m, i);
         const soma_st_tensor *t = soma_st_file_find(f, p.name);
-        if (p.rank == 2)
-            snprintf(want, sizeof want, "[%lld, %lld]", (long long)soma_tensor_rows(p.value),
-                     (long long)soma_tensor_cols(p.value));
-        else if (p.rank == 1)
-            snprintf(want, sizeof want, "[%lld]", (long long)soma_tensor_cols(p.value));
-        else
-            snprintf(want, sizeof want, "[] (I64)");
+        soma_param_shape ps = {.rank = p.rank, .rows = p.value ? soma_tensor_rows(p.value) : 1,
+                               .cols = p.value ? soma_tensor_cols(p.value) : 1};
+        /* a rank-1 parameter is 1 x cols on the device, [cols] in the file */
+        dims_text(ps.rank, ps.rank == 1 ? ps.cols : ps.rows, ps.cols, want, sizeof want);
+        if (ps.rank == 0) strcat(want, " (I64)");
         if (!t)
             return soma_fail(SOMA_ERR_FORMAT, "%s: the state dict has no tensor '%s' %s, which the architecture "
                              "%s needs (missing key)", path, p.name, want, arch);
-        soma_param_shape ps = {.rank = p.rank, .rows = p.value ? soma_tensor_rows(p.value) : 1,
-                               .cols = p.value ? soma_tensor_cols(p.value) : 1};
         if (!fits(t, &ps)) {
             shape_text(t, have, sizeof have);
             return soma_fail(SOMA_ERR_SHAPE, "%s: tensor '%s' has shape %s%s but the architecture %s needs %s "
