@@ -563,15 +563,7 @@ static void print_summary_json(const char *path, const loaded *l) {
         printf("%s{\"inputs\": %lld, \"units\": %lld, \"activation\": \"%s\", \"dropout\": ", i ? ", " : "",
                (long long)in, (long long)spec.units, soma_activation_name(spec.act));
         cli_json_float(stdout, spec.dropout);
-        /* the trained tensors named layers.<i>.* */
-        char prefix[32];
-        int64_t params = 0;
-        int len = snprintf(prefix, sizeof prefix, "layers.%d.", i);
-        for (int k = 0; k < soma_mlp_param_count(m); k++) {
-            soma_param p = soma_mlp_param(m, k);
-            if (p.grad && strncmp(p.name, prefix, (size_t)len) == 0) params += soma_tensor_numel(p.value);
-        }
-        printf(", \"parameters\": %lld}", (long long)params);
+        printf(", \"parameters\": %lld}", (long long)soma_mlp_layer_parameter_count(m, i));
         in = spec.units;
     }
     printf("]}\n");

@@ -121,6 +121,10 @@ SOMA_API int64_t soma_mlp_outputs(const soma_mlp *m);
 SOMA_API soma_layer_spec soma_mlp_layer(const soma_mlp *m, int layer);
 /** The trained parameters of all layers together (numbers, not tensors). */
 SOMA_API int64_t soma_mlp_parameter_count(const soma_mlp *m);
+/** The trained parameters of layer `layer` (all its tensors with a
+ *  gradient, as soma_mlp_print_summary() counts them); 0 when there is no
+ *  such layer. */
+SOMA_API int64_t soma_mlp_layer_parameter_count(const soma_mlp *m, int layer);
 /** The device the model lives on. */
 SOMA_API soma_device *soma_mlp_device(const soma_mlp *m);
 /** Dense layer `layer`'s weight [out, in]; NULL when there is no such layer

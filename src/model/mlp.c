@@ -274,6 +274,10 @@ static int64_t layer_parameters(const soma_layer *L) {
     return total;
 }
 
+int64_t soma_mlp_layer_parameter_count(const soma_mlp *m, int l) {
+    return m && l >= 0 && l < m->n_layers ? layer_parameters(&m->layers[l]) : 0;
+}
+
 int64_t soma_mlp_parameter_count(const soma_mlp *m) {
     int64_t total = 0;
     for (int l = 0; m && l < m->n_layers; l++) total += layer_parameters(&m->layers[l]);
